@@ -1,0 +1,25 @@
+/* app.h - the process-wide objects every layer reaches: configuration,
+ * NATS connection, bucket cache and HTTP server.  One instance lives in
+ * main.c; handlers get it through their request. */
+#ifndef JG_APP_H
+#define JG_APP_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+
+struct jg_nats;
+struct jg_buckets;
+struct jg_http;
+
+struct jg_app {
+    struct jg_config cfg;
+    struct jg_nats *nats;
+    struct jg_buckets *buckets;
+    struct jg_http *http;
+    atomic_bool shutting_down;
+    int64_t started_ns;
+};
+
+#endif

@@ -1,0 +1,359 @@
+/* config.c - the option table and its loaders (see config.h). */
+#include "autoconfig.h"
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define OFF(f) offsetof(struct jg_config, f)
+#define DAY_MS (24LL * 3600 * 1000)
+
+const struct jg_option jg_options[] = {
+    {"config", JG_OPT_STRING, OFF(config_file), NULL, 0, 0, "FILE",
+     "config file (name = value lines); also -c", false},
+    {"listen", JG_OPT_STRING, OFF(listen), "127.0.0.1:8080", 0, 0, "ADDR:PORT",
+     "HTTP listen address ([::1]:8080 for IPv6)", false},
+    {"nats", JG_OPT_STRING, OFF(nats), "nats://127.0.0.1:4222", 0, 0, "URL[,URL...]",
+     "NATS server URLs, comma-separated", false},
+    {"nats_user", JG_OPT_STRING, OFF(nats_user), NULL, 0, 0, "USER", "NATS user name", false},
+    {"nats_password", JG_OPT_STRING, OFF(nats_password), NULL, 0, 0, "PASSWORD",
+     "NATS password", true},
+    {"nats_token", JG_OPT_STRING, OFF(nats_token), NULL, 0, 0, "TOKEN", "NATS token", true},
+    {"nats_creds", JG_OPT_STRING, OFF(nats_creds), NULL, 0, 0, "FILE",
+     "NATS credentials file (JWT and nkey seed)", false},
+    {"nats_nkey", JG_OPT_STRING, OFF(nats_nkey), NULL, 0, 0, "PUBKEY",
+     "NATS nkey public key (with nats_nkey_seed)", false},
+    {"nats_nkey_seed", JG_OPT_STRING, OFF(nats_nkey_seed), NULL, 0, 0, "FILE",
+     "file holding the nkey seed", false},
+    {"nats_tls", JG_OPT_BOOL, OFF(nats_tls), "false", 0, 0, "BOOL",
+     "require TLS to NATS", false},
+    {"nats_tls_ca", JG_OPT_STRING, OFF(nats_tls_ca), NULL, 0, 0, "FILE",
+     "CA certificates for the NATS server", false},
+    {"nats_tls_cert", JG_OPT_STRING, OFF(nats_tls_cert), NULL, 0, 0, "FILE",
+     "client certificate for NATS", false},
+    {"nats_tls_key", JG_OPT_STRING, OFF(nats_tls_key), NULL, 0, 0, "FILE",
+     "client key for NATS", false},
+    {"nats_reconnect_wait", JG_OPT_DURATION, OFF(nats_reconnect_wait_ms), "250ms", 10, 60000,
+     "DURATION", "first reconnect delay; doubles up to 5s, forever", false},
+    {"request_timeout", JG_OPT_DURATION, OFF(request_timeout_ms), "5s", 10, 600000,
+     "DURATION", "how long to wait for NATS before 504 nats_timeout", false},
+    {"shutdown_timeout", JG_OPT_DURATION, OFF(shutdown_timeout_ms), "10s", 0, 600000,
+     "DURATION", "on SIGTERM, how long in-flight requests may finish", false},
+    {"idle_timeout", JG_OPT_DURATION, OFF(idle_timeout_ms), "60s", 1000, DAY_MS,
+     "DURATION", "close HTTP connections idle this long", false},
+    {"request_deadline", JG_OPT_DURATION, OFF(request_deadline_ms), "30s", 1000, DAY_MS,
+     "DURATION", "a request's headers and body must arrive within this", false},
+    {"max_connections", JG_OPT_INT, OFF(max_connections), "4096", 1, 1000000, "N",
+     "HTTP connections at once", false},
+    {"max_connections_per_ip", JG_OPT_INT, OFF(max_connections_per_ip), "0", 0, 1000000, "N",
+     "HTTP connections per client address (0 = no limit)", false},
+    {"max_header_size", JG_OPT_SIZE, OFF(max_header_size), "16KiB", 4096, 1 << 20, "SIZE",
+     "request line and headers (431 beyond)", false},
+    {"max_kv_body", JG_OPT_SIZE, OFF(max_kv_body), "1MiB", 0, 64LL << 20, "SIZE",
+     "KV value body (413 beyond)", false},
+    {"max_json_body", JG_OPT_SIZE, OFF(max_json_body), "64KiB", 64, 16LL << 20, "SIZE",
+     "JSON request body (413 beyond)", false},
+    {"max_inflight", JG_OPT_INT, OFF(max_inflight), "65536", 1, 10000000, "N",
+     "NATS requests in flight at once (429 beyond)", false},
+    {"watch_keepalive", JG_OPT_DURATION, OFF(watch_keepalive_ms), "15s", 100, DAY_MS,
+     "DURATION", "SSE keepalive comment interval", false},
+    {"log_level", JG_OPT_LEVEL, OFF(log_level), "info", 0, 0, "LEVEL",
+     "error, warn, info or debug", false},
+    {NULL, 0, 0, NULL, 0, 0, NULL, NULL, false},
+};
+
+static const struct jg_option *find_option(const char *name)
+{
+    for (const struct jg_option *o = jg_options; o->name; o++)
+        if (strcmp(o->name, name) == 0)
+            return o;
+    return NULL;
+}
+
+static jg_status parse_bool(const char *v, bool *ret)
+{
+    static const char *yes[] = {"true", "yes", "on", "1"}, *no[] = {"false", "no", "off", "0"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *ret = true;
+            return JG_OK;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *ret = false;
+            return JG_OK;
+        }
+    }
+    return JG_ERR_INVALID_CONFIG;
+}
+
+jg_status jg_config_set(struct jg_config *cfg, const char *name, const char *value, const char *where)
+{
+    const struct jg_option *o = find_option(name);
+    void *field;
+    int64_t n = 0;
+    jg_status st = JG_OK;
+
+    if (!o) {
+        fprintf(stderr, "jetgate: %s: unknown option '%s'\n", where, name);
+        return JG_ERR_INVALID_CONFIG;
+    }
+    field = (char *)cfg + o->offset;
+    switch (o->type) {
+    case JG_OPT_STRING:
+    case JG_OPT_LEVEL: {
+        if (o->type == JG_OPT_LEVEL) {
+            enum jg_log_level lv;
+            if (jg_log_level_parse(value, &lv) != JG_OK) {
+                st = JG_ERR_INVALID_CONFIG;
+                break;
+            }
+        }
+        char *copy = strdup(value);
+        if (!copy)
+            return JG_ERR_NOMEM;
+        free(*(char **)field);
+        *(char **)field = copy;
+        return JG_OK;
+    }
+    case JG_OPT_BOOL:
+        st = parse_bool(value, (bool *)field);
+        break;
+    case JG_OPT_INT: {
+        uint64_t u;
+        st = jg_u64_parse(value, &u);
+        n = (int64_t)u;
+        if (st == JG_OK && u > INT64_MAX)
+            st = JG_ERR_INVALID_CONFIG;
+        break;
+    }
+    case JG_OPT_SIZE:
+        st = jg_size_parse(value, &n);
+        break;
+    case JG_OPT_DURATION:
+        st = jg_duration_parse(value, &n);
+        /* a bare number in a config means seconds would be surprising:
+         * require a unit unless it is 0 */
+        if (st == JG_OK && strspn(value, "0123456789") == strlen(value) && n != 0)
+            st = JG_ERR_INVALID_CONFIG;
+        n /= 1000000;
+        break;
+    }
+    if (st == JG_OK && o->type != JG_OPT_BOOL && (n < o->min || n > o->max)) {
+        fprintf(stderr, "jetgate: %s: option '%s' out of range (%lld..%lld%s)\n", where, name,
+                (long long)o->min, (long long)o->max, o->type == JG_OPT_DURATION ? " ms" : "");
+        return JG_ERR_INVALID_CONFIG;
+    }
+    if (st != JG_OK) {
+        fprintf(stderr, "jetgate: %s: bad value for option '%s'%s%s%s\n", where, name,
+                o->secret ? "" : " ('", o->secret ? "" : value, o->secret ? "" : "')");
+        return JG_ERR_INVALID_CONFIG;
+    }
+    if (o->type != JG_OPT_BOOL)
+        *(int64_t *)field = n;
+    return JG_OK;
+}
+
+jg_status jg_config_defaults(struct jg_config *cfg)
+{
+    for (const struct jg_option *o = jg_options; o->name; o++) {
+        if (o->def && jg_config_set(cfg, o->name, o->def, "default") != JG_OK)
+            return JG_ERR_INTERNAL;
+    }
+    return JG_OK;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+jg_status jg_config_parse_file(struct jg_config *cfg, FILE *f, const char *path)
+{
+    char line[4096], where[1100];
+    int lineno = 0;
+
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        snprintf(where, sizeof(where), "%s:%d", path, lineno);
+        if (!strchr(line, '\n') && !feof(f)) {
+            fprintf(stderr, "jetgate: %s: line too long\n", where);
+            return JG_ERR_INVALID_CONFIG;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *sep = s + strcspn(s, "= \t");
+        if (*sep == '\0') {
+            fprintf(stderr, "jetgate: %s: expected 'name = value'\n", where);
+            return JG_ERR_INVALID_CONFIG;
+        }
+        char *name_end = sep;
+        sep += strspn(sep, " \t");
+        if (*sep == '=')
+            sep++;
+        *name_end = '\0';
+        char *value = trim(sep);
+        size_t vl = strlen(value);
+        if (vl >= 2 && value[0] == '"' && value[vl - 1] == '"') {
+            value[vl - 1] = '\0';
+            value++;
+        }
+        if (strcmp(s, "config") == 0) {
+            fprintf(stderr, "jetgate: %s: 'config' cannot be set in a config file\n", where);
+            return JG_ERR_INVALID_CONFIG;
+        }
+        if (jg_config_set(cfg, s, value, where) != JG_OK)
+            return JG_ERR_INVALID_CONFIG;
+    }
+    return JG_OK;
+}
+
+static void env_name(const char *opt, char *out, size_t outlen)
+{
+    size_t n = (size_t)snprintf(out, outlen, "JETGATE_");
+    for (const char *p = opt; *p && n + 1 < outlen; p++)
+        out[n++] = (char)toupper((unsigned char)*p);
+    out[n] = '\0';
+}
+
+static void flag_to_name(const char *flag, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (const char *p = flag; *p && *p != '=' && n + 1 < outlen; p++)
+        out[n++] = *p == '-' ? '_' : *p;
+    out[n] = '\0';
+}
+
+void jg_config_usage(FILE *out)
+{
+    fprintf(out, "Usage: jetgate [OPTION]...\n"
+                 "HTTP/REST and Server-Sent Events gateway for NATS JetStream key-value\n"
+                 "buckets and object stores.\n\n"
+                 "Every option is also a config-file line 'name = value' and an environment\n"
+                 "variable JETGATE_NAME; flags win over the environment, which wins over the file.\n\n");
+    fprintf(out, "  -c, --config FILE\n      config file\n");
+    for (const struct jg_option *o = jg_options; o->name; o++) {
+        char flag[64];
+        if (strcmp(o->name, "config") == 0)
+            continue;
+        size_t i = 0;
+        for (const char *p = o->name; *p && i + 1 < sizeof(flag); p++)
+            flag[i++] = *p == '_' ? '-' : *p;
+        flag[i] = '\0';
+        fprintf(out, "  --%s %s\n      %s", flag, o->arg, o->help);
+        if (o->def)
+            fprintf(out, " (default: %s)", o->def);
+        fprintf(out, "\n");
+    }
+    fprintf(out, "  -h, --help\n      show this help\n  -V, --version\n      show the version\n");
+}
+
+jg_status jg_config_load(struct jg_config *cfg, int argc, char **argv, int *ret_exit)
+{
+    const char *file = getenv("JETGATE_CONFIG");
+    char name[128], envn[160];
+    *ret_exit = -1;
+
+    /* pass 1: --help, --version and the config file */
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            jg_config_usage(stdout);
+            *ret_exit = 0;
+            return JG_OK;
+        }
+        if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+            printf("jetgate %s (%s)\n", PACKAGE_VERSION, JG_BUILD_OPTIONS);
+            *ret_exit = 0;
+            return JG_OK;
+        }
+        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "jetgate: %s needs a value\n", argv[i]);
+                return JG_ERR_INVALID_CONFIG;
+            }
+            file = argv[++i];
+        } else if (strncmp(argv[i], "--config=", 9) == 0) {
+            file = argv[i] + 9;
+        }
+    }
+    if (jg_config_defaults(cfg) != JG_OK)
+        return JG_ERR_INVALID_CONFIG;
+    if (file && *file) {
+        FILE *f = fopen(file, "r");
+        if (!f) {
+            fprintf(stderr, "jetgate: cannot open config file '%s': %s\n", file, strerror(errno));
+            return JG_ERR_INVALID_CONFIG;
+        }
+        jg_status st = jg_config_parse_file(cfg, f, file);
+        fclose(f);
+        if (st != JG_OK)
+            return st;
+        if (jg_config_set(cfg, "config", file, "argv") != JG_OK)
+            return JG_ERR_INVALID_CONFIG;
+    }
+    for (const struct jg_option *o = jg_options; o->name; o++) {
+        if (strcmp(o->name, "config") == 0)
+            continue;
+        env_name(o->name, envn, sizeof(envn));
+        const char *v = getenv(envn);
+        if (v && jg_config_set(cfg, o->name, v, envn) != JG_OK)
+            return JG_ERR_INVALID_CONFIG;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "-c") == 0) {
+            i++;
+            continue;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            fprintf(stderr, "jetgate: unexpected argument '%s' (see --help)\n", a);
+            return JG_ERR_INVALID_CONFIG;
+        }
+        flag_to_name(a + 2, name, sizeof(name));
+        const struct jg_option *o = find_option(name);
+        if (!o) {
+            fprintf(stderr, "jetgate: unknown flag '%s' (see --help)\n", a);
+            return JG_ERR_INVALID_CONFIG;
+        }
+        const char *eq = strchr(a, '=');
+        const char *v;
+        if (eq) {
+            v = eq + 1;
+        } else if (o->type == JG_OPT_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
+            v = "true";
+        } else if (i + 1 < argc) {
+            v = argv[++i];
+        } else {
+            fprintf(stderr, "jetgate: %s needs a value\n", a);
+            return JG_ERR_INVALID_CONFIG;
+        }
+        if (strcmp(name, "config") == 0)
+            continue;
+        if (jg_config_set(cfg, name, v, a) != JG_OK)
+            return JG_ERR_INVALID_CONFIG;
+    }
+    return JG_OK;
+}
+
+void jg_config_free(struct jg_config *cfg)
+{
+    if (!cfg)
+        return;
+    for (const struct jg_option *o = jg_options; o->name; o++) {
+        if (o->type == JG_OPT_STRING || o->type == JG_OPT_LEVEL) {
+            char **p = (char **)((char *)cfg + o->offset);
+            free(*p);
+        }
+    }
+    memset(cfg, 0, sizeof(*cfg));
+}

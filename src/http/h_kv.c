@@ -1,0 +1,340 @@
+/* h_kv.c - HTTP handlers for keys: /v1/kv/{bucket}/{key} and its alias
+ * /v1/kvm/buckets/{bucket}/keys/{key}. */
+#include "autoconfig.h"
+#include "http/handlers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv/kv.h"
+
+enum {
+    F_JSON = 1 << 0,     /* Accept: application/json */
+    F_INM = 1 << 1,      /* If-None-Match: "<rev>" given (hval) */
+    F_412 = 1 << 2,      /* precondition came from If-Match / If-None-Match */
+    F_PREV0 = 1 << 3,    /* ?previousRevision=0 */
+};
+
+/* Validates {bucket} and {key}; answers and returns false when bad. */
+static bool check_names(struct jg_req *req)
+{
+    if (!jg_kv_bucket_valid(req->bucket)) {
+        jg_req_fail(req, JG_ERR_INVALID_BUCKET, "bucket names are [A-Za-z0-9_-]+");
+        return false;
+    }
+    if (!jg_kv_key_valid(req->key)) {
+        jg_req_fail(req, JG_ERR_INVALID_KEY,
+                    "keys are [-/_=.A-Za-z0-9]+, not starting or ending with '.', "
+                    "without '..', not starting with '_kv'");
+        return false;
+    }
+    return true;
+}
+
+/* Parses an entity tag holding a revision: "123" (or bare 123). */
+static jg_status parse_rev_etag(const char *v, uint64_t *ret)
+{
+    char buf[32];
+    size_t len = strlen(v);
+    if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+        if (len - 2 >= sizeof(buf))
+            return JG_ERR_INVALID_PARAMETER;
+        memcpy(buf, v + 1, len - 2);
+        buf[len - 2] = '\0';
+        v = buf;
+    }
+    return jg_u64_parse(v, ret) == JG_OK ? JG_OK : JG_ERR_INVALID_PARAMETER;
+}
+
+static jg_status query_u64(struct jg_req *req, const char *name, bool *present, uint64_t *ret)
+{
+    const char *v;
+    jg_status st = jg_req_query(req, name, &v);
+    *present = false;
+    if (st != JG_OK || !v)
+        return st;
+    *present = true;
+    return jg_u64_parse(v, ret) == JG_OK ? JG_OK : JG_ERR_INVALID_PARAMETER;
+}
+
+static void entry_headers(struct jg_resp *resp, const struct jg_kv_entry *e)
+{
+    char when[40], http[32];
+    jg_time_rfc3339(e->created_ns, when);
+    jg_time_http(e->created_ns, http);
+    char *key = jg_pct_encode_header(e->key, strlen(e->key));
+    jg_resp_header(resp, "X-Nats-Kv-Bucket", "%s", e->bucket);
+    jg_resp_header(resp, "X-Nats-Kv-Key", "%s", key ? key : "");
+    free(key);
+    jg_resp_header(resp, "X-Nats-Kv-Created", "%s", when);
+    jg_resp_header(resp, "X-Nats-Kv-Revision", "%llu", (unsigned long long)e->revision);
+    jg_resp_header(resp, "X-Nats-Kv-Delta", "%llu", (unsigned long long)e->delta);
+    jg_resp_header(resp, "X-Nats-Kv-Operation", "%s", jg_kv_op_name(e->op));
+    jg_resp_header(resp, "ETag", "\"%llu\"", (unsigned long long)e->revision);
+    jg_resp_header(resp, "Last-Modified", "%s", http);
+}
+
+static void fail_with(struct jg_req *req, jg_status st)
+{
+    const char *detail;
+    switch (st) {
+    case JG_ERR_BUCKET_NOT_FOUND:
+        detail = "no such key-value bucket";
+        break;
+    case JG_ERR_KEY_NOT_FOUND:
+        detail = "no such key";
+        break;
+    case JG_ERR_NATS_UNAVAILABLE:
+        detail = "not connected to NATS; retry later";
+        break;
+    case JG_ERR_NATS_TIMEOUT:
+        detail = "NATS did not answer within the request timeout; the outcome of a write is "
+                 "unknown: retry it with the same Idempotency-Key";
+        break;
+    case JG_ERR_PAYLOAD_TOO_LARGE:
+        detail = "value is larger than the bucket's max_value_size or the server's max payload";
+        break;
+    case JG_ERR_BUCKET_SEALED:
+        detail = "bucket is sealed";
+        break;
+    case JG_ERR_INSUFFICIENT_STORAGE:
+        detail = "the bucket or account has no room left";
+        break;
+    default:
+        detail = jg_status_title(st);
+        break;
+    }
+    jg_req_fail(req, st, "%s", detail);
+}
+
+/* --- GET / HEAD ---------------------------------------------------------- */
+
+static void on_get(void *ctx, jg_status st, struct jg_kv_entry *e)
+{
+    struct jg_req *req = ctx;
+    struct jg_resp *resp = &req->resp;
+
+    if (st == JG_ERR_KEY_NOT_FOUND && e) {
+        jg_resp_problem(resp, st, 0, "key was %s at revision %llu",
+                        e->op == JG_KV_PURGE ? "purged" : "deleted",
+                        (unsigned long long)e->revision);
+        jg_resp_header(resp, "X-Nats-Kv-Operation", "%s", jg_kv_op_name(e->op));
+        jg_resp_header(resp, "X-Nats-Kv-Revision", "%llu", (unsigned long long)e->revision);
+        jg_kv_entry_free(e);
+        jg_req_done(req);
+        return;
+    }
+    if (st != JG_OK) {
+        jg_kv_entry_free(e);
+        fail_with(req, st);
+        return;
+    }
+    if ((req->hflags & F_INM) && req->hval == e->revision) {
+        jg_resp_status(resp, 304);
+        jg_resp_header(resp, "ETag", "\"%llu\"", (unsigned long long)e->revision);
+        jg_kv_entry_free(e);
+        jg_req_done(req);
+        return;
+    }
+    entry_headers(resp, e);
+    if (req->hflags & F_JSON) {
+        jg_resp_json(resp, 200, jg_kv_entry_json(e));
+        jg_kv_entry_free(e);
+    } else {
+        jg_resp_status(resp, 200);
+        jg_resp_header(resp, "Content-Type", "%s",
+                       e->content_type ? e->content_type : "application/octet-stream");
+        if (e->msg) {
+            jg_resp_body_msg(resp, e->msg); /* zero copy */
+            e->msg = NULL;
+        } else if (e->value_buf) {
+            jg_resp_body_take(resp, e->value_buf, e->value_len);
+            e->value_buf = NULL;
+        }
+        jg_kv_entry_free(e);
+    }
+    jg_req_done(req);
+}
+
+static void on_history(void *ctx, jg_status st, struct jg_kv_entry **entries, size_t count)
+{
+    struct jg_req *req = ctx;
+    if (st != JG_OK) {
+        fail_with(req, st);
+        return;
+    }
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < count; i++) {
+        if (arr)
+            cJSON_AddItemToArray(arr, jg_kv_entry_json(entries[i]));
+        jg_kv_entry_free(entries[i]);
+    }
+    free(entries);
+    jg_resp_json(&req->resp, 200, arr);
+    jg_req_done(req);
+}
+
+void jg_h_kv_get(struct jg_req *req)
+{
+    uint64_t rev = 0;
+    bool has_rev, history;
+    const char *inm;
+
+    if (!check_names(req))
+        return;
+    if (query_u64(req, "revision", &has_rev, &rev) != JG_OK || (has_rev && rev == 0)) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'revision' must be a positive integer");
+        return;
+    }
+    if (jg_req_query_bool(req, "history", &history) != JG_OK) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'history' must be true or false");
+        return;
+    }
+    if (jg_req_wants_json(req))
+        req->hflags |= F_JSON;
+    inm = jg_req_header(req, "If-None-Match");
+    if (inm && parse_rev_etag(inm, &req->hval) == JG_OK)
+        req->hflags |= F_INM;
+    jg_req_suspend(req);
+    if (history)
+        jg_kv_history(req->app, req->bucket, req->key, on_history, req);
+    else
+        jg_kv_get(req->app, req->bucket, req->key, rev, on_get, req);
+}
+
+/* --- writes ---------------------------------------------------------------- */
+
+static void on_written(void *ctx, jg_status st, uint64_t rev)
+{
+    struct jg_req *req = ctx;
+    struct jg_resp *resp = &req->resp;
+
+    if (st == JG_ERR_KEY_EXISTS && (req->hflags & F_PREV0))
+        st = JG_ERR_REVISION_MISMATCH;
+    if (st == JG_ERR_REVISION_MISMATCH || st == JG_ERR_KEY_EXISTS) {
+        jg_resp_problem(resp, st, (req->hflags & F_412) ? 412 : 409, "%s",
+                        st == JG_ERR_KEY_EXISTS ? "key exists"
+                                                : "the key's last revision is not the one given");
+        jg_req_done(req);
+        return;
+    }
+    if (st != JG_OK) {
+        fail_with(req, st);
+        return;
+    }
+    if (req->method == JG_DELETE) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "revision", (double)rev);
+        jg_resp_json(resp, 200, o);
+    } else {
+        char body[32];
+        int n = snprintf(body, sizeof(body), "%llu", (unsigned long long)rev);
+        jg_resp_status(resp, 201);
+        jg_resp_header(resp, "Content-Type", "application/json");
+        jg_resp_body_copy(resp, body, (size_t)n);
+        jg_resp_header(resp, "X-Nats-Kv-Sequence", "%llu", (unsigned long long)rev);
+        jg_resp_header(resp, "X-Nats-Kv-Revision", "%llu", (unsigned long long)rev);
+        jg_resp_header(resp, "ETag", "\"%llu\"", (unsigned long long)rev);
+    }
+    jg_req_done(req);
+}
+
+/* Reads If-Match / If-None-Match / ?previousRevision into w.  Answers and
+ * returns false when they are malformed or contradict each other. */
+static bool preconditions(struct jg_req *req, struct jg_kv_write *w, bool allow_inm)
+{
+    const char *im = jg_req_header(req, "If-Match");
+    const char *inm = allow_inm ? jg_req_header(req, "If-None-Match") : NULL;
+    uint64_t im_rev = 0, prev = 0;
+    bool has_prev;
+
+    if (query_u64(req, "previousRevision", &has_prev, &prev) != JG_OK) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                    "'previousRevision' must be a non-negative integer");
+        return false;
+    }
+    if (im && parse_rev_etag(im, &im_rev) != JG_OK) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "If-Match must be a quoted revision: \"42\"");
+        return false;
+    }
+    if (im && has_prev && im_rev != prev) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                    "If-Match and previousRevision name different revisions");
+        return false;
+    }
+    if (inm && strcmp(inm, "*") != 0) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "on writes If-None-Match must be '*'");
+        return false;
+    }
+    if (inm && (im || has_prev)) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                    "If-None-Match: * cannot be combined with a revision precondition");
+        return false;
+    }
+    if (inm) {
+        w->expect = JG_KV_EXPECT_CREATE;
+        req->hflags |= F_412;
+    } else if (im) {
+        if (im_rev == 0) {
+            jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "If-Match revision must be positive");
+            return false;
+        }
+        w->expect = JG_KV_EXPECT_REVISION;
+        w->revision = im_rev;
+        req->hflags |= F_412;
+    } else if (has_prev && prev == 0) {
+        w->expect = JG_KV_EXPECT_CREATE;
+        req->hflags |= F_PREV0;
+    } else if (has_prev) {
+        w->expect = JG_KV_EXPECT_REVISION;
+        w->revision = prev;
+    }
+    return true;
+}
+
+static void start_write(struct jg_req *req, struct jg_kv_write *w)
+{
+    w->msg_id = jg_req_header(req, "Idempotency-Key");
+    if (w->msg_id && (!*w->msg_id || strlen(w->msg_id) > 256)) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "Idempotency-Key must be 1 to 256 characters");
+        return;
+    }
+    jg_req_suspend(req);
+    jg_kv_write(req->app, req->bucket, req->key, req->body.data ? req->body.data : "",
+                req->body.len, w, on_written, req);
+}
+
+void jg_h_kv_put(struct jg_req *req)
+{
+    struct jg_kv_write w = {.op = JG_KV_PUT};
+    if (!check_names(req) || !preconditions(req, &w, true))
+        return;
+    w.content_type = jg_req_header(req, "Content-Type");
+    start_write(req, &w);
+}
+
+void jg_h_kv_create(struct jg_req *req)
+{
+    struct jg_kv_write w = {.op = JG_KV_PUT, .expect = JG_KV_EXPECT_CREATE};
+    if (!check_names(req))
+        return;
+    w.content_type = jg_req_header(req, "Content-Type");
+    start_write(req, &w);
+}
+
+void jg_h_kv_delete(struct jg_req *req)
+{
+    struct jg_kv_write w = {.op = JG_KV_DEL};
+    bool purge;
+    if (!check_names(req) || !preconditions(req, &w, false))
+        return;
+    if (jg_req_query_bool(req, "purge", &purge) != JG_OK) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'purge' must be true or false");
+        return;
+    }
+    if (purge)
+        w.op = JG_KV_PURGE;
+    req->body.len = 0;
+    start_write(req, &w);
+}

@@ -1,0 +1,602 @@
+/* h_kvm.c - HTTP handlers for KV bucket management under /v1/kvm/buckets. */
+#include "autoconfig.h"
+#include "http/handlers.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kv/kv.h"
+#include "nats/js.h"
+#include "nats/conn.h"
+
+#define TWO_MIN_NS (120LL * 1000000000LL)
+
+/* A requested bucket configuration; has_* say which fields were given. */
+struct kv_cfg {
+    char *description;
+    int64_t history, ttl, max_value_size, max_bytes, replicas;
+    char storage[8];
+    bool has_description, has_history, has_ttl, has_mvs, has_mb, has_storage, has_replicas;
+};
+
+struct kvm_op {
+    struct jg_req *req;
+    char stream[300];
+    struct kv_cfg cfg;
+    struct jg_nats_req nreq;
+    bool update;         /* PUT: create or update */
+    cJSON *names;        /* list: names so far */
+    int offset;
+};
+
+static void op_free(struct kvm_op *op)
+{
+    if (!op)
+        return;
+    free(op->cfg.description);
+    cJSON_Delete(op->names);
+    free(op);
+}
+
+static void op_fail(struct kvm_op *op, jg_status st, const char *detail)
+{
+    struct jg_req *req = op->req;
+    op_free(op);
+    jg_req_fail(req, st, "%s", detail && *detail ? detail : jg_status_title(st));
+}
+
+static struct kvm_op *op_new(struct jg_req *req)
+{
+    struct kvm_op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    op->req = req;
+    if (req->bucket)
+        jg_js_stream_name(JG_BUCKET_KV, req->bucket, op->stream, sizeof(op->stream));
+    return op;
+}
+
+static bool check_bucket(struct jg_req *req)
+{
+    if (jg_kv_bucket_valid(req->bucket))
+        return true;
+    jg_req_fail(req, JG_ERR_INVALID_BUCKET, "bucket names are [A-Za-z0-9_-]+");
+    return false;
+}
+
+static void send_api(struct kvm_op *op, const char *api_fmt, const char *body, jg_nats_reply_fn fn)
+{
+    char api[400];
+    snprintf(api, sizeof(api), api_fmt, op->stream);
+    jg_status st = jg_js_api(op->req->app->nats, &op->nreq, api, body, 0, fn, op);
+    if (st != JG_OK)
+        op_fail(op, st, st == JG_ERR_NATS_UNAVAILABLE ? "not connected to NATS; retry later" : NULL);
+}
+
+/* --- config parsing ------------------------------------------------------ */
+
+static jg_status json_i64(const cJSON *v, int64_t *ret)
+{
+    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble)
+        return JG_ERR_INVALID_CONFIG;
+    *ret = (int64_t)v->valuedouble;
+    return JG_OK;
+}
+
+static jg_status json_duration(const cJSON *v, int64_t *ret)
+{
+    if (cJSON_IsString(v))
+        return jg_duration_parse(v->valuestring, ret) == JG_OK ? JG_OK : JG_ERR_INVALID_CONFIG;
+    if (json_i64(v, ret) != JG_OK || *ret < 0)
+        return JG_ERR_INVALID_CONFIG;
+    return JG_OK;
+}
+
+/* Parses the body; on error writes a reason into why. */
+static jg_status parse_cfg(const struct jg_buf *body, struct kv_cfg *c, char *why, size_t wl)
+{
+    cJSON *root = NULL;
+    jg_status st = JG_OK;
+    if (body->len == 0)
+        return JG_OK; /* all defaults */
+    root = cJSON_ParseWithLength(body->data, body->len);
+    if (!cJSON_IsObject(root)) {
+        snprintf(why, wl, "the body must be a JSON object");
+        st = JG_ERR_INVALID_CONFIG;
+        goto out;
+    }
+    for (const cJSON *f = root->child; f; f = f->next) {
+        const char *k = f->string;
+        if (strcmp(k, "description") == 0) {
+            if (!cJSON_IsString(f)) {
+                snprintf(why, wl, "'description' must be a string");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            c->description = strdup(f->valuestring);
+            c->has_description = true;
+        } else if (strcmp(k, "history") == 0) {
+            if (json_i64(f, &c->history) != JG_OK || c->history < 1 || c->history > 64) {
+                snprintf(why, wl, "'history' must be an integer from 1 to 64");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            c->has_history = true;
+        } else if (strcmp(k, "ttl") == 0) {
+            if (json_duration(f, &c->ttl) != JG_OK) {
+                snprintf(why, wl, "'ttl' must be nanoseconds or a duration such as \"1h\"");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            c->has_ttl = true;
+        } else if (strcmp(k, "max_value_size") == 0 || strcmp(k, "max_bytes") == 0) {
+            int64_t v;
+            if (json_i64(f, &v) != JG_OK || v < -1 || v == 0 || v > INT32_MAX * 1024LL * 1024) {
+                snprintf(why, wl, "'%s' must be -1 (unlimited) or a positive integer", k);
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            if (k[4] == 'v') {
+                c->max_value_size = v;
+                c->has_mvs = true;
+            } else {
+                c->max_bytes = v;
+                c->has_mb = true;
+            }
+        } else if (strcmp(k, "storage") == 0) {
+            if (!cJSON_IsString(f) ||
+                (strcmp(f->valuestring, "file") != 0 && strcmp(f->valuestring, "memory") != 0)) {
+                snprintf(why, wl, "'storage' must be \"file\" or \"memory\"");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            snprintf(c->storage, sizeof(c->storage), "%s", f->valuestring);
+            c->has_storage = true;
+        } else if (strcmp(k, "replicas") == 0) {
+            if (json_i64(f, &c->replicas) != JG_OK || c->replicas < 1 || c->replicas > 5) {
+                snprintf(why, wl, "'replicas' must be an integer from 1 to 5");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            c->has_replicas = true;
+        } else {
+            snprintf(why, wl, "unknown field '%.64s'", k);
+            st = JG_ERR_INVALID_CONFIG;
+            goto out;
+        }
+    }
+out:
+    cJSON_Delete(root);
+    return st;
+}
+
+static int64_t dup_window(int64_t ttl)
+{
+    return ttl > 0 && ttl < TWO_MIN_NS ? ttl : TWO_MIN_NS;
+}
+
+/* The stream configuration nats.go writes for a KV bucket. */
+static char *stream_config(const char *bucket, const char *stream, const struct kv_cfg *c)
+{
+    char subj[300];
+    cJSON *o = cJSON_CreateObject();
+    int64_t ttl = c->has_ttl ? c->ttl : 0;
+    snprintf(subj, sizeof(subj), "$KV.%s.>", bucket);
+    cJSON_AddStringToObject(o, "name", stream);
+    if (c->has_description && *c->description)
+        cJSON_AddStringToObject(o, "description", c->description);
+    cJSON *subjects = cJSON_AddArrayToObject(o, "subjects");
+    cJSON_AddItemToArray(subjects, cJSON_CreateString(subj));
+    cJSON_AddStringToObject(o, "retention", "limits");
+    cJSON_AddNumberToObject(o, "max_consumers", -1);
+    cJSON_AddNumberToObject(o, "max_msgs", -1);
+    cJSON_AddNumberToObject(o, "max_bytes", c->has_mb ? (double)c->max_bytes : -1);
+    cJSON_AddNumberToObject(o, "max_age", (double)ttl);
+    cJSON_AddNumberToObject(o, "max_msgs_per_subject", c->has_history ? (double)c->history : 1);
+    cJSON_AddNumberToObject(o, "max_msg_size", c->has_mvs ? (double)c->max_value_size : -1);
+    cJSON_AddStringToObject(o, "storage", c->has_storage ? c->storage : "file");
+    cJSON_AddStringToObject(o, "discard", "new");
+    cJSON_AddNumberToObject(o, "num_replicas", c->has_replicas ? (double)c->replicas : 1);
+    cJSON_AddNumberToObject(o, "duplicate_window", (double)dup_window(ttl));
+    cJSON_AddBoolToObject(o, "allow_rollup_hdrs", true);
+    cJSON_AddBoolToObject(o, "deny_delete", true);
+    cJSON_AddBoolToObject(o, "deny_purge", false);
+    cJSON_AddBoolToObject(o, "allow_direct", true);
+    cJSON_AddBoolToObject(o, "mirror_direct", false);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static int64_t num(const cJSON *o, const char *name, int64_t def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* Bucket status JSON from a stream-info reply. */
+static cJSON *status_json(const char *bucket, const cJSON *si)
+{
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(si, "config");
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(si, "state");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "bucket", bucket);
+    cJSON_AddNumberToObject(o, "values", (double)num(state, "messages", 0));
+    cJSON_AddNumberToObject(o, "history", (double)num(cfg, "max_msgs_per_subject", 1));
+    cJSON_AddNumberToObject(o, "ttl", (double)num(cfg, "max_age", 0));
+    cJSON_AddNumberToObject(o, "max_value_size", (double)num(cfg, "max_msg_size", -1));
+    cJSON_AddNumberToObject(o, "max_bytes", (double)num(cfg, "max_bytes", -1));
+    cJSON_AddNumberToObject(o, "bytes", (double)num(state, "bytes", 0));
+    cJSON_AddStringToObject(o, "storage", *str(cfg, "storage") ? str(cfg, "storage") : "file");
+    cJSON_AddNumberToObject(o, "replicas", (double)num(cfg, "num_replicas", 1));
+    cJSON_AddStringToObject(o, "description", str(cfg, "description"));
+    return o;
+}
+
+/* Does the existing stream config hold what c asks (with defaults)? */
+static bool same_config(const cJSON *cfg, const struct kv_cfg *c)
+{
+    int64_t ttl = c->has_ttl ? c->ttl : 0;
+    return strcmp(str(cfg, "description"), c->has_description ? c->description : "") == 0 &&
+           num(cfg, "max_msgs_per_subject", 1) == (c->has_history ? c->history : 1) &&
+           num(cfg, "max_age", 0) == ttl &&
+           num(cfg, "max_msg_size", -1) == (c->has_mvs ? c->max_value_size : -1) &&
+           num(cfg, "max_bytes", -1) == (c->has_mb ? c->max_bytes : -1) &&
+           strcmp(*str(cfg, "storage") ? str(cfg, "storage") : "file",
+                  c->has_storage ? c->storage : "file") == 0 &&
+           num(cfg, "num_replicas", 1) == (c->has_replicas ? c->replicas : 1);
+}
+
+/* --- replies --------------------------------------------------------------- */
+
+static void reply_status(struct kvm_op *op, natsMsg *msg, jg_status st, int http)
+{
+    cJSON *json = NULL;
+    char desc[256];
+    struct jg_req *req = op->req;
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
+    else
+        snprintf(desc, sizeof(desc), "%s", jg_status_title(st));
+    if (st != JG_OK) {
+        op_fail(op, st, desc);
+        return;
+    }
+    jg_resp_json(&req->resp, http, status_json(req->bucket, json));
+    cJSON_Delete(json);
+    op_free(op);
+    jg_req_done(req);
+}
+
+static void on_created(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct kvm_op *op = ctx;
+    jg_buckets_forget(op->req->app->buckets, JG_BUCKET_KV, op->req->bucket);
+    reply_status(op, msg, st, 201);
+}
+
+static void on_updated(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct kvm_op *op = ctx;
+    jg_buckets_forget(op->req->app->buckets, JG_BUCKET_KV, op->req->bucket);
+    reply_status(op, msg, st, 200);
+}
+
+static void create_stream(struct kvm_op *op)
+{
+    char *body = stream_config(op->req->bucket, op->stream, &op->cfg);
+    if (!body) {
+        op_fail(op, JG_ERR_NOMEM, NULL);
+        return;
+    }
+    send_api(op, "STREAM.CREATE.%s", body, on_created);
+    free(body);
+}
+
+/* PUT on an existing bucket: change what was given, keep the rest. */
+static void update_stream(struct kvm_op *op, cJSON *info)
+{
+    cJSON *cfg = cJSON_GetObjectItemCaseSensitive(info, "config");
+    const struct kv_cfg *c = &op->cfg;
+    if (c->has_storage && strcmp(str(cfg, "storage"), c->storage) != 0) {
+        op_fail(op, JG_ERR_INVALID_CONFIG, "the storage of an existing bucket cannot change");
+        return;
+    }
+#define SETNUM(field, name, val)                                            \
+    if (c->field) {                                                         \
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, name);                 \
+        cJSON_AddNumberToObject(cfg, name, (double)(val));                  \
+    }
+    SETNUM(has_history, "max_msgs_per_subject", c->history)
+    SETNUM(has_ttl, "max_age", c->ttl)
+    SETNUM(has_mvs, "max_msg_size", c->max_value_size)
+    SETNUM(has_mb, "max_bytes", c->max_bytes)
+    SETNUM(has_replicas, "num_replicas", c->replicas)
+#undef SETNUM
+    if (c->has_ttl && num(cfg, "duplicate_window", 0) > dup_window(c->ttl)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, "duplicate_window");
+        cJSON_AddNumberToObject(cfg, "duplicate_window", (double)dup_window(c->ttl));
+    }
+    if (c->has_description) {
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, "description");
+        if (*c->description)
+            cJSON_AddStringToObject(cfg, "description", c->description);
+    }
+    char *body = cJSON_PrintUnformatted(cfg);
+    if (!body) {
+        op_fail(op, JG_ERR_NOMEM, NULL);
+        return;
+    }
+    send_api(op, "STREAM.UPDATE.%s", body, on_updated);
+    free(body);
+}
+
+static void on_info_for_write(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct kvm_op *op = ctx;
+    cJSON *json = NULL;
+    char desc[256] = "";
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
+    if (st == JG_ERR_BUCKET_NOT_FOUND) {
+        create_stream(op);
+        return;
+    }
+    if (st != JG_OK) {
+        op_fail(op, st, desc);
+        return;
+    }
+    if (op->update) {
+        update_stream(op, json);
+        cJSON_Delete(json);
+        return;
+    }
+    struct jg_req *req = op->req;
+    if (same_config(cJSON_GetObjectItemCaseSensitive(json, "config"), &op->cfg)) {
+        jg_resp_json(&req->resp, 200, status_json(req->bucket, json));
+        cJSON_Delete(json);
+        op_free(op);
+        jg_req_done(req);
+        return;
+    }
+    cJSON_Delete(json);
+    op_fail(op, JG_ERR_BUCKET_EXISTS, "the bucket exists with another configuration");
+}
+
+static void start_write(struct jg_req *req, bool update)
+{
+    char why[200] = "";
+    if (!check_bucket(req))
+        return;
+    struct kvm_op *op = op_new(req);
+    if (!op)
+        return;
+    op->update = update;
+    jg_status st = parse_cfg(&req->body, &op->cfg, why, sizeof(why));
+    if (st != JG_OK) {
+        op_fail(op, st, why);
+        return;
+    }
+    jg_req_suspend(req);
+    send_api(op, "STREAM.INFO.%s", NULL, on_info_for_write);
+}
+
+void jg_h_kvm_create(struct jg_req *req)
+{
+    start_write(req, false);
+}
+
+void jg_h_kvm_put(struct jg_req *req)
+{
+    start_write(req, true);
+}
+
+static void on_status(void *ctx, jg_status st, natsMsg *msg)
+{
+    reply_status(ctx, msg, st, 200);
+}
+
+void jg_h_kvm_status(struct jg_req *req)
+{
+    if (!check_bucket(req))
+        return;
+    struct kvm_op *op = op_new(req);
+    if (!op)
+        return;
+    jg_req_suspend(req);
+    send_api(op, "STREAM.INFO.%s", NULL, on_status);
+}
+
+static void on_deleted(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct kvm_op *op = ctx;
+    struct jg_req *req = op->req;
+    cJSON *json = NULL;
+    char desc[256] = "";
+    jg_buckets_forget(req->app->buckets, JG_BUCKET_KV, req->bucket);
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
+    cJSON_Delete(json);
+    if (st != JG_OK) {
+        op_fail(op, st, desc);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "bucket", req->bucket);
+    cJSON_AddBoolToObject(o, "deleted", true);
+    jg_resp_json(&req->resp, 200, o);
+    op_free(op);
+    jg_req_done(req);
+}
+
+void jg_h_kvm_delete(struct jg_req *req)
+{
+    if (!check_bucket(req))
+        return;
+    struct kvm_op *op = op_new(req);
+    if (!op)
+        return;
+    jg_req_suspend(req);
+    send_api(op, "STREAM.DELETE.%s", NULL, on_deleted);
+}
+
+/* --- list ---------------------------------------------------------------- */
+
+static void list_page(struct kvm_op *op);
+
+static void on_names(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct kvm_op *op = ctx;
+    cJSON *json = NULL;
+    char desc[256] = "";
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
+    if (st != JG_OK) {
+        op_fail(op, st, desc);
+        return;
+    }
+    const cJSON *streams = cJSON_GetObjectItemCaseSensitive(json, "streams");
+    int total = (int)num(json, "total", 0), got = 0;
+    const cJSON *s;
+    cJSON_ArrayForEach(s, streams)
+    {
+        got++;
+        if (cJSON_IsString(s) && strncmp(s->valuestring, "KV_", 3) == 0)
+            cJSON_AddItemToArray(op->names, cJSON_CreateString(s->valuestring + 3));
+    }
+    cJSON_Delete(json);
+    op->offset += got;
+    if (got > 0 && op->offset < total) {
+        list_page(op);
+        return;
+    }
+    struct jg_req *req = op->req;
+    jg_resp_json(&req->resp, 200, op->names);
+    op->names = NULL;
+    op_free(op);
+    jg_req_done(req);
+}
+
+static void list_page(struct kvm_op *op)
+{
+    char body[64];
+    snprintf(body, sizeof(body), "{\"offset\":%d}", op->offset);
+    jg_status st = jg_js_api(op->req->app->nats, &op->nreq, "STREAM.NAMES", body, 0, on_names, op);
+    if (st != JG_OK)
+        op_fail(op, st, st == JG_ERR_NATS_UNAVAILABLE ? "not connected to NATS; retry later" : NULL);
+}
+
+void jg_h_kvm_list(struct jg_req *req)
+{
+    struct kvm_op *op = op_new(req);
+    if (!op)
+        return;
+    op->names = cJSON_CreateArray();
+    jg_req_suspend(req);
+    list_page(op);
+}
+
+/* --- keys and purge ---------------------------------------------------------- */
+
+struct strv {
+    char **v;
+    size_t n;
+};
+
+static jg_status collect(void *ctx, const char *value)
+{
+    struct strv *s = ctx;
+    char **n = realloc(s->v, (s->n + 2) * sizeof(char *));
+    if (!n)
+        return JG_ERR_NOMEM;
+    s->v = n;
+    if (!(s->v[s->n] = strdup(value)))
+        return JG_ERR_NOMEM;
+    s->v[++s->n] = NULL;
+    return s->n > 64 ? JG_ERR_INVALID_PARAMETER : JG_OK;
+}
+
+static void strv_free(struct strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+}
+
+static void on_keys(void *ctx, jg_status st, char *json, size_t len)
+{
+    struct jg_req *req = ctx;
+    if (st != JG_OK) {
+        free(json);
+        jg_req_fail(req, st, "%s", jg_status_title(st));
+        return;
+    }
+    jg_resp_status(&req->resp, 200);
+    jg_resp_header(&req->resp, "Content-Type", "application/json");
+    jg_resp_body_take(&req->resp, json, len);
+    jg_req_done(req);
+}
+
+void jg_h_kvm_keys(struct jg_req *req)
+{
+    struct strv filters = {0}, prefixes = {0};
+    if (!check_bucket(req))
+        return;
+    if (jg_req_query_each(req, "filter", collect, &filters) != JG_OK ||
+        jg_req_query_each(req, "prefix", collect, &prefixes) != JG_OK) {
+        strv_free(&filters);
+        strv_free(&prefixes);
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "bad 'filter' or 'prefix' (at most 64 each)");
+        return;
+    }
+    for (size_t i = 0; i < filters.n; i++) {
+        if (!jg_kv_filter_valid(filters.v[i])) {
+            strv_free(&filters);
+            strv_free(&prefixes);
+            jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                        "a filter is a key pattern: key tokens, '*' tokens and a final '>'");
+            return;
+        }
+    }
+    jg_req_suspend(req);
+    jg_kv_keys(req->app, req->bucket, filters.v, prefixes.v, on_keys, req);
+    strv_free(&filters);
+    strv_free(&prefixes);
+}
+
+static void on_purged(void *ctx, jg_status st, const char *detail)
+{
+    struct jg_req *req = ctx;
+    if (st != JG_OK) {
+        jg_req_fail(req, st, "%s", detail && *detail ? detail : jg_status_title(st));
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "bucket", req->bucket);
+    cJSON_AddBoolToObject(o, "purged", true);
+    jg_resp_json(&req->resp, 200, o);
+    jg_req_done(req);
+}
+
+void jg_h_kvm_purge(struct jg_req *req)
+{
+    const char *v;
+    int64_t older = 30LL * 60 * 1000000000LL;
+    if (!check_bucket(req))
+        return;
+    if (jg_req_query(req, "olderThan", &v) != JG_OK || (v && jg_duration_parse(v, &older) != JG_OK)) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'olderThan' must be a duration such as 30m");
+        return;
+    }
+    jg_req_suspend(req);
+    jg_kv_purge_deletes(req->app, req->bucket, older, on_purged, req);
+}

@@ -1,0 +1,219 @@
+/* request.c - request accessors and response builders (see request.h). */
+#include "autoconfig.h"
+#include "http/request.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <microhttpd.h>
+
+#include "http/router.h"
+
+const char *jg_req_header(struct jg_req *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+/* Decoded query values are kept on the request so they live as long as it. */
+struct qctx {
+    const char *name;
+    jg_status (*fn)(void *, const char *);
+    void *ctx;
+    jg_status st;
+};
+
+static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
+{
+    struct qctx *q = cls;
+    char *dec = NULL;
+    if (strcmp(key, q->name) != 0)
+        return MHD_YES;
+    q->st = jg_pct_decode(value ? value : "", value ? strlen(value) : 0, &dec);
+    if (q->st == JG_OK)
+        q->st = q->fn(q->ctx, dec);
+    free(dec);
+    return q->st == JG_OK ? MHD_YES : MHD_NO;
+}
+
+jg_status jg_req_query_each(struct jg_req *req, const char *name,
+                            jg_status (*fn)(void *ctx, const char *value), void *ctx)
+{
+    struct qctx q = {name, fn, ctx, JG_OK};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
+    return q.st;
+}
+
+static jg_status keep_first(void *ctx, const char *value)
+{
+    char **out = ctx;
+    if (!*out)
+        *out = strdup(value);
+    return JG_OK;
+}
+
+jg_status jg_req_query(struct jg_req *req, const char *name, const char **ret)
+{
+    char *v = NULL;
+    jg_status st = jg_req_query_each(req, name, keep_first, &v);
+    *ret = NULL;
+    if (st != JG_OK) {
+        free(v);
+        return st;
+    }
+    if (!v)
+        return JG_OK;
+    if (jg_buf_append(&req->scratch, &v, sizeof(v)) != JG_OK) {
+        free(v);
+        return JG_ERR_NOMEM;
+    }
+    *ret = v;
+    return JG_OK;
+}
+
+jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret)
+{
+    const char *v;
+    jg_status st = jg_req_query(req, name, &v);
+    if (st != JG_OK)
+        return st;
+    if (!v || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *ret = false;
+    else if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || *v == '\0')
+        *ret = true;
+    else
+        return JG_ERR_INVALID_PARAMETER;
+    return JG_OK;
+}
+
+bool jg_req_wants_json(struct jg_req *req)
+{
+    const char *a = jg_req_header(req, "Accept");
+    return a && strstr(a, "application/json") != NULL;
+}
+
+void jg_req_suspend(struct jg_req *req)
+{
+    req->suspended = true;
+    MHD_suspend_connection(req->conn);
+}
+
+void jg_resp_status(struct jg_resp *resp, int status)
+{
+    resp->status = status;
+}
+
+jg_status jg_resp_header(struct jg_resp *resp, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    char *v = NULL;
+    if (resp->nhdr >= JG_RESP_MAX_HEADERS)
+        return JG_ERR_INTERNAL;
+    va_start(ap, fmt);
+    int n = vasprintf(&v, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return JG_ERR_NOMEM;
+    resp->hdr[resp->nhdr].name = name;
+    resp->hdr[resp->nhdr].value = v;
+    resp->nhdr++;
+    return JG_OK;
+}
+
+static void body_clear(struct jg_resp *resp)
+{
+    if (resp->body_msg)
+        natsMsg_Destroy(resp->body_msg);
+    else
+        free(resp->body);
+    resp->body_msg = NULL;
+    resp->body = NULL;
+    resp->body_len = 0;
+}
+
+void jg_resp_body_take(struct jg_resp *resp, char *data, size_t len)
+{
+    body_clear(resp);
+    resp->body = data;
+    resp->body_len = len;
+}
+
+jg_status jg_resp_body_copy(struct jg_resp *resp, const void *data, size_t len)
+{
+    char *c = malloc(len + 1);
+    if (!c)
+        return JG_ERR_NOMEM;
+    if (len)
+        memcpy(c, data, len);
+    jg_resp_body_take(resp, c, len);
+    return JG_OK;
+}
+
+void jg_resp_body_msg(struct jg_resp *resp, natsMsg *msg)
+{
+    body_clear(resp);
+    resp->body_msg = msg;
+    resp->body = (char *)natsMsg_GetData(msg);
+    resp->body_len = (size_t)natsMsg_GetDataLength(msg);
+}
+
+void jg_resp_json(struct jg_resp *resp, int status, cJSON *json)
+{
+    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    resp->status = status;
+    if (!text) {
+        jg_resp_problem(resp, JG_ERR_NOMEM, 0, "cannot build the JSON response");
+        return;
+    }
+    jg_resp_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    jg_resp_body_take(resp, text, strlen(text));
+}
+
+void jg_resp_clear(struct jg_resp *resp)
+{
+    for (int i = 0; i < resp->nhdr; i++)
+        free(resp->hdr[i].value);
+    resp->nhdr = 0;
+    body_clear(resp);
+    resp->status = 0;
+}
+
+void jg_resp_problem(struct jg_resp *resp, jg_status st, int http, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    jg_resp_clear(resp);
+    resp->status = http ? http : jg_status_http(st);
+    cJSON *o = cJSON_CreateObject();
+    /* clients tell problems apart by the stable "code" member */
+    cJSON_AddStringToObject(o, "type", "about:blank");
+    cJSON_AddStringToObject(o, "title", jg_status_title(st));
+    cJSON_AddNumberToObject(o, "status", resp->status);
+    cJSON_AddStringToObject(o, "detail", detail);
+    cJSON_AddStringToObject(o, "code", jg_status_code(st));
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (text)
+        jg_resp_body_take(resp, text, strlen(text));
+    jg_resp_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
+    if (resp->status == 503 || resp->status == 429)
+        jg_resp_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+}
+
+void jg_req_fail(struct jg_req *req, jg_status st, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    jg_resp_problem(&req->resp, st, 0, "%s", detail);
+    jg_req_done(req);
+}

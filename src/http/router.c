@@ -1,0 +1,195 @@
+/* router.c - path matching against the route table (see router.h). */
+#include "autoconfig.h"
+#include "http/router.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const struct {
+    const char *name;
+    int flag;
+} methods[] = {
+    {"GET", JG_GET}, {"HEAD", JG_HEAD}, {"PUT", JG_PUT}, {"POST", JG_POST},
+    {"DELETE", JG_DELETE}, {"PATCH", JG_PATCH}, {"OPTIONS", JG_OPTIONS},
+};
+
+int jg_method_from_name(const char *name)
+{
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+        if (strcmp(name, methods[i].name) == 0)
+            return methods[i].flag;
+    return 0;
+}
+
+void jg_methods_text(int m, char *out, size_t outlen)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (!(m & methods[i].flag))
+            continue;
+        n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%s%s", n ? ", " : "",
+                              methods[i].name);
+    }
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+jg_status jg_pct_decode(const char *s, size_t len, char **ret)
+{
+    char *out = malloc(len + 1), *o = out;
+    if (!out)
+        return JG_ERR_NOMEM;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            *o++ = s[i];
+            continue;
+        }
+        int hi = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
+        int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            free(out);
+            return JG_ERR_INVALID_PARAMETER;
+        }
+        *o++ = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    *o = '\0';
+    *ret = out;
+    return JG_OK;
+}
+
+/* Splits path into raw segments (pointers into a copy). */
+static int split(char *copy, char **segs, size_t *lens, int max)
+{
+    int n = 0;
+    char *p = copy;
+    if (*p == '/')
+        p++;
+    for (;;) {
+        char *e = strchr(p, '/');
+        if (n == max)
+            return -1;
+        segs[n] = p;
+        lens[n] = e ? (size_t)(e - p) : strlen(p);
+        n++;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return n;
+}
+
+/* Matches one pattern; fills bucket/key on success. */
+static jg_status match_one(const char *pattern, char **segs, size_t *lens, int nseg,
+                           char **bucket, char **key, bool *matched)
+{
+    const char *p = pattern + 1;
+    int i = 0;
+    *matched = false;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t pl = e ? (size_t)(e - p) : strlen(p);
+        if (p[0] == '{' && p[pl - 2] == '*') {
+            /* rest of the path, at least one segment */
+            if (i >= nseg)
+                return JG_OK;
+            struct jg_buf b;
+            jg_buf_init(&b);
+            for (int k = i; k < nseg; k++) {
+                char *d;
+                jg_status st = jg_pct_decode(segs[k], lens[k], &d);
+                if (st != JG_OK) {
+                    jg_buf_done(&b);
+                    return st;
+                }
+                if (k > i)
+                    jg_buf_append(&b, "/", 1);
+                jg_buf_puts(&b, d);
+                free(d);
+            }
+            free(*key);
+            *key = jg_buf_take(&b, NULL);
+            *matched = true;
+            return JG_OK;
+        }
+        if (i >= nseg)
+            return JG_OK;
+        if (p[0] == '{') {
+            char *d;
+            jg_status st = jg_pct_decode(segs[i], lens[i], &d);
+            if (st != JG_OK)
+                return st;
+            free(*bucket);
+            *bucket = d;
+        } else if (pl != lens[i] || strncmp(p, segs[i], pl) != 0) {
+            return JG_OK;
+        }
+        i++;
+        p += pl;
+        if (*p == '/')
+            p++;
+    }
+    *matched = i == nseg;
+    return JG_OK;
+}
+
+jg_status jg_router_match(const char *path, int method, struct jg_route_match *m)
+{
+    char *segs[JG_REQ_MAX_SEGS * 8];
+    size_t lens[JG_REQ_MAX_SEGS * 8];
+    char *copy = strdup(path);
+    jg_status st = JG_ERR_NOT_FOUND;
+    int nseg;
+
+    memset(m, 0, sizeof(*m));
+    if (!copy)
+        return JG_ERR_NOMEM;
+    nseg = split(copy, segs, lens, (int)(sizeof(segs) / sizeof(segs[0])));
+    if (nseg < 0)
+        goto out;
+    for (const struct jg_route *r = jg_routes; r->pattern; r++) {
+        bool matched;
+        char *bucket = NULL, *key = NULL;
+        jg_status ms = match_one(r->pattern, segs, lens, nseg, &bucket, &key, &matched);
+        if (ms != JG_OK) {
+            free(bucket);
+            free(key);
+            st = ms;
+            goto out;
+        }
+        if (!matched) {
+            free(bucket);
+            free(key);
+            continue;
+        }
+        m->allow |= r->methods;
+        if ((r->methods & method) && !m->route) {
+            m->route = r;
+            m->bucket = bucket;
+            m->key = key;
+        } else {
+            free(bucket);
+            free(key);
+        }
+    }
+    if (m->route)
+        st = JG_OK;
+    else if (m->allow)
+        st = JG_ERR_METHOD_NOT_ALLOWED;
+out:
+    free(copy);
+    return st;
+}

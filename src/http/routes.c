@@ -1,0 +1,56 @@
+/* routes.c - the route table: one row per method and path, named by the
+ * operationId that docs/openapi.yaml gives the same operation. */
+#include "autoconfig.h"
+#include "http/handlers.h"
+#include "http/router.h"
+
+#define NI jg_h_not_implemented
+
+const struct jg_route jg_routes[] = {
+    {JG_GET, "/healthz", jg_h_healthz, "healthz", JG_BODY_NONE},
+    {JG_GET, "/readyz", jg_h_readyz, "readyz", JG_BODY_NONE},
+    {JG_GET, "/metrics", jg_h_metrics, "metrics", JG_BODY_NONE},
+    {JG_GET, "/v1/info", jg_h_info, "info", JG_BODY_NONE},
+
+    {JG_GET, "/v1/kv/{bucket}/{key*}", jg_h_kv_get, "kvGet", JG_BODY_NONE},
+    {JG_HEAD, "/v1/kv/{bucket}/{key*}", jg_h_kv_get, "kvHead", JG_BODY_NONE},
+    {JG_PUT, "/v1/kv/{bucket}/{key*}", jg_h_kv_put, "kvPut", JG_BODY_KV},
+    {JG_POST, "/v1/kv/{bucket}/{key*}", jg_h_kv_create, "kvCreate", JG_BODY_KV},
+    {JG_DELETE, "/v1/kv/{bucket}/{key*}", jg_h_kv_delete, "kvDelete", JG_BODY_NONE},
+
+    {JG_GET, "/v1/kvm/buckets", jg_h_kvm_list, "kvBucketList", JG_BODY_NONE},
+    {JG_GET, "/v1/kvm/buckets/{bucket}", jg_h_kvm_status, "kvBucketStatus", JG_BODY_NONE},
+    {JG_POST, "/v1/kvm/buckets/{bucket}", jg_h_kvm_create, "kvBucketCreate", JG_BODY_JSON},
+    {JG_PUT, "/v1/kvm/buckets/{bucket}", jg_h_kvm_put, "kvBucketPut", JG_BODY_JSON},
+    {JG_DELETE, "/v1/kvm/buckets/{bucket}", jg_h_kvm_delete, "kvBucketDelete", JG_BODY_NONE},
+    {JG_GET, "/v1/kvm/buckets/{bucket}/keys", jg_h_kvm_keys, "kvKeyList", JG_BODY_NONE},
+    {JG_GET, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_get, "kvmGet", JG_BODY_NONE},
+    {JG_HEAD, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_get, "kvmHead", JG_BODY_NONE},
+    {JG_PUT, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_put, "kvmPut", JG_BODY_KV},
+    {JG_POST, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_create, "kvmCreate", JG_BODY_KV},
+    {JG_DELETE, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_delete, "kvmDelete", JG_BODY_NONE},
+    {JG_DELETE, "/v1/kvm/buckets/{bucket}/purge", jg_h_kvm_purge, "kvBucketPurgeDeletes", JG_BODY_NONE},
+    {JG_GET, "/v1/kvm/buckets/{bucket}/watch", NI, "kvWatch", JG_BODY_NONE},
+
+    {JG_GET, "/v1/obj/{bucket}/{name*}", NI, "objGet", JG_BODY_NONE},
+    {JG_HEAD, "/v1/obj/{bucket}/{name*}", NI, "objHead", JG_BODY_NONE},
+    {JG_PUT, "/v1/obj/{bucket}/{name*}", NI, "objPut", JG_BODY_NONE},
+    {JG_DELETE, "/v1/obj/{bucket}/{name*}", NI, "objDelete", JG_BODY_NONE},
+    {JG_PATCH, "/v1/obj/{bucket}/{name*}", NI, "objPatch", JG_BODY_JSON},
+    {JG_GET, "/v1/objm/buckets", NI, "objBucketList", JG_BODY_NONE},
+    {JG_GET, "/v1/objm/buckets/{bucket}", NI, "objBucketStatus", JG_BODY_NONE},
+    {JG_POST, "/v1/objm/buckets/{bucket}", NI, "objBucketCreate", JG_BODY_JSON},
+    {JG_PUT, "/v1/objm/buckets/{bucket}", NI, "objBucketPut", JG_BODY_JSON},
+    {JG_DELETE, "/v1/objm/buckets/{bucket}", NI, "objBucketDelete", JG_BODY_NONE},
+    {JG_GET, "/v1/objm/buckets/{bucket}/keys", NI, "objList", JG_BODY_NONE},
+    {JG_GET, "/v1/objm/buckets/{bucket}/keys/{name*}", NI, "objmGet", JG_BODY_NONE},
+    {JG_HEAD, "/v1/objm/buckets/{bucket}/keys/{name*}", NI, "objmHead", JG_BODY_NONE},
+    {JG_PUT, "/v1/objm/buckets/{bucket}/keys/{name*}", NI, "objmPut", JG_BODY_NONE},
+    {JG_DELETE, "/v1/objm/buckets/{bucket}/keys/{name*}", NI, "objmDelete", JG_BODY_NONE},
+    {JG_PATCH, "/v1/objm/buckets/{bucket}/keys/{name*}", NI, "objmPatch", JG_BODY_JSON},
+    {JG_PUT, "/v1/objm/buckets/{bucket}/links/{name*}", NI, "objLinkPut", JG_BODY_JSON},
+    {JG_POST, "/v1/objm/buckets/{bucket}/seal", NI, "objBucketSeal", JG_BODY_NONE},
+    {JG_GET, "/v1/objm/buckets/{bucket}/watch", NI, "objWatch", JG_BODY_NONE},
+
+    {0, NULL, NULL, NULL, JG_BODY_NONE},
+};

@@ -1,0 +1,369 @@
+/* server.c - libmicrohttpd daemon, request life cycle and limits.
+ *
+ * Request states: HEADERS (allocated by the URI-log callback when the
+ * request line arrives), BODY (route found, body being read), RUNNING
+ * (handler started; maybe suspended while NATS answers), READY (response
+ * complete, to be queued on the next access-handler call). */
+#include "autoconfig.h"
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "http/request.h"
+#include "http/router.h"
+#include "log.h"
+
+enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY };
+
+struct jg_http {
+    struct jg_app *app;
+    struct MHD_Daemon *daemon;
+    atomic_int_fast64_t active;
+    atomic_uint_fast64_t requests;
+    atomic_uint_fast64_t by_class[6];
+    atomic_uint_fast64_t bytes_in;
+};
+
+static struct jg_req *req_new(struct jg_http *h)
+{
+    struct jg_req *req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    req->app = h->app;
+    req->start_ms = jg_now_ms();
+    jg_buf_init(&req->body);
+    jg_buf_init(&req->scratch);
+    atomic_init(&req->state, ST_HEADERS);
+    return req;
+}
+
+static void req_free(struct jg_req *req)
+{
+    if (!req)
+        return;
+    char **v = (char **)req->scratch.data;
+    for (size_t i = 0; i < req->scratch.len / sizeof(char *); i++)
+        free(v[i]);
+    jg_buf_done(&req->scratch);
+    jg_buf_done(&req->body);
+    jg_resp_clear(&req->resp);
+    free(req->bucket);
+    free(req->key);
+    free(req);
+}
+
+void jg_req_done(struct jg_req *req)
+{
+    bool suspended = req->suspended;
+    void *conn = req->conn;
+    atomic_store(&req->state, ST_READY);
+    /* req may be freed by the polling thread from here on */
+    if (suspended)
+        MHD_resume_connection(conn);
+}
+
+static void msg_free_cb(void *cls)
+{
+    natsMsg_Destroy(cls);
+}
+
+static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
+{
+    struct jg_resp *r = &req->resp;
+    struct MHD_Response *mr;
+    enum MHD_Result ret;
+
+    if (r->status == 0)
+        jg_resp_problem(r, JG_ERR_INTERNAL, 0, "handler produced no response");
+    if (r->body_msg) {
+        mr = MHD_create_response_from_buffer_with_free_callback_cls(r->body_len, r->body,
+                                                                    msg_free_cb, r->body_msg);
+        r->body_msg = NULL;
+        r->body = NULL;
+    } else if (r->body) {
+        mr = MHD_create_response_from_buffer_with_free_callback(r->body_len, r->body, free);
+        r->body = NULL;
+    } else {
+        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    }
+    if (!mr)
+        return MHD_NO;
+    for (int i = 0; i < r->nhdr; i++)
+        MHD_add_response_header(mr, r->hdr[i].name, r->hdr[i].value);
+    if (atomic_load(&h->app->shutting_down))
+        MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
+    ret = MHD_queue_response(req->conn, (unsigned)r->status, mr);
+    MHD_destroy_response(mr);
+    int cls = r->status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add(&h->by_class[cls], 1);
+    return ret;
+}
+
+static void early_problem(struct jg_req *req, jg_status st, const char *detail, int allow)
+{
+    jg_resp_problem(&req->resp, st, 0, "%s", detail);
+    if (st == JG_ERR_METHOD_NOT_ALLOWED) {
+        char text[128];
+        jg_methods_text(allow, text, sizeof(text));
+        jg_resp_header(&req->resp, MHD_HTTP_HEADER_ALLOW, "%s", text);
+    }
+    atomic_store(&req->state, ST_READY);
+}
+
+/* First call for a request: route it and size its body. */
+static void begin(struct jg_http *h, struct jg_req *req, const char *url, const char *method)
+{
+    struct jg_route_match m;
+    const struct jg_config *cfg = &h->app->cfg;
+    int mflag = jg_method_from_name(method);
+    jg_status st = jg_router_match(url, mflag, &m);
+
+    req->bucket = m.bucket;
+    req->key = m.key;
+    if (atomic_load(&h->app->shutting_down)) {
+        early_problem(req, JG_ERR_NATS_UNAVAILABLE, "jetgate is shutting down", 0);
+        return;
+    }
+    switch (st) {
+    case JG_OK:
+        break;
+    case JG_ERR_METHOD_NOT_ALLOWED:
+        early_problem(req, st, "method not allowed on this route", m.allow);
+        return;
+    case JG_ERR_INVALID_PARAMETER:
+        early_problem(req, st, "malformed percent-encoding in the path", 0);
+        return;
+    default:
+        early_problem(req, JG_ERR_NOT_FOUND, "no route for this path", 0);
+        return;
+    }
+    req->route = m.route;
+    req->method = (enum jg_method)mflag;
+    switch (m.route->body) {
+    case JG_BODY_KV:
+        req->body_limit = cfg->max_kv_body;
+        break;
+    default:
+        req->body_limit = cfg->max_json_body;
+        break;
+    }
+    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t declared;
+    if (cl && jg_u64_parse(cl, &declared) == JG_OK && declared > (uint64_t)req->body_limit) {
+        early_problem(req, JG_ERR_PAYLOAD_TOO_LARGE, "request body is over the limit", 0);
+        return;
+    }
+    atomic_store(&req->state, ST_BODY);
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls)
+{
+    struct jg_http *h = cls;
+    struct jg_req *req = *con_cls;
+
+    if (!req) {
+        req = req_new(h);
+        if (!req)
+            return MHD_NO;
+        *con_cls = req;
+    }
+    if (!req->conn) {
+        req->conn = conn;
+        atomic_fetch_add(&h->requests, 1);
+        begin(h, req, url, method);
+        if (atomic_load(&req->state) == ST_READY)
+            return queue(h, req);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        atomic_fetch_add(&h->bytes_in, n);
+        *upload_data_size = 0;
+        if (atomic_load(&req->state) != ST_BODY)
+            return MHD_YES;
+        if (req->body.len + n > (size_t)req->body_limit) {
+            jg_buf_done(&req->body);
+            early_problem(req, JG_ERR_PAYLOAD_TOO_LARGE, "request body is over the limit", 0);
+            return queue(h, req);
+        }
+        if (jg_buf_append(&req->body, upload_data, n) != JG_OK)
+            return MHD_NO;
+        return MHD_YES;
+    }
+    switch (atomic_load(&req->state)) {
+    case ST_BODY:
+        atomic_store(&req->state, ST_RUNNING);
+        atomic_fetch_add(&h->active, 1);
+        req->route->handler(req);
+        if (req->suspended)
+            return MHD_YES; /* called again after MHD_resume_connection */
+        if (atomic_load(&req->state) != ST_READY) {
+            jg_err("handler %s returned without a response", req->route->operation_id);
+            jg_resp_problem(&req->resp, JG_ERR_INTERNAL, 0, "no response");
+        }
+        atomic_fetch_sub(&h->active, 1);
+        return queue(h, req);
+    case ST_READY:
+        if (req->suspended) {
+            req->suspended = false;
+            atomic_fetch_sub(&h->active, 1);
+        }
+        return queue(h, req);
+    default:
+        return MHD_YES;
+    }
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct jg_req *req = *con_cls;
+    if (!req)
+        return;
+    if (jg_log_enabled(JG_LOG_DEBUG) && req->route)
+        jg_debug("http: %s %d %lldms%s", req->route->operation_id, req->resp.status,
+                 (long long)(jg_now_ms() - req->start_ms),
+                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    req_free(req);
+    *con_cls = NULL;
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    return req_new(cls);
+}
+
+static size_t keep_raw(void *cls, struct MHD_Connection *c, char *s)
+{
+    return strlen(s);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    if (!jg_log_enabled(JG_LOG_DEBUG))
+        return;
+    char msg[512];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    jg_debug("http: %s", msg);
+}
+
+static jg_status parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
+{
+    char host[256];
+    const char *colon = strrchr(listen, ':');
+    uint64_t port;
+    if (!colon || jg_u64_parse(colon + 1, &port) != JG_OK || port > 65535)
+        return JG_ERR_INVALID_CONFIG;
+    size_t hl = (size_t)(colon - listen);
+    if (hl >= sizeof(host))
+        return JG_ERR_INVALID_CONFIG;
+    memcpy(host, listen, hl);
+    host[hl] = '\0';
+    memset(ss, 0, sizeof(*ss));
+    if (host[0] == '[' && hl > 2 && host[hl - 1] == ']') {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+        host[hl - 1] = '\0';
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons((uint16_t)port);
+        *v6 = true;
+        return inet_pton(AF_INET6, host + 1, &a->sin6_addr) == 1 ? JG_OK : JG_ERR_INVALID_CONFIG;
+    }
+    struct sockaddr_in *a = (struct sockaddr_in *)ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    *v6 = false;
+    if (strcmp(host, "localhost") == 0)
+        strcpy(host, "127.0.0.1");
+    if (host[0] == '\0' || strcmp(host, "*") == 0)
+        strcpy(host, "0.0.0.0");
+    return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? JG_OK : JG_ERR_INVALID_CONFIG;
+}
+
+jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
+{
+    const struct jg_config *cfg = &app->cfg;
+    struct sockaddr_storage ss;
+    bool v6;
+    struct jg_http *h;
+
+    if (parse_listen(cfg->listen, &ss, &v6) != JG_OK) {
+        jg_err("config: bad listen address '%s' (want HOST:PORT or [V6]:PORT)", cfg->listen);
+        return JG_ERR_INVALID_CONFIG;
+    }
+    h = calloc(1, sizeof(*h));
+    if (!h)
+        return JG_ERR_NOMEM;
+    h->app = app;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    unsigned timeout_s = (unsigned)((cfg->idle_timeout_ms + 999) / 1000);
+    h->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, h,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
+        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_size,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, h,
+        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+        MHD_OPTION_END);
+    if (!h->daemon) {
+        jg_err("http: cannot listen on %s: %s", cfg->listen, strerror(errno));
+        free(h);
+        return JG_ERR_INVALID_CONFIG;
+    }
+    jg_info("http: listening on %s", cfg->listen);
+    *ret_http = h;
+    return JG_OK;
+}
+
+void jg_http_quiesce(struct jg_http *h)
+{
+    MHD_socket s = MHD_quiesce_daemon(h->daemon);
+    if (s != MHD_INVALID_SOCKET)
+        close(s);
+}
+
+int64_t jg_http_active(struct jg_http *h)
+{
+    return atomic_load(&h->active);
+}
+
+void jg_http_get_stats(struct jg_http *h, struct jg_http_stats *ret)
+{
+    ret->requests = atomic_load(&h->requests);
+    for (int i = 0; i < 6; i++)
+        ret->by_class[i] = atomic_load(&h->by_class[i]);
+    ret->bytes_in = atomic_load(&h->bytes_in);
+}
+
+void jg_http_stop(struct jg_http *h)
+{
+    if (!h)
+        return;
+    MHD_stop_daemon(h->daemon);
+    free(h);
+}

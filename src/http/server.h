@@ -1,0 +1,37 @@
+/* server.h - the libmicrohttpd front end: listener, request life cycle,
+ * suspend/resume, limits.  One epoll polling thread carries every
+ * connection; handlers that wait for NATS suspend their connection. */
+#ifndef JG_HTTP_SERVER_H
+#define JG_HTTP_SERVER_H
+
+#include <stdint.h>
+
+#include "app.h"
+#include "status.h"
+
+struct jg_http;
+
+/* Starts listening on app->cfg.listen.  Logs and returns an error when the
+ * address is bad or taken. */
+jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http);
+
+/* Stops accepting new connections (for graceful shutdown). */
+void jg_http_quiesce(struct jg_http *h);
+
+/* Requests whose handler has started and not yet finished. */
+int64_t jg_http_active(struct jg_http *h);
+
+/* Counters for /metrics. */
+struct jg_http_stats {
+    uint64_t requests;
+    uint64_t by_class[6]; /* 1xx..5xx */
+    uint64_t bytes_in;
+};
+void jg_http_get_stats(struct jg_http *h, struct jg_http_stats *ret);
+
+/* Closes every connection and frees h.  Every suspended request must have
+ * been completed first (jg_nats_free fails pending NATS requests).
+ * NULL-safe. */
+void jg_http_stop(struct jg_http *h);
+
+#endif

@@ -1,0 +1,1127 @@
+/* kv.c - key-value operations on JetStream (see kv.h). */
+#include "autoconfig.h"
+#include "kv/kv.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "nats/js.h"
+#include "nats/conn.h"
+#include "util.h"
+
+#define MAX_KEY_LEN 2048
+#define MAX_HISTORY_STEPS 100000
+
+/* --- validation ------------------------------------------------------- */
+
+bool jg_kv_bucket_valid(const char *b)
+{
+    if (!b || !*b || strlen(b) > 200)
+        return false;
+    for (const char *p = b; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+            return false;
+    return true;
+}
+
+static bool key_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '-' || c == '/' || c == '_' || c == '=' || c == '.';
+}
+
+bool jg_kv_key_valid(const char *k)
+{
+    size_t len = k ? strlen(k) : 0;
+    if (!len || len > MAX_KEY_LEN || k[0] == '.' || k[len - 1] == '.' || strstr(k, "..") ||
+        strncmp(k, "_kv", 3) == 0)
+        return false;
+    for (const char *p = k; *p; p++)
+        if (!key_char(*p))
+            return false;
+    return true;
+}
+
+bool jg_kv_filter_valid(const char *f)
+{
+    size_t len = f ? strlen(f) : 0;
+    if (!len || len > MAX_KEY_LEN || f[0] == '.' || f[len - 1] == '.' || strstr(f, ".."))
+        return false;
+    const char *tok = f;
+    for (;;) {
+        const char *dot = strchr(tok, '.');
+        size_t tl = dot ? (size_t)(dot - tok) : strlen(tok);
+        if (tl == 1 && (*tok == '*' || *tok == '>')) {
+            if (*tok == '>' && dot)
+                return false;
+        } else {
+            for (size_t i = 0; i < tl; i++)
+                if (!key_char(tok[i]))
+                    return false;
+        }
+        if (!dot)
+            break;
+        tok = dot + 1;
+    }
+    return true;
+}
+
+bool jg_kv_filter_match(const char *pat, const char *key)
+{
+    const char *p = pat, *k = key;
+    for (;;) {
+        const char *pd = strchr(p, '.'), *kd = strchr(k, '.');
+        size_t pl = pd ? (size_t)(pd - p) : strlen(p), kl = kd ? (size_t)(kd - k) : strlen(k);
+        if (pl == 1 && *p == '>')
+            return true;
+        if (!(pl == 1 && *p == '*') && (pl != kl || strncmp(p, k, pl) != 0))
+            return false;
+        if (!pd || !kd)
+            return !pd && !kd;
+        p = pd + 1;
+        k = kd + 1;
+    }
+}
+
+const char *jg_kv_op_name(enum jg_kv_op op)
+{
+    static const char *names[] = {"PUT", "DEL", "PURGE"};
+    return names[op];
+}
+
+/* --- entries ----------------------------------------------------------- */
+
+void jg_kv_entry_free(struct jg_kv_entry *e)
+{
+    if (!e)
+        return;
+    free(e->bucket);
+    free(e->key);
+    free(e->content_type);
+    free(e->value_buf);
+    natsMsg_Destroy(e->msg);
+    free(e);
+}
+
+cJSON *jg_kv_entry_json(const struct jg_kv_entry *e)
+{
+    char when[40];
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    jg_time_rfc3339(e->created_ns, when);
+    cJSON_AddStringToObject(o, "bucket", e->bucket);
+    cJSON_AddStringToObject(o, "key", e->key);
+    cJSON_AddStringToObject(o, "created", when);
+    cJSON_AddNumberToObject(o, "revision", (double)e->revision);
+    cJSON_AddNumberToObject(o, "delta", (double)e->delta);
+    cJSON_AddStringToObject(o, "operation", jg_kv_op_name(e->op));
+    if (e->op == JG_KV_PUT) {
+        char *b64 = jg_base64_encode(e->value, e->value_len, false);
+        if (b64) {
+            cJSON_AddStringToObject(o, "value", b64);
+            free(b64);
+        }
+    }
+    return o;
+}
+
+static enum jg_kv_op op_from_header(const char *v)
+{
+    if (v && strcmp(v, "DEL") == 0)
+        return JG_KV_DEL;
+    if (v && strcmp(v, "PURGE") == 0)
+        return JG_KV_PURGE;
+    return JG_KV_PUT;
+}
+
+static jg_status entry_new(const char *bucket, const char *subject, struct jg_kv_entry **ret)
+{
+    char prefix[300];
+    struct jg_kv_entry *e = calloc(1, sizeof(*e));
+    if (!e)
+        return JG_ERR_NOMEM;
+    snprintf(prefix, sizeof(prefix), "$KV.%s.", bucket);
+    size_t pl = strlen(prefix);
+    e->bucket = strdup(bucket);
+    e->key = strdup(subject && strncmp(subject, prefix, pl) == 0 ? subject + pl : "");
+    if (!e->bucket || !e->key) {
+        jg_kv_entry_free(e);
+        return JG_ERR_NOMEM;
+    }
+    *ret = e;
+    return JG_OK;
+}
+
+jg_status jg_kv_entry_from_direct(const char *bucket, natsMsg *msg, struct jg_kv_entry **ret)
+{
+    struct jg_kv_entry *e = NULL;
+    int status = jg_nats_msg_status(msg);
+    jg_status st;
+
+    if (status == 404 || status == 408) {
+        natsMsg_Destroy(msg);
+        return JG_ERR_KEY_NOT_FOUND;
+    }
+    if (status == 503) {
+        natsMsg_Destroy(msg);
+        return JG_ERR_NATS_UNAVAILABLE;
+    }
+    if (status) {
+        natsMsg_Destroy(msg);
+        return JG_ERR_INTERNAL;
+    }
+    st = entry_new(bucket, jg_nats_msg_header(msg, "Nats-Subject"), &e);
+    if (st != JG_OK) {
+        natsMsg_Destroy(msg);
+        return st;
+    }
+    const char *seq = jg_nats_msg_header(msg, "Nats-Sequence");
+    const char *ts = jg_nats_msg_header(msg, "Nats-Time-Stamp");
+    const char *ct = jg_nats_msg_header(msg, "Content-Type");
+    if (!seq || jg_u64_parse(seq, &e->revision) != JG_OK) {
+        natsMsg_Destroy(msg);
+        jg_kv_entry_free(e);
+        return JG_ERR_INTERNAL;
+    }
+    if (ts)
+        jg_time_parse_rfc3339(ts, &e->created_ns);
+    e->op = op_from_header(jg_nats_msg_header(msg, "KV-Operation"));
+    if (ct)
+        e->content_type = strdup(ct);
+    e->msg = msg;
+    e->value = natsMsg_GetData(msg);
+    e->value_len = (size_t)natsMsg_GetDataLength(msg);
+    if (!e->value)
+        e->value = "";
+    *ret = e;
+    return JG_OK;
+}
+
+void jg_kv_parse_header_block(const char *h, size_t len, enum jg_kv_op *op, char **ctype)
+{
+    const char *end = h + len, *line = h;
+    *op = JG_KV_PUT;
+    *ctype = NULL;
+    /* skip the "NATS/1.0" status line */
+    while (line < end) {
+        const char *eol = memchr(line, '\n', (size_t)(end - line));
+        if (!eol)
+            eol = end;
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (colon && line != h) {
+            size_t nl = (size_t)(colon - line);
+            const char *v = colon + 1;
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            size_t vl = (size_t)(eol - v);
+            while (vl && (v[vl - 1] == '\r' || v[vl - 1] == ' '))
+                vl--;
+            if (nl == 12 && strncmp(line, "KV-Operation", 12) == 0) {
+                if (vl == 3 && strncmp(v, "DEL", 3) == 0)
+                    *op = JG_KV_DEL;
+                else if (vl == 5 && strncmp(v, "PURGE", 5) == 0)
+                    *op = JG_KV_PURGE;
+            } else if (nl == 12 && strncasecmp(line, "Content-Type", 12) == 0 && !*ctype) {
+                *ctype = strndup(v, vl);
+            }
+        }
+        line = eol + 1;
+    }
+}
+
+jg_status jg_kv_entry_from_stored(const char *bucket, const cJSON *m, struct jg_kv_entry **ret)
+{
+    const cJSON *subj = cJSON_GetObjectItemCaseSensitive(m, "subject");
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(m, "seq");
+    const cJSON *time = cJSON_GetObjectItemCaseSensitive(m, "time");
+    const cJSON *hdrs = cJSON_GetObjectItemCaseSensitive(m, "hdrs");
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(m, "data");
+    struct jg_kv_entry *e = NULL;
+    jg_status st;
+
+    if (!cJSON_IsString(subj) || !cJSON_IsNumber(seq))
+        return JG_ERR_INTERNAL;
+    st = entry_new(bucket, subj->valuestring, &e);
+    if (st != JG_OK)
+        return st;
+    e->revision = (uint64_t)seq->valuedouble;
+    if (cJSON_IsString(time))
+        jg_time_parse_rfc3339(time->valuestring, &e->created_ns);
+    if (cJSON_IsString(hdrs)) {
+        char *raw;
+        size_t rl;
+        if (jg_base64_decode(hdrs->valuestring, strlen(hdrs->valuestring), false, &raw, &rl) ==
+            JG_OK) {
+            jg_kv_parse_header_block(raw, rl, &e->op, &e->content_type);
+            free(raw);
+        }
+    }
+    if (cJSON_IsString(data)) {
+        st = jg_base64_decode(data->valuestring, strlen(data->valuestring), false, &e->value_buf,
+                              &e->value_len);
+        if (st != JG_OK) {
+            jg_kv_entry_free(e);
+            return JG_ERR_INTERNAL;
+        }
+        e->value = e->value_buf;
+    } else {
+        e->value = "";
+    }
+    *ret = e;
+    return JG_OK;
+}
+
+/* --- fetch: one stored message by last-of-key, sequence or next-of-key -- */
+
+typedef void (*fetch_fn)(void *ctx, jg_status st, struct jg_kv_entry *e);
+
+struct fetch {
+    struct jg_nats_req req;
+    const char *bucket;  /* owned by the operation */
+    bool leader;
+    fetch_fn fn;
+    void *ctx;
+};
+
+static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct fetch *f = ctx;
+    struct jg_kv_entry *e = NULL;
+    if (st == JG_OK && !f->leader) {
+        st = jg_kv_entry_from_direct(f->bucket, msg, &e);
+    } else if (st == JG_OK) {
+        cJSON *json = NULL;
+        st = jg_js_reply_json(msg, &json, NULL, NULL, 0);
+        if (st == JG_OK)
+            st = jg_kv_entry_from_stored(f->bucket, cJSON_GetObjectItemCaseSensitive(json, "message"), &e);
+        cJSON_Delete(json);
+    }
+    f->fn(f->ctx, st, e);
+}
+
+/* seq 0 and !next: the key's last message; seq > 0: that sequence
+ * (next: the key's first message at or after seq). */
+static void fetch_start(struct jg_app *app, const struct jg_bucket_info *info, struct fetch *f,
+                        const char *bucket, const char *key, uint64_t seq, bool next,
+                        fetch_fn fn, void *ctx)
+{
+    char subj[MAX_KEY_LEN + 600], body[MAX_KEY_LEN + 300], stream[300];
+    jg_status st;
+
+    f->bucket = bucket;
+    f->leader = info->replicas > 1 || !info->allow_direct;
+    f->fn = fn;
+    f->ctx = ctx;
+    jg_js_stream_name(JG_BUCKET_KV, bucket, stream, sizeof(stream));
+    if (!f->leader && seq == 0 && !next) {
+        snprintf(subj, sizeof(subj), "$JS.API.DIRECT.GET.%s.$KV.%s.%s", stream, bucket, key);
+        body[0] = '\0';
+    } else {
+        if (f->leader)
+            snprintf(subj, sizeof(subj), "$JS.API.STREAM.MSG.GET.%s", stream);
+        else
+            snprintf(subj, sizeof(subj), "$JS.API.DIRECT.GET.%s", stream);
+        if (seq == 0 && !next)
+            snprintf(body, sizeof(body), "{\"last_by_subj\":\"$KV.%s.%s\"}", bucket, key);
+        else if (next)
+            snprintf(body, sizeof(body), "{\"seq\":%llu,\"next_by_subj\":\"$KV.%s.%s\"}",
+                     (unsigned long long)seq, bucket, key);
+        else
+            snprintf(body, sizeof(body), "{\"seq\":%llu}", (unsigned long long)seq);
+    }
+    st = jg_nats_request(app->nats, &f->req, subj, NULL, body, strlen(body), 0, 0, on_fetch, f);
+    if (st != JG_OK)
+        fn(ctx, st, NULL);
+}
+
+/* --- get --------------------------------------------------------------- */
+
+struct get_op {
+    struct jg_app *app;
+    char *bucket, *key;
+    uint64_t revision;
+    jg_kv_get_fn fn;
+    void *ctx;
+    struct jg_nats_req lookup;
+    struct fetch fetch;
+};
+
+static void get_op_free(struct get_op *op)
+{
+    free(op->bucket);
+    free(op->key);
+    free(op);
+}
+
+static void get_fetched(void *ctx, jg_status st, struct jg_kv_entry *e)
+{
+    struct get_op *op = ctx;
+    jg_kv_get_fn fn = op->fn;
+    void *fctx = op->ctx;
+
+    if (st == JG_OK && op->revision && strcmp(e->key, op->key) != 0) {
+        jg_kv_entry_free(e);
+        e = NULL;
+        st = JG_ERR_KEY_NOT_FOUND;
+    }
+    if (st == JG_OK && e->op != JG_KV_PUT)
+        st = JG_ERR_KEY_NOT_FOUND;
+    if (st == JG_ERR_NATS_UNAVAILABLE && jg_nats_connected(op->app->nats))
+        jg_buckets_forget(op->app->buckets, JG_BUCKET_KV, op->bucket);
+    get_op_free(op);
+    fn(fctx, st, e);
+}
+
+static void get_bucket(void *ctx, jg_status st, const struct jg_bucket_info *info)
+{
+    struct get_op *op = ctx;
+    if (st != JG_OK) {
+        jg_kv_get_fn fn = op->fn;
+        void *fctx = op->ctx;
+        get_op_free(op);
+        fn(fctx, st, NULL);
+        return;
+    }
+    fetch_start(op->app, info, &op->fetch, op->bucket, op->key, op->revision, false,
+                get_fetched, op);
+}
+
+void jg_kv_get(struct jg_app *app, const char *bucket, const char *key, uint64_t revision,
+               jg_kv_get_fn fn, void *ctx)
+{
+    struct get_op *op = calloc(1, sizeof(*op));
+    if (!op || !(op->bucket = strdup(bucket)) || !(op->key = strdup(key))) {
+        if (op)
+            get_op_free(op);
+        fn(ctx, JG_ERR_NOMEM, NULL);
+        return;
+    }
+    op->app = app;
+    op->revision = revision;
+    op->fn = fn;
+    op->ctx = ctx;
+    jg_buckets_lookup(app->buckets, JG_BUCKET_KV, bucket, &op->lookup, get_bucket, op);
+}
+
+/* --- history ------------------------------------------------------------ */
+
+struct hist_op {
+    struct jg_app *app;
+    char *bucket, *key;
+    struct jg_bucket_info info;
+    jg_kv_history_fn fn;
+    void *ctx;
+    struct jg_nats_req lookup;
+    struct fetch fetch;
+    struct jg_kv_entry **entries;
+    size_t count, cap;
+};
+
+static void hist_finish(struct hist_op *op, jg_status st)
+{
+    if (st == JG_OK && op->count == 0)
+        st = JG_ERR_KEY_NOT_FOUND;
+    if (st != JG_OK) {
+        for (size_t i = 0; i < op->count; i++)
+            jg_kv_entry_free(op->entries[i]);
+        free(op->entries);
+        op->entries = NULL;
+        op->count = 0;
+    }
+    for (size_t i = 0; i < op->count; i++)
+        op->entries[i]->delta = op->count - 1 - i;
+    jg_kv_history_fn fn = op->fn;
+    void *fctx = op->ctx;
+    struct jg_kv_entry **entries = op->entries;
+    size_t count = op->count;
+    free(op->bucket);
+    free(op->key);
+    free(op);
+    fn(fctx, st, entries, count);
+}
+
+static void hist_fetched(void *ctx, jg_status st, struct jg_kv_entry *e)
+{
+    struct hist_op *op = ctx;
+    if (st == JG_ERR_KEY_NOT_FOUND) {
+        hist_finish(op, JG_OK);
+        return;
+    }
+    if (st != JG_OK) {
+        hist_finish(op, st);
+        return;
+    }
+    if (strcmp(e->key, op->key) != 0 || op->count >= MAX_HISTORY_STEPS) {
+        jg_kv_entry_free(e);
+        hist_finish(op, JG_OK);
+        return;
+    }
+    if (op->count == op->cap) {
+        size_t cap = op->cap ? op->cap * 2 : 8;
+        struct jg_kv_entry **n = realloc(op->entries, cap * sizeof(*n));
+        if (!n) {
+            jg_kv_entry_free(e);
+            hist_finish(op, JG_ERR_NOMEM);
+            return;
+        }
+        op->entries = n;
+        op->cap = cap;
+    }
+    op->entries[op->count++] = e;
+    fetch_start(op->app, &op->info, &op->fetch, op->bucket, op->key, e->revision + 1, true,
+                hist_fetched, op);
+}
+
+static void hist_bucket(void *ctx, jg_status st, const struct jg_bucket_info *info)
+{
+    struct hist_op *op = ctx;
+    if (st != JG_OK) {
+        hist_finish(op, st);
+        return;
+    }
+    op->info = *info;
+    fetch_start(op->app, info, &op->fetch, op->bucket, op->key, 1, true, hist_fetched, op);
+}
+
+void jg_kv_history(struct jg_app *app, const char *bucket, const char *key,
+                   jg_kv_history_fn fn, void *ctx)
+{
+    struct hist_op *op = calloc(1, sizeof(*op));
+    if (!op || !(op->bucket = strdup(bucket)) || !(op->key = strdup(key))) {
+        if (op) {
+            free(op->bucket);
+            free(op);
+        }
+        fn(ctx, JG_ERR_NOMEM, NULL, 0);
+        return;
+    }
+    op->app = app;
+    op->fn = fn;
+    op->ctx = ctx;
+    jg_buckets_lookup(app->buckets, JG_BUCKET_KV, bucket, &op->lookup, hist_bucket, op);
+}
+
+/* --- write -------------------------------------------------------------- */
+
+struct write_op {
+    struct jg_app *app;
+    char *bucket, *key;
+    char *value;
+    size_t len;
+    struct jg_kv_write w;
+    char *content_type, *msg_id;
+    bool retried;            /* create: second attempt over a tombstone */
+    uint64_t expect_seq;     /* what the publish expects */
+    bool expect_set;
+    struct jg_bucket_info info;
+    jg_kv_write_fn fn;
+    void *ctx;
+    struct jg_nats_req lookup, pub;
+    struct fetch fetch;
+};
+
+static void write_finish(struct write_op *op, jg_status st, uint64_t rev)
+{
+    jg_kv_write_fn fn = op->fn;
+    void *fctx = op->ctx;
+    free(op->bucket);
+    free(op->key);
+    free(op->value);
+    free(op->content_type);
+    free(op->msg_id);
+    free(op);
+    fn(fctx, st, rev);
+}
+
+static void write_publish(struct write_op *op);
+
+static void write_tombstone_checked(void *ctx, jg_status st, struct jg_kv_entry *e)
+{
+    struct write_op *op = ctx;
+    if (st == JG_OK && e->op != JG_KV_PUT) {
+        op->retried = true;
+        op->expect_seq = e->revision;
+        jg_kv_entry_free(e);
+        write_publish(op);
+        return;
+    }
+    jg_kv_entry_free(e);
+    if (st == JG_OK || st == JG_ERR_KEY_NOT_FOUND)
+        st = JG_ERR_KEY_EXISTS;
+    write_finish(op, st, 0);
+}
+
+static void on_ack(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct write_op *op = ctx;
+    cJSON *json = NULL;
+    uint64_t rev = 0;
+    char desc[256] = "";
+
+    if (st == JG_OK) {
+        if (jg_nats_msg_status(msg) == 503) {
+            /* no stream listens any more: the bucket is gone */
+            natsMsg_Destroy(msg);
+            jg_buckets_forget(op->app->buckets, JG_BUCKET_KV, op->bucket);
+            st = JG_ERR_BUCKET_NOT_FOUND;
+        } else {
+            st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
+        }
+    }
+    if (st == JG_OK) {
+        const cJSON *seq = cJSON_GetObjectItemCaseSensitive(json, "seq");
+        if (cJSON_IsNumber(seq))
+            rev = (uint64_t)seq->valuedouble;
+        else
+            st = JG_ERR_INTERNAL;
+    }
+    cJSON_Delete(json);
+    if (st == JG_ERR_REVISION_MISMATCH && op->w.expect == JG_KV_EXPECT_CREATE) {
+        if (op->retried) {
+            write_finish(op, JG_ERR_KEY_EXISTS, 0);
+            return;
+        }
+        fetch_start(op->app, &op->info, &op->fetch, op->bucket, op->key, 0, false,
+                    write_tombstone_checked, op);
+        return;
+    }
+    if (st != JG_OK && st != JG_ERR_REVISION_MISMATCH)
+        jg_debug("kv: write to '%s' in '%s' failed: %s", op->key, op->bucket, desc);
+    write_finish(op, st, rev);
+}
+
+static void write_publish(struct write_op *op)
+{
+    char subj[MAX_KEY_LEN + 300], seqtxt[24];
+    const char *hdrs[12];
+    size_t h = 0;
+
+    snprintf(subj, sizeof(subj), "$KV.%s.%s", op->bucket, op->key);
+    if (op->w.op == JG_KV_DEL) {
+        hdrs[h++] = "KV-Operation";
+        hdrs[h++] = "DEL";
+    } else if (op->w.op == JG_KV_PURGE) {
+        hdrs[h++] = "KV-Operation";
+        hdrs[h++] = "PURGE";
+        hdrs[h++] = "Nats-Rollup";
+        hdrs[h++] = "sub";
+    }
+    if (op->expect_set) {
+        snprintf(seqtxt, sizeof(seqtxt), "%llu", (unsigned long long)op->expect_seq);
+        hdrs[h++] = "Nats-Expected-Last-Subject-Sequence";
+        hdrs[h++] = seqtxt;
+    }
+    if (op->msg_id) {
+        hdrs[h++] = "Nats-Msg-Id";
+        hdrs[h++] = op->msg_id;
+    }
+    if (op->content_type && op->w.op == JG_KV_PUT) {
+        hdrs[h++] = "Content-Type";
+        hdrs[h++] = op->content_type;
+    }
+    hdrs[h] = NULL;
+    jg_status st = jg_nats_request(op->app->nats, &op->pub, subj, hdrs, op->value, op->len,
+                                   JG_NATS_WRITE, 0, on_ack, op);
+    if (st != JG_OK)
+        write_finish(op, st, 0);
+}
+
+static void write_bucket(void *ctx, jg_status st, const struct jg_bucket_info *info)
+{
+    struct write_op *op = ctx;
+    if (st != JG_OK) {
+        write_finish(op, st, 0);
+        return;
+    }
+    op->info = *info;
+    if (info->sealed) {
+        write_finish(op, JG_ERR_BUCKET_SEALED, 0);
+        return;
+    }
+    int64_t max_payload = jg_nats_max_payload(op->app->nats);
+    size_t overhead = 256 + strlen(op->key) + (op->content_type ? strlen(op->content_type) : 0) +
+                      (op->msg_id ? strlen(op->msg_id) : 0);
+    if ((info->max_msg_size >= 0 && (int64_t)op->len > info->max_msg_size) ||
+        (max_payload > 0 && (int64_t)(op->len + overhead) > max_payload)) {
+        write_finish(op, JG_ERR_PAYLOAD_TOO_LARGE, 0);
+        return;
+    }
+    write_publish(op);
+}
+
+void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const void *value,
+                 size_t len, const struct jg_kv_write *w, jg_kv_write_fn fn, void *ctx)
+{
+    struct write_op *op = calloc(1, sizeof(*op));
+    if (!op) {
+        fn(ctx, JG_ERR_NOMEM, 0);
+        return;
+    }
+    op->app = app;
+    op->w = *w;
+    op->fn = fn;
+    op->ctx = ctx;
+    op->bucket = strdup(bucket);
+    op->key = strdup(key);
+    op->value = malloc(len + 1);
+    op->len = len;
+    op->content_type = w->content_type ? strdup(w->content_type) : NULL;
+    op->msg_id = w->msg_id ? strdup(w->msg_id) : NULL;
+    if (!op->bucket || !op->key || !op->value || (w->content_type && !op->content_type) ||
+        (w->msg_id && !op->msg_id)) {
+        write_finish(op, JG_ERR_NOMEM, 0);
+        return;
+    }
+    if (len)
+        memcpy(op->value, value, len);
+    if (w->expect == JG_KV_EXPECT_REVISION) {
+        op->expect_set = true;
+        op->expect_seq = w->revision;
+    } else if (w->expect == JG_KV_EXPECT_CREATE) {
+        op->expect_set = true;
+        op->expect_seq = 0;
+    }
+    jg_buckets_lookup(app->buckets, JG_BUCKET_KV, bucket, &op->lookup, write_bucket, op);
+}
+
+/* --- scan: last message per key through an ephemeral push consumer ------ *
+ *
+ * A push consumer only delivers to a subject that has a subscription of
+ * its own (the server does not count wildcard interest), so each scan
+ * subscribes to a fresh inbox and reads it on a short-lived worker thread.
+ * Scans are rare (key listings, purges) and capped in number. */
+
+#define MAX_SCANS 16
+
+struct scan;
+/* Called for each current message (headers only) of the scan. */
+typedef void (*scan_item_fn)(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts_ns);
+typedef void (*scan_done_fn)(struct scan *s, jg_status st);
+
+struct scan {
+    struct jg_app *app;
+    char *bucket;
+    char stream[300];
+    char filter_subject[MAX_KEY_LEN + 300];
+    struct jg_nats_req lookup;
+    scan_item_fn item;
+    scan_done_fn done;
+    void *ctx;
+};
+
+static atomic_int scans_running;
+
+/* Parses "$JS.ACK.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending>"
+ * (and the 12-token form with domain and account). */
+static bool ack_meta(const char *reply, int64_t *ts, uint64_t *pending)
+{
+    const char *tok[16];
+    int n = 0;
+    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
+        return false;
+    tok[n++] = reply;
+    for (const char *p = reply; *p && n < 16; p++)
+        if (*p == '.')
+            tok[n++] = p + 1;
+    int ti, pi;
+    if (n == 9) {
+        ti = 7;
+        pi = 8;
+    } else if (n >= 11) {
+        ti = 9;
+        pi = 10;
+    } else {
+        return false;
+    }
+    *ts = strtoll(tok[ti], NULL, 10);
+    *pending = strtoull(tok[pi], NULL, 10);
+    return true;
+}
+
+static void scan_free(struct scan *s)
+{
+    free(s->bucket);
+    free(s);
+}
+
+static char *consumer_request(struct scan *s, const char *deliver)
+{
+    cJSON *req = cJSON_CreateObject(), *cfg = cJSON_AddObjectToObject(req, "config");
+    cJSON_AddStringToObject(req, "stream_name", s->stream);
+    cJSON_AddStringToObject(cfg, "deliver_subject", deliver);
+    cJSON_AddStringToObject(cfg, "deliver_policy", "last_per_subject");
+    cJSON_AddStringToObject(cfg, "ack_policy", "none");
+    cJSON_AddNumberToObject(cfg, "max_deliver", 1);
+    cJSON_AddStringToObject(cfg, "filter_subject", s->filter_subject);
+    cJSON_AddStringToObject(cfg, "replay_policy", "instant");
+    cJSON_AddBoolToObject(cfg, "headers_only", true);
+    cJSON_AddBoolToObject(cfg, "mem_storage", true);
+    cJSON_AddNumberToObject(cfg, "num_replicas", 1);
+    cJSON_AddNumberToObject(cfg, "inactive_threshold", 30e9);
+    char *body = cJSON_PrintUnformatted(req);
+    cJSON_Delete(req);
+    return body;
+}
+
+static jg_status scan_run(struct scan *s)
+{
+    natsConnection *nc = jg_nats_conn(s->app->nats);
+    int64_t timeout = s->app->cfg.request_timeout_ms;
+    natsInbox *inbox = NULL;
+    natsSubscription *sub = NULL;
+    natsMsg *reply = NULL;
+    char api[400], consumer[128] = "", desc[256] = "";
+    char *body = NULL;
+    cJSON *json = NULL;
+    uint64_t expected = 0, received = 0;
+    jg_status st = JG_ERR_NOMEM;
+
+    if (natsInbox_Create(&inbox) != NATS_OK)
+        goto out;
+    if (natsConnection_SubscribeSync(&sub, nc, (const char *)inbox) != NATS_OK ||
+        natsSubscription_SetPendingLimits(sub, -1, -1) != NATS_OK) {
+        st = JG_ERR_NATS_UNAVAILABLE;
+        goto out;
+    }
+    body = consumer_request(s, (const char *)inbox);
+    if (!body)
+        goto out;
+    snprintf(api, sizeof(api), "$JS.API.CONSUMER.CREATE.%s", s->stream);
+    natsStatus ns = natsConnection_RequestString(&reply, nc, api, body, timeout);
+    if (ns != NATS_OK) {
+        st = ns == NATS_TIMEOUT ? JG_ERR_NATS_TIMEOUT : JG_ERR_NATS_UNAVAILABLE;
+        goto out;
+    }
+    st = jg_js_reply_json(reply, &json, NULL, desc, sizeof(desc));
+    reply = NULL;
+    if (st != JG_OK) {
+        jg_debug("kv: consumer on '%s' not created: %s", s->stream, desc);
+        goto out;
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(json, "name");
+    const cJSON *np = cJSON_GetObjectItemCaseSensitive(json, "num_pending");
+    const cJSON *dl = cJSON_GetObjectItemCaseSensitive(json, "delivered");
+    const cJSON *cs = dl ? cJSON_GetObjectItemCaseSensitive(dl, "consumer_seq") : NULL;
+    if (cJSON_IsString(name))
+        snprintf(consumer, sizeof(consumer), "%s", name->valuestring);
+    expected = (cJSON_IsNumber(np) ? (uint64_t)np->valuedouble : 0) +
+               (cJSON_IsNumber(cs) ? (uint64_t)cs->valuedouble : 0);
+    while (received < expected) {
+        natsMsg *m = NULL;
+        ns = natsSubscription_NextMsg(&m, sub, timeout);
+        if (ns != NATS_OK) {
+            st = ns == NATS_TIMEOUT ? JG_ERR_NATS_TIMEOUT : JG_ERR_NATS_UNAVAILABLE;
+            goto out;
+        }
+        int64_t ts = 0;
+        uint64_t pending = 0;
+        const char *subj = natsMsg_GetSubject(m);
+        size_t pl = strlen(s->bucket) + 5;
+        if (!jg_nats_msg_status(m) && ack_meta(natsMsg_GetReply(m), &ts, &pending)) {
+            received++;
+            if (strlen(subj) > pl)
+                s->item(s, subj + pl, op_from_header(jg_nats_msg_header(m, "KV-Operation")), ts);
+            if (pending == 0)
+                received = expected;
+        }
+        natsMsg_Destroy(m);
+    }
+    st = JG_OK;
+out:
+    if (consumer[0]) {
+        snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", s->stream, consumer);
+        natsConnection_Publish(nc, api, NULL, 0);
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    natsMsg_Destroy(reply);
+    cJSON_Delete(json);
+    free(body);
+    return st;
+}
+
+static void *scan_thread(void *arg)
+{
+    struct scan *s = arg;
+    jg_status st = scan_run(s);
+    s->done(s, st);
+    scan_free(s);
+    atomic_fetch_sub(&scans_running, 1);
+    return NULL;
+}
+
+static void scan_bucket(void *ctx, jg_status st, const struct jg_bucket_info *info)
+{
+    struct scan *s = ctx;
+    pthread_t t;
+    pthread_attr_t attr;
+    if (st == JG_OK && atomic_fetch_add(&scans_running, 1) >= MAX_SCANS) {
+        atomic_fetch_sub(&scans_running, 1);
+        st = JG_ERR_TOO_MANY_REQUESTS;
+    }
+    if (st == JG_OK) {
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, scan_thread, s) != 0) {
+            atomic_fetch_sub(&scans_running, 1);
+            st = JG_ERR_INTERNAL;
+        }
+        pthread_attr_destroy(&attr);
+        if (st == JG_OK)
+            return;
+    }
+    s->done(s, st);
+    scan_free(s);
+}
+
+static void scan_start(struct jg_app *app, const char *bucket, const char *filter,
+                       scan_item_fn item, scan_done_fn done, void *ctx)
+{
+    struct scan *s = calloc(1, sizeof(*s));
+    if (!s || !(s->bucket = strdup(bucket))) {
+        free(s);
+        struct scan tmp = {.ctx = ctx};
+        done(&tmp, JG_ERR_NOMEM);
+        return;
+    }
+    s->app = app;
+    s->item = item;
+    s->done = done;
+    s->ctx = ctx;
+    jg_js_stream_name(JG_BUCKET_KV, bucket, s->stream, sizeof(s->stream));
+    snprintf(s->filter_subject, sizeof(s->filter_subject), "$KV.%s.%s", bucket,
+             filter ? filter : ">");
+    jg_buckets_lookup(app->buckets, JG_BUCKET_KV, bucket, &s->lookup, scan_bucket, s);
+}
+
+/* --- keys --------------------------------------------------------------- */
+
+struct keys_op {
+    char **filters, **prefixes;  /* NULL-terminated copies */
+    bool match_here;
+    struct jg_buf json;
+    size_t n;
+    jg_kv_keys_fn fn;
+    void *ctx;
+};
+
+static void strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+static char **strv_dup(char **v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    char **out = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; out && i < n; i++) {
+        if (!(out[i] = strdup(v[i]))) {
+            strv_free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+static void json_str(struct jg_buf *b, const char *s)
+{
+    jg_buf_append(b, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            jg_buf_append(b, e, 2);
+        } else if (c < 0x20) {
+            jg_buf_printf(b, "\\u%04x", c);
+        } else {
+            jg_buf_append(b, p, 1);
+        }
+    }
+    jg_buf_append(b, "\"", 1);
+}
+
+static bool keys_wanted(struct keys_op *k, const char *key)
+{
+    if (!k->match_here)
+        return true;
+    bool f_ok = !k->filters[0], p_ok = !k->prefixes[0];
+    for (size_t i = 0; !f_ok && k->filters[i]; i++)
+        f_ok = jg_kv_filter_match(k->filters[i], key);
+    for (size_t i = 0; !p_ok && k->prefixes[i]; i++)
+        p_ok = strncmp(key, k->prefixes[i], strlen(k->prefixes[i])) == 0;
+    return f_ok && p_ok;
+}
+
+static void keys_item(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts)
+{
+    struct keys_op *k = s->ctx;
+    if (op != JG_KV_PUT || !keys_wanted(k, key))
+        return;
+    if (k->n++)
+        jg_buf_append(&k->json, ",", 1);
+    json_str(&k->json, key);
+}
+
+static void keys_done(struct scan *s, jg_status st)
+{
+    struct keys_op *k = s->ctx;
+    size_t len = 0;
+    char *json = NULL;
+    if (st == JG_OK) {
+        jg_buf_append(&k->json, "]", 1);
+        json = jg_buf_take(&k->json, &len);
+    }
+    jg_kv_keys_fn fn = k->fn;
+    void *fctx = k->ctx;
+    jg_buf_done(&k->json);
+    strv_free(k->filters);
+    strv_free(k->prefixes);
+    free(k);
+    fn(fctx, st, json, len);
+}
+
+void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
+                jg_kv_keys_fn fn, void *ctx)
+{
+    struct keys_op *k = calloc(1, sizeof(*k));
+    if (!k || !(k->filters = strv_dup(filters)) || !(k->prefixes = strv_dup(prefixes))) {
+        if (k) {
+            strv_free(k->filters);
+            free(k);
+        }
+        fn(ctx, JG_ERR_NOMEM, NULL, 0);
+        return;
+    }
+    k->fn = fn;
+    k->ctx = ctx;
+    jg_buf_init(&k->json);
+    jg_buf_append(&k->json, "[", 1);
+    /* one filter and no prefix: let the server filter; else match here */
+    const char *server_filter = NULL;
+    if (k->filters[0] && !k->filters[1] && !k->prefixes[0])
+        server_filter = k->filters[0];
+    else
+        k->match_here = k->filters[0] || k->prefixes[0];
+    scan_start(app, bucket, server_filter, keys_item, keys_done, k);
+}
+
+/* --- purge deletes ------------------------------------------------------ */
+
+struct purge_op {
+    struct jg_app *app;
+    char *bucket;
+    char stream[300];
+    int64_t older_than_ns;
+    int64_t now_ns;
+    struct {
+        char *key;
+        int keep;
+    } *items;
+    size_t n, cap, next;
+    struct jg_nats_req req;
+    jg_kv_done_fn fn;
+    void *ctx;
+};
+
+static void purge_finish(struct purge_op *p, jg_status st, const char *detail)
+{
+    jg_kv_done_fn fn = p->fn;
+    void *fctx = p->ctx;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->items[i].key);
+    free(p->items);
+    free(p->bucket);
+    free(p);
+    fn(fctx, st, detail);
+}
+
+static void purge_next(struct purge_op *p);
+
+static void on_purged(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct purge_op *p = ctx;
+    cJSON *json = NULL;
+    char desc[256] = "";
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
+    cJSON_Delete(json);
+    if (st != JG_OK) {
+        purge_finish(p, st, desc);
+        return;
+    }
+    purge_next(p);
+}
+
+static void purge_next(struct purge_op *p)
+{
+    char api[400], body[MAX_KEY_LEN + 300];
+    if (p->next >= p->n) {
+        purge_finish(p, JG_OK, "");
+        return;
+    }
+    size_t i = p->next++;
+    snprintf(api, sizeof(api), "STREAM.PURGE.%s", p->stream);
+    snprintf(body, sizeof(body), "{\"filter\":\"$KV.%s.%s\",\"keep\":%d}", p->bucket,
+             p->items[i].key, p->items[i].keep);
+    jg_status st = jg_js_api(p->app->nats, &p->req, api, body, 0, on_purged, p);
+    if (st != JG_OK)
+        purge_finish(p, st, "");
+}
+
+static void purge_item(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts)
+{
+    struct purge_op *p = s->ctx;
+    if (op == JG_KV_PUT)
+        return;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        void *n = realloc(p->items, cap * sizeof(*p->items));
+        if (!n)
+            return;
+        p->items = n;
+        p->cap = cap;
+    }
+    p->items[p->n].key = strdup(key);
+    if (!p->items[p->n].key)
+        return;
+    p->items[p->n].keep = p->older_than_ns > 0 && p->now_ns - ts < p->older_than_ns ? 1 : 0;
+    p->n++;
+}
+
+static void purge_scanned(struct scan *s, jg_status st)
+{
+    struct purge_op *p = s->ctx;
+    if (st != JG_OK) {
+        purge_finish(p, st, "");
+        return;
+    }
+    purge_next(p);
+}
+
+void jg_kv_purge_deletes(struct jg_app *app, const char *bucket, int64_t older_than_ns,
+                         jg_kv_done_fn fn, void *ctx)
+{
+    struct purge_op *p = calloc(1, sizeof(*p));
+    if (!p || !(p->bucket = strdup(bucket))) {
+        free(p);
+        fn(ctx, JG_ERR_NOMEM, "");
+        return;
+    }
+    p->app = app;
+    p->older_than_ns = older_than_ns;
+    p->now_ns = jg_realtime_ns();
+    p->fn = fn;
+    p->ctx = ctx;
+    jg_js_stream_name(JG_BUCKET_KV, bucket, p->stream, sizeof(p->stream));
+    scan_start(app, bucket, NULL, purge_item, purge_scanned, p);
+}

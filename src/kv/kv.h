@@ -1,0 +1,112 @@
+/* kv.h - key-value operations on JetStream, asynchronous.
+ *
+ * Buckets are the streams nats.go creates (KV_<bucket>, subjects
+ * $KV.<bucket>.>); every operation here is byte-compatible with the
+ * official clients.  Reads are direct gets, or leader gets (STREAM.MSG.GET)
+ * on replicated buckets and buckets without direct access, so a read sees
+ * every write acknowledged before it.  Writes are publishes with the
+ * headers KV-Operation, Nats-Rollup, Nats-Expected-Last-Subject-Sequence
+ * and Nats-Msg-Id.
+ *
+ * Every operation calls its callback exactly once, on the NATS dispatch
+ * thread or before it returns; the callback owns what it is given. */
+#ifndef JG_KV_H
+#define JG_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+#include <nats/nats.h>
+
+#include "app.h"
+#include "status.h"
+
+enum jg_kv_op { JG_KV_PUT, JG_KV_DEL, JG_KV_PURGE };
+
+/* Validation (no NATS involved). */
+bool jg_kv_bucket_valid(const char *bucket);
+bool jg_kv_key_valid(const char *key);
+/* A key pattern: key characters plus '*' tokens and a final '>'. */
+bool jg_kv_filter_valid(const char *filter);
+/* NATS subject matching of key against pattern (tokens split at '.'). */
+bool jg_kv_filter_match(const char *pattern, const char *key);
+
+const char *jg_kv_op_name(enum jg_kv_op op);
+
+struct jg_kv_entry {
+    char *bucket;
+    char *key;
+    uint64_t revision;
+    uint64_t delta;
+    int64_t created_ns;
+    enum jg_kv_op op;
+    const char *value;       /* points into msg or value_buf */
+    size_t value_len;
+    char *content_type;      /* NULL when none stored */
+    natsMsg *msg;            /* owner of value (direct get) */
+    char *value_buf;         /* owner of value (leader get) */
+};
+
+/* NULL-safe. */
+void jg_kv_entry_free(struct jg_kv_entry *e);
+/* JSON object {"bucket","key","created","revision","delta","operation","value"}. */
+cJSON *jg_kv_entry_json(const struct jg_kv_entry *e);
+
+/* Entry from a direct-get reply (headers Nats-Sequence, Nats-Time-Stamp,
+ * Nats-Subject).  Takes msg.  JG_ERR_KEY_NOT_FOUND for a 404 status. */
+jg_status jg_kv_entry_from_direct(const char *bucket, natsMsg *msg, struct jg_kv_entry **ret);
+/* Entry from a STREAM.MSG.GET reply's "message" object. */
+jg_status jg_kv_entry_from_stored(const char *bucket, const cJSON *message,
+                                  struct jg_kv_entry **ret);
+/* KV-Operation and Content-Type from a raw NATS header block. */
+void jg_kv_parse_header_block(const char *hdrs, size_t len, enum jg_kv_op *op, char **ctype);
+
+/* Result of a get: st JG_OK with e; JG_ERR_KEY_NOT_FOUND with e set when a
+ * delete or purge marker hides the key (e->op says which), NULL when the
+ * key never existed. */
+typedef void (*jg_kv_get_fn)(void *ctx, jg_status st, struct jg_kv_entry *e);
+/* revision 0 = the latest. */
+void jg_kv_get(struct jg_app *app, const char *bucket, const char *key, uint64_t revision,
+               jg_kv_get_fn fn, void *ctx);
+
+/* History: entries oldest first (array of count, callee frees each and the
+ * array). */
+typedef void (*jg_kv_history_fn)(void *ctx, jg_status st, struct jg_kv_entry **entries,
+                                 size_t count);
+void jg_kv_history(struct jg_app *app, const char *bucket, const char *key,
+                   jg_kv_history_fn fn, void *ctx);
+
+enum jg_kv_expect { JG_KV_EXPECT_ANY, JG_KV_EXPECT_REVISION, JG_KV_EXPECT_CREATE };
+
+struct jg_kv_write {
+    enum jg_kv_op op;
+    enum jg_kv_expect expect;
+    uint64_t revision;          /* with JG_KV_EXPECT_REVISION */
+    const char *content_type;   /* PUT only; NULL = none */
+    const char *msg_id;         /* Idempotency-Key; NULL = none */
+};
+
+/* Write result: the new revision.  Errors: JG_ERR_REVISION_MISMATCH,
+ * JG_ERR_KEY_EXISTS (create), JG_ERR_PAYLOAD_TOO_LARGE, JG_ERR_BUCKET_SEALED,
+ * JG_ERR_INSUFFICIENT_STORAGE, JG_ERR_BUCKET_NOT_FOUND, NATS errors. */
+typedef void (*jg_kv_write_fn)(void *ctx, jg_status st, uint64_t revision);
+/* value is copied before this returns. */
+void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const void *value,
+                 size_t len, const struct jg_kv_write *w, jg_kv_write_fn fn, void *ctx);
+
+/* Current keys (no deleted ones) matching any of filters (NULL-terminated,
+ * may be NULL) and starting with any of prefixes (likewise).  keys is a
+ * JSON array text (callee frees). */
+typedef void (*jg_kv_keys_fn)(void *ctx, jg_status st, char *json, size_t len);
+void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
+                jg_kv_keys_fn fn, void *ctx);
+
+/* Removes delete and purge markers older than older_than_ns (younger ones
+ * keep only the marker), as the Go client's PurgeDeletes. */
+typedef void (*jg_kv_done_fn)(void *ctx, jg_status st, const char *detail);
+void jg_kv_purge_deletes(struct jg_app *app, const char *bucket, int64_t older_than_ns,
+                         jg_kv_done_fn fn, void *ctx);
+
+#endif

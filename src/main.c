@@ -1,0 +1,127 @@
+/* main.c - start-up and shutdown: arguments -> config -> log -> NATS ->
+ * HTTP; then wait for signals; on SIGTERM/SIGINT stop in reverse order. */
+#include "autoconfig.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#ifdef HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "app.h"
+#include "config.h"
+#include "http/server.h"
+#include "log.h"
+#include "nats/js.h"
+#include "nats/conn.h"
+#include "util.h"
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void on_reconnect(void *ctx)
+{
+    struct jg_app *app = ctx;
+    jg_buckets_clear(app->buckets);
+}
+
+static void notify(const char *state)
+{
+#ifdef HAVE_SYSTEMD
+    sd_notify(0, state);
+#else
+    (void)state;
+#endif
+}
+
+/* Waits for in-flight requests to finish, at most the shutdown timeout. */
+static void drain_requests(struct jg_app *app)
+{
+    int64_t deadline = jg_now_ms() + app->cfg.shutdown_timeout_ms;
+    while (jg_http_active(app->http) > 0 && jg_now_ms() < deadline)
+        usleep(20000);
+    if (jg_http_active(app->http) > 0)
+        jg_warn("shutdown: %lld request(s) still waiting for NATS; failing them",
+                (long long)jg_http_active(app->http));
+}
+
+int main(int argc, char **argv)
+{
+    static struct jg_app app;
+    sigset_t sigs;
+    int exit_code = -1, rc = 1;
+    enum jg_log_level level;
+
+    if (jg_config_load(&app.cfg, argc, argv, &exit_code) != JG_OK) {
+        jg_config_free(&app.cfg);
+        return 2;
+    }
+    if (exit_code >= 0) {
+        jg_config_free(&app.cfg);
+        return exit_code;
+    }
+    jg_log_level_parse(app.cfg.log_level, &level);
+    jg_log_set_level(level);
+
+    /* signals are taken synchronously by this thread only */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    app.started_ns = jg_realtime_ns();
+
+    jg_info("jetgate %s starting (NATS %s, listen %s)", PACKAGE_VERSION, app.cfg.nats,
+            app.cfg.listen);
+    if (jg_nats_new(&app.cfg, &app.nats) != JG_OK)
+        goto out;
+    if (jg_buckets_new(app.nats, &app.buckets) != JG_OK)
+        goto out;
+    jg_nats_on_reconnect(app.nats, on_reconnect, &app);
+    if (jg_http_start(&app, &app.http) != JG_OK)
+        goto out;
+    notify("READY=1");
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&sigs, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            jg_info("SIGHUP: configuration reload is not supported yet; ignoring");
+            continue;
+        }
+        jg_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        break;
+    }
+    notify("STOPPING=1");
+    atomic_store(&app.shutting_down, true);
+    jg_http_quiesce(app.http);
+    drain_requests(&app);
+    rc = 0;
+out:
+    /* NATS first: failing its pending requests resumes every suspended
+     * connection, which libmicrohttpd requires before it stops. */
+    jg_nats_free(app.nats);
+    jg_http_stop(app.http);
+    jg_buckets_free(app.buckets);
+    jg_config_free(&app.cfg);
+    if (rc == 0)
+        jg_info("stopped");
+    nats_Close();
+    return rc;
+}

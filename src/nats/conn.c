@@ -1,0 +1,505 @@
+/* conn.c - connection, reply multiplexer and dispatch thread (see conn.h). */
+#include "autoconfig.h"
+#include "nats/conn.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define HASH_SIZE 16384u
+#define MAX_WAIT_MS 1000
+
+struct jg_nats {
+    const struct jg_config *cfg;
+    natsOptions *opts;
+    natsConnection *nc;
+    natsSubscription *sub;
+    char inbox[64];         /* "_INBOX.<nuid>" */
+    size_t inbox_len;
+
+    pthread_mutex_t lock;   /* guards everything below */
+    struct jg_nats_req *table[HASH_SIZE];
+    struct jg_nats_req *head, *tail; /* deadline order */
+    uint64_t next_id;
+    uint64_t inflight;
+
+    pthread_t thread;
+    atomic_bool stop;
+    atomic_bool lost;       /* a disconnect happened: fail pending requests */
+    atomic_bool reconnected;
+    atomic_uint_fast64_t reconnects;
+    atomic_uint_fast64_t timeouts;
+    void (*on_reconnect)(void *);
+    void *on_reconnect_ctx;
+};
+
+/* --- table and deadline list (call with lock held) ---------------------- */
+
+static void table_insert(struct jg_nats *n, struct jg_nats_req *r)
+{
+    unsigned h = (unsigned)(r->id & (HASH_SIZE - 1));
+    r->hnext = n->table[h];
+    n->table[h] = r;
+    /* insert sorted from the tail: deadlines mostly arrive in order */
+    struct jg_nats_req *p = n->tail;
+    while (p && p->deadline_ms > r->deadline_ms)
+        p = p->prev;
+    r->prev = p;
+    r->next = p ? p->next : n->head;
+    if (r->next)
+        r->next->prev = r;
+    else
+        n->tail = r;
+    if (p)
+        p->next = r;
+    else
+        n->head = r;
+    n->inflight++;
+}
+
+static void list_unlink(struct jg_nats *n, struct jg_nats_req *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        n->head = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    else
+        n->tail = r->prev;
+    r->prev = r->next = NULL;
+}
+
+static struct jg_nats_req *table_find(struct jg_nats *n, uint64_t id)
+{
+    for (struct jg_nats_req *r = n->table[id & (HASH_SIZE - 1)]; r; r = r->hnext)
+        if (r->id == id)
+            return r;
+    return NULL;
+}
+
+static void table_remove(struct jg_nats *n, struct jg_nats_req *r)
+{
+    struct jg_nats_req **pp = &n->table[r->id & (HASH_SIZE - 1)];
+    while (*pp && *pp != r)
+        pp = &(*pp)->hnext;
+    if (*pp)
+        *pp = r->hnext;
+    list_unlink(n, r);
+    n->inflight--;
+}
+
+/* --- dispatch thread ----------------------------------------------------- */
+
+static void dispatch_msg(struct jg_nats *n, natsMsg *msg)
+{
+    const char *subj = natsMsg_GetSubject(msg);
+    uint64_t id;
+    struct jg_nats_req *r;
+
+    if (strncmp(subj, n->inbox, n->inbox_len) != 0 || subj[n->inbox_len] != '.' ||
+        jg_u64_parse(subj + n->inbox_len + 1, &id) != JG_OK) {
+        natsMsg_Destroy(msg);
+        return;
+    }
+    pthread_mutex_lock(&n->lock);
+    r = table_find(n, id);
+    if (r && !(r->flags & JG_NATS_STREAM))
+        table_remove(n, r);
+    pthread_mutex_unlock(&n->lock);
+    if (!r) {
+        natsMsg_Destroy(msg); /* late reply to an expired request */
+        return;
+    }
+    r->fn(r->ctx, JG_OK, msg);
+}
+
+/* Fails requests whose deadline passed, or all of them after a disconnect. */
+static void expire(struct jg_nats *n, bool all, int64_t now)
+{
+    for (;;) {
+        pthread_mutex_lock(&n->lock);
+        struct jg_nats_req *r = n->head;
+        if (!r || (!all && r->deadline_ms > now)) {
+            pthread_mutex_unlock(&n->lock);
+            return;
+        }
+        table_remove(n, r);
+        pthread_mutex_unlock(&n->lock);
+        jg_status st = JG_ERR_NATS_TIMEOUT;
+        if (all && !(r->flags & JG_NATS_WRITE))
+            st = JG_ERR_NATS_UNAVAILABLE;
+        if (!all)
+            atomic_fetch_add(&n->timeouts, 1);
+        r->fn(r->ctx, st, NULL);
+    }
+}
+
+static void *dispatch_main(void *arg)
+{
+    struct jg_nats *n = arg;
+    while (!atomic_load(&n->stop)) {
+        int64_t now = jg_now_ms(), wait = MAX_WAIT_MS;
+        pthread_mutex_lock(&n->lock);
+        if (n->head && n->head->deadline_ms - now < wait)
+            wait = n->head->deadline_ms - now;
+        pthread_mutex_unlock(&n->lock);
+        if (wait < 1)
+            wait = 1;
+        natsMsg *msg = NULL;
+        natsStatus s = natsSubscription_NextMsg(&msg, n->sub, wait);
+        if (s == NATS_OK && msg)
+            dispatch_msg(n, msg);
+        else if (s != NATS_TIMEOUT && s != NATS_OK) {
+            if (s == NATS_INVALID_SUBSCRIPTION || s == NATS_CONNECTION_CLOSED)
+                break;
+            /* slow consumer etc.: pending requests will time out */
+        }
+        if (atomic_exchange(&n->lost, false))
+            expire(n, true, 0);
+        if (atomic_exchange(&n->reconnected, false) && n->on_reconnect)
+            n->on_reconnect(n->on_reconnect_ctx);
+        expire(n, false, jg_now_ms());
+    }
+    expire(n, true, 0);
+    return NULL;
+}
+
+/* --- connection callbacks (libnats threads) ---------------------------- */
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+    struct jg_nats *n = closure;
+    atomic_store(&n->lost, true);
+    if (!atomic_load(&n->stop))
+        jg_warn("nats: disconnected; reconnecting");
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+    struct jg_nats *n = closure;
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+    atomic_fetch_add(&n->reconnects, 1);
+    atomic_store(&n->reconnected, true);
+    jg_info("nats: reconnected to %s", url);
+}
+
+static void on_connected(natsConnection *nc, void *closure)
+{
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+    jg_info("nats: connected to %s", url);
+}
+
+static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
+{
+    jg_warn("nats: asynchronous error: %s", natsStatus_GetText(err));
+}
+
+static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
+{
+    struct jg_nats *n = closure;
+    int64_t d = n->cfg->nats_reconnect_wait_ms;
+    for (int i = 1; i < attempts && d < 5000; i++)
+        d *= 2;
+    if (d > 5000)
+        d = 5000;
+    return d + (int64_t)(rand() % (int)(d / 4 + 1));
+}
+
+static jg_status set_options(struct jg_nats *n)
+{
+    const struct jg_config *c = n->cfg;
+    natsOptions *o = n->opts;
+    char *urls = strdup(c->nats), *save = NULL;
+    const char *list[64];
+    int count = 0;
+    natsStatus s = NATS_OK;
+
+    if (!urls)
+        return JG_ERR_NOMEM;
+    for (char *t = strtok_r(urls, ", ", &save); t && count < 64; t = strtok_r(NULL, ", ", &save))
+        list[count++] = t;
+    if (count == 0) {
+        free(urls);
+        jg_err("config: 'nats' holds no URL");
+        return JG_ERR_INVALID_CONFIG;
+    }
+    s = natsOptions_SetServers(o, list, count);
+    free(urls);
+#define TRY(call)                                  \
+    do {                                           \
+        if (s == NATS_OK)                          \
+            s = (call);                            \
+    } while (0)
+    TRY(natsOptions_SetName(o, "jetgate"));
+    TRY(natsOptions_SetMaxReconnect(o, -1));
+    TRY(natsOptions_SetReconnectWait(o, c->nats_reconnect_wait_ms));
+    TRY(natsOptions_SetCustomReconnectDelay(o, reconnect_delay, n));
+    TRY(natsOptions_SetRetryOnFailedConnect(o, true, on_connected, n));
+    TRY(natsOptions_SetDisconnectedCB(o, on_disconnected, n));
+    TRY(natsOptions_SetReconnectedCB(o, on_reconnected, n));
+    TRY(natsOptions_SetErrorHandler(o, on_error, n));
+    /* Never let the library buffer writes while reconnecting: a write
+     * answered 503 must not be sent later (0 would mean the 8 MB default). */
+    TRY(natsOptions_SetReconnectBufSize(o, 1));
+    TRY(natsOptions_SetSendAsap(o, true));
+    TRY(natsOptions_SetTimeout(o, 2000));
+    TRY(natsOptions_SetPingInterval(o, 10000));
+    TRY(natsOptions_SetMaxPingsOut(o, 2));
+    if (c->nats_user)
+        TRY(natsOptions_SetUserInfo(o, c->nats_user, c->nats_password));
+    if (c->nats_token)
+        TRY(natsOptions_SetToken(o, c->nats_token));
+    if (c->nats_creds)
+        TRY(natsOptions_SetUserCredentialsFromFiles(o, c->nats_creds, NULL));
+    if (c->nats_nkey_seed) {
+        if (!c->nats_nkey) {
+            jg_err("config: 'nats_nkey_seed' needs 'nats_nkey' (the public key)");
+            return JG_ERR_INVALID_CONFIG;
+        }
+        TRY(natsOptions_SetNKeyFromSeed(o, c->nats_nkey, c->nats_nkey_seed));
+    }
+    if (c->nats_tls || c->nats_tls_ca || c->nats_tls_cert)
+        TRY(natsOptions_SetSecure(o, true));
+    if (c->nats_tls_ca)
+        TRY(natsOptions_LoadCATrustedCertificates(o, c->nats_tls_ca));
+    if (c->nats_tls_cert)
+        TRY(natsOptions_LoadCertificatesChain(o, c->nats_tls_cert, c->nats_tls_key));
+#undef TRY
+    if (s != NATS_OK) {
+        jg_err("nats: bad connection options: %s", natsStatus_GetText(s));
+        return JG_ERR_INVALID_CONFIG;
+    }
+    return JG_OK;
+}
+
+jg_status jg_nats_new(const struct jg_config *cfg, struct jg_nats **ret_nats)
+{
+    struct jg_nats *n = calloc(1, sizeof(*n));
+    natsInbox *inbox = NULL;
+    jg_status st = JG_ERR_INTERNAL;
+    natsStatus s;
+    char subj[80];
+
+    if (!n)
+        return JG_ERR_NOMEM;
+    n->cfg = cfg;
+    n->next_id = 1;
+    pthread_mutex_init(&n->lock, NULL);
+    if (natsOptions_Create(&n->opts) != NATS_OK) {
+        st = JG_ERR_NOMEM;
+        goto out;
+    }
+    st = set_options(n);
+    if (st != JG_OK)
+        goto out;
+    s = natsConnection_Connect(&n->nc, n->opts);
+    if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+        jg_err("nats: cannot start connecting: %s", natsStatus_GetText(s));
+        st = JG_ERR_NATS_UNAVAILABLE;
+        goto out;
+    }
+    if (s == NATS_NOT_YET_CONNECTED)
+        jg_warn("nats: not reachable yet at %s; retrying in the background", cfg->nats);
+    if (natsInbox_Create(&inbox) != NATS_OK) {
+        st = JG_ERR_NOMEM;
+        goto out;
+    }
+    snprintf(n->inbox, sizeof(n->inbox), "%s", (const char *)inbox);
+    n->inbox_len = strlen(n->inbox);
+    snprintf(subj, sizeof(subj), "%s.*", n->inbox);
+    s = natsConnection_SubscribeSync(&n->sub, n->nc, subj);
+    if (s == NATS_OK)
+        s = natsSubscription_SetPendingLimits(n->sub, -1, -1);
+    if (s != NATS_OK) {
+        jg_err("nats: cannot subscribe: %s", natsStatus_GetText(s));
+        st = JG_ERR_INTERNAL;
+        goto out;
+    }
+    if (pthread_create(&n->thread, NULL, dispatch_main, n) != 0) {
+        st = JG_ERR_INTERNAL;
+        goto out;
+    }
+    natsInbox_Destroy(inbox);
+    *ret_nats = n;
+    return JG_OK;
+out:
+    natsInbox_Destroy(inbox);
+    natsSubscription_Destroy(n->sub);
+    natsConnection_Destroy(n->nc);
+    natsOptions_Destroy(n->opts);
+    pthread_mutex_destroy(&n->lock);
+    free(n);
+    return st;
+}
+
+void jg_nats_free(struct jg_nats *n)
+{
+    if (!n)
+        return;
+    atomic_store(&n->stop, true);
+    pthread_join(n->thread, NULL);
+    if (n->nc && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED) {
+        /* flush what was published, then close */
+        natsConnection_FlushTimeout(n->nc, 2000);
+    }
+    natsSubscription_Destroy(n->sub);
+    natsConnection_Close(n->nc);
+    natsConnection_Destroy(n->nc);
+    natsOptions_Destroy(n->opts);
+    pthread_mutex_destroy(&n->lock);
+    free(n);
+}
+
+bool jg_nats_connected(struct jg_nats *n)
+{
+    return n->nc && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED;
+}
+
+int64_t jg_nats_max_payload(struct jg_nats *n)
+{
+    return natsConnection_GetMaxPayload(n->nc);
+}
+
+void jg_nats_get_stats(struct jg_nats *n, struct jg_nats_stats *ret)
+{
+    ret->reconnects = atomic_load(&n->reconnects);
+    ret->timeouts = atomic_load(&n->timeouts);
+    pthread_mutex_lock(&n->lock);
+    ret->inflight = n->inflight;
+    pthread_mutex_unlock(&n->lock);
+}
+
+void jg_nats_server_info(struct jg_nats *n, char *url, size_t urllen, char *id, size_t idlen)
+{
+    url[0] = id[0] = '\0';
+    if (!jg_nats_connected(n))
+        return;
+    natsConnection_GetConnectedUrl(n->nc, url, urllen);
+    natsConnection_GetConnectedServerId(n->nc, id, idlen);
+}
+
+void jg_nats_on_reconnect(struct jg_nats *n, void (*fn)(void *), void *ctx)
+{
+    n->on_reconnect = fn;
+    n->on_reconnect_ctx = ctx;
+}
+
+static jg_status register_req(struct jg_nats *n, struct jg_nats_req *r, int flags,
+                              int64_t timeout_ms, jg_nats_reply_fn fn, void *ctx)
+{
+    if (!jg_nats_connected(n))
+        return JG_ERR_NATS_UNAVAILABLE;
+    r->flags = flags;
+    r->fn = fn;
+    r->ctx = ctx;
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : n->cfg->request_timeout_ms;
+    pthread_mutex_lock(&n->lock);
+    if (n->inflight >= (uint64_t)n->cfg->max_inflight) {
+        pthread_mutex_unlock(&n->lock);
+        return JG_ERR_TOO_MANY_REQUESTS;
+    }
+    r->id = n->next_id++;
+    r->deadline_ms = jg_now_ms() + r->timeout_ms;
+    snprintf(r->reply, sizeof(r->reply), "%s.%llu", n->inbox, (unsigned long long)r->id);
+    table_insert(n, r);
+    pthread_mutex_unlock(&n->lock);
+    return JG_OK;
+}
+
+jg_status jg_nats_sink_open(struct jg_nats *n, struct jg_nats_req *r, int64_t timeout_ms,
+                            jg_nats_reply_fn fn, void *ctx)
+{
+    return register_req(n, r, JG_NATS_STREAM, timeout_ms, fn, ctx);
+}
+
+jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *subject,
+                          const char *const *hdrs, const void *data, size_t len, int flags,
+                          int64_t timeout_ms, jg_nats_reply_fn fn, void *ctx)
+{
+    natsStatus s;
+    natsMsg *m = NULL;
+    jg_status st = register_req(n, r, flags, timeout_ms, fn, ctx);
+    if (st != JG_OK)
+        return st;
+    uint64_t id = r->id; /* r may be freed by fn once the request is out */
+
+    if (hdrs && hdrs[0]) {
+        s = natsMsg_Create(&m, subject, r->reply, data, (int)len);
+        for (size_t i = 0; s == NATS_OK && hdrs[i]; i += 2)
+            s = natsMsgHeader_Set(m, hdrs[i], hdrs[i + 1]);
+        if (s == NATS_OK)
+            s = natsConnection_PublishMsg(n->nc, m);
+        natsMsg_Destroy(m);
+    } else {
+        s = natsConnection_PublishRequest(n->nc, subject, r->reply, data, (int)len);
+    }
+    if (s == NATS_OK)
+        return JG_OK;
+    /* Not sent (or only into a buffer too small to hold it): take the
+     * request back unless the dispatch thread already failed it. */
+    pthread_mutex_lock(&n->lock);
+    bool mine = table_find(n, id) == r;
+    if (mine)
+        table_remove(n, r);
+    pthread_mutex_unlock(&n->lock);
+    if (!mine) {
+        /* the dispatch thread owns it now and will call fn */
+        return JG_OK;
+    }
+    jg_debug("nats: publish to '%s' failed: %s", subject, natsStatus_GetText(s));
+    return JG_ERR_NATS_UNAVAILABLE;
+}
+
+void jg_nats_cancel(struct jg_nats *n, struct jg_nats_req *r)
+{
+    pthread_mutex_lock(&n->lock);
+    if (table_find(n, r->id) == r)
+        table_remove(n, r);
+    pthread_mutex_unlock(&n->lock);
+}
+
+void jg_nats_touch(struct jg_nats *n, struct jg_nats_req *r)
+{
+    pthread_mutex_lock(&n->lock);
+    if (table_find(n, r->id) == r) {
+        table_remove(n, r);
+        r->deadline_ms = jg_now_ms() + r->timeout_ms;
+        table_insert(n, r);
+    }
+    pthread_mutex_unlock(&n->lock);
+}
+
+natsConnection *jg_nats_conn(struct jg_nats *n)
+{
+    return n->nc;
+}
+
+void jg_nats_publish(struct jg_nats *n, const char *subject, const void *data, size_t len)
+{
+    if (jg_nats_connected(n))
+        natsConnection_Publish(n->nc, subject, data, (int)len);
+}
+
+int jg_nats_msg_status(natsMsg *msg)
+{
+    const char *v = NULL;
+    if (natsMsgHeader_Get(msg, "Status", &v) != NATS_OK || !v)
+        return 0;
+    return atoi(v);
+}
+
+const char *jg_nats_msg_header(natsMsg *msg, const char *name)
+{
+    const char *v = NULL;
+    if (natsMsgHeader_Get(msg, name, &v) != NATS_OK)
+        return NULL;
+    return v;
+}

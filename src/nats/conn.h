@@ -1,0 +1,117 @@
+/* conn.h - the NATS side of jetgate: one connection, one reply subscription
+ * and one dispatch thread that multiplexes every request.
+ *
+ * A request is published with a reply subject "<inbox>.<id>"; all replies
+ * arrive on one wildcard subscription read by the dispatch thread, which
+ * also expires requests whose deadline passed and fails requests cut off by
+ * a disconnect.  Every callback of this module therefore runs on that one
+ * thread, one at a time: callbacks may issue further requests (to chain
+ * steps) but must stay short and never block.
+ *
+ * No call of this module blocks on the network except jg_nats_new() setup
+ * (which does not wait for a connection) and jg_nats_free() (drain). */
+#ifndef JG_NATS_H
+#define JG_NATS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <nats/nats.h>
+
+#include "config.h"
+#include "status.h"
+
+struct jg_nats;
+
+/* Reply callback.  st is JG_OK with msg set (ownership passes to the
+ * callee: natsMsg_Destroy it), or an error with msg NULL:
+ * JG_ERR_NATS_TIMEOUT (no reply in time; for writes the outcome is unknown),
+ * JG_ERR_NATS_UNAVAILABLE (connection lost before a read was answered). */
+typedef void (*jg_nats_reply_fn)(void *ctx, jg_status st, natsMsg *msg);
+
+enum {
+    JG_NATS_WRITE = 1 << 0,  /* refuse at once while disconnected; outcome unknown on loss */
+    JG_NATS_STREAM = 1 << 1, /* many replies (consumer delivery) until jg_nats_cancel() */
+};
+
+/* Storage for one in-flight request, owned by the caller (usually embedded
+ * in an operation).  Must stay valid until the final callback: for plain
+ * requests the one callback; for JG_NATS_STREAM until jg_nats_cancel()
+ * returns or a callback with st != JG_OK. */
+struct jg_nats_req {
+    uint64_t id;
+    int64_t deadline_ms;
+    int64_t timeout_ms;
+    int flags;
+    jg_nats_reply_fn fn;
+    void *ctx;
+    struct jg_nats_req *prev, *next; /* deadline list, sorted */
+    struct jg_nats_req *hnext;       /* id hash chain */
+    char reply[96];
+};
+
+/* Creates the connection (connecting in the background, retrying forever)
+ * and starts the dispatch thread.  cfg must outlive the returned object. */
+jg_status jg_nats_new(const struct jg_config *cfg, struct jg_nats **ret_nats);
+
+/* Drains and closes the connection and stops the dispatch thread; pending
+ * requests are failed first.  NULL-safe. */
+void jg_nats_free(struct jg_nats *n);
+
+bool jg_nats_connected(struct jg_nats *n);
+
+/* Largest message the server accepts (0 while never connected). */
+int64_t jg_nats_max_payload(struct jg_nats *n);
+
+/* Counters for /metrics and /v1/info. */
+struct jg_nats_stats {
+    uint64_t reconnects;
+    uint64_t timeouts;
+    uint64_t inflight;
+};
+void jg_nats_get_stats(struct jg_nats *n, struct jg_nats_stats *ret);
+/* Connected URL and server id/version into caller buffers ("" if none). */
+void jg_nats_server_info(struct jg_nats *n, char *url, size_t urllen, char *id, size_t idlen);
+
+/* Called on the dispatch thread after every reconnect (e.g. to drop caches). */
+void jg_nats_on_reconnect(struct jg_nats *n, void (*fn)(void *), void *ctx);
+
+/* Publishes data to subject with a reply subject routed back to fn.
+ * hdrs: NULL or a NULL-terminated array of name, value pairs.
+ * timeout_ms <= 0 takes the configured request_timeout.
+ * Returns JG_OK when the request is in flight (fn will be called exactly
+ * once, or for JG_NATS_STREAM until cancelled/failed), else an error and fn
+ * is never called: JG_ERR_NATS_UNAVAILABLE while disconnected (nothing was
+ * handed to the client library), JG_ERR_TOO_MANY_REQUESTS over max_inflight. */
+jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *subject,
+                          const char *const *hdrs, const void *data, size_t len, int flags,
+                          int64_t timeout_ms, jg_nats_reply_fn fn, void *ctx);
+
+/* Registers a JG_NATS_STREAM sink without publishing anything: r->reply is
+ * then a subject to hand to the server (e.g. a consumer's deliver
+ * subject).  Same failure rules as jg_nats_request. */
+jg_status jg_nats_sink_open(struct jg_nats *n, struct jg_nats_req *r, int64_t timeout_ms,
+                            jg_nats_reply_fn fn, void *ctx);
+
+/* Ends a JG_NATS_STREAM request; call only from a callback of this module
+ * (the dispatch thread).  No callback follows. */
+void jg_nats_cancel(struct jg_nats *n, struct jg_nats_req *r);
+
+/* Pushes a stream request's deadline to now + its timeout (progress seen). */
+void jg_nats_touch(struct jg_nats *n, struct jg_nats_req *r);
+
+/* The underlying connection, for the few blocking calls that run on
+ * worker threads (never on the HTTP or dispatch threads). */
+natsConnection *jg_nats_conn(struct jg_nats *n);
+
+/* Publishes without a reply (e.g. deleting a consumer).  Best effort. */
+void jg_nats_publish(struct jg_nats *n, const char *subject, const void *data, size_t len);
+
+/* Message helpers. */
+/* Status code of a status message ("NATS/1.0 404 ..."): 404, 408, 503...;
+ * 0 for a normal message. */
+int jg_nats_msg_status(natsMsg *msg);
+/* Header value or NULL. */
+const char *jg_nats_msg_header(natsMsg *msg, const char *name);
+
+#endif

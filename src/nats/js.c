@@ -1,0 +1,278 @@
+/* js.c - JetStream API helpers and the bucket cache (see js.h). */
+#include "autoconfig.h"
+#include "nats/js.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "util.h"
+
+#define CACHE_TTL_MS 5000
+#define CACHE_SLOTS 1024u
+
+void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s_%s", kind == JG_BUCKET_KV ? "KV" : "OBJ", bucket);
+}
+
+jg_status jg_js_api(struct jg_nats *n, struct jg_nats_req *r, const char *api, const char *body,
+                    int flags, jg_nats_reply_fn fn, void *ctx)
+{
+    char subj[512];
+    snprintf(subj, sizeof(subj), "$JS.API.%s", api);
+    return jg_nats_request(n, r, subj, NULL, body, body ? strlen(body) : 0, flags, 0, fn, ctx);
+}
+
+jg_status jg_js_error_status(int code, int err_code, const char *desc)
+{
+    switch (err_code) {
+    case 10059: /* stream not found */
+        return JG_ERR_BUCKET_NOT_FOUND;
+    case 10037: /* no message found */
+        return JG_ERR_KEY_NOT_FOUND;
+    case 10071: /* wrong last sequence */
+    case 10164:
+        return JG_ERR_REVISION_MISMATCH;
+    case 10058: /* stream name in use */
+        return JG_ERR_BUCKET_EXISTS;
+    case 10054: /* message size exceeds maximum allowed */
+        return JG_ERR_PAYLOAD_TOO_LARGE;
+    case 10109: /* stream sealed */
+        return JG_ERR_BUCKET_SEALED;
+    case 10023: /* insufficient resources */
+    case 10047: /* insufficient storage resources available */
+        return JG_ERR_INSUFFICIENT_STORAGE;
+    case 10077: /* store failed: maximum bytes/messages exceeded, ... */
+        if (desc && (strstr(desc, "maximum") || strstr(desc, "resources") ||
+                     strstr(desc, "storage")))
+            return JG_ERR_INSUFFICIENT_STORAGE;
+        return JG_ERR_INTERNAL;
+    case 10052: /* invalid stream config */
+    case 10025: /* replicas > 1 not supported in non-clustered mode */
+    case 10074: /* replicas configuration cannot be larger than cluster size */
+    case 10027: /* max age below minimum */
+    case 10056: /* stream name / subject overlap */
+    case 10065:
+    case 10049:
+        return JG_ERR_INVALID_CONFIG;
+    default:
+        break;
+    }
+    if (code == 404)
+        return JG_ERR_BUCKET_NOT_FOUND;
+    if (code == 503)
+        return JG_ERR_NATS_UNAVAILABLE;
+    if (code == 400 && desc && strstr(desc, "config"))
+        return JG_ERR_INVALID_CONFIG;
+    return JG_ERR_INTERNAL;
+}
+
+jg_status jg_js_reply_json(natsMsg *msg, cJSON **ret_json, int *ret_err_code, char *desc,
+                           size_t desclen)
+{
+    jg_status st = JG_OK;
+    cJSON *root = NULL;
+    int status = jg_nats_msg_status(msg);
+
+    if (ret_err_code)
+        *ret_err_code = 0;
+    if (desc && desclen)
+        desc[0] = '\0';
+    if (status == 503) {
+        st = JG_ERR_NATS_UNAVAILABLE;
+        if (desc)
+            snprintf(desc, desclen, "JetStream not available (no responders)");
+        goto out;
+    }
+    root = cJSON_ParseWithLength(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+    if (!root) {
+        st = JG_ERR_INTERNAL;
+        if (desc)
+            snprintf(desc, desclen, "unreadable JetStream reply");
+        goto out;
+    }
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+    if (err) {
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(err, "code");
+        const cJSON *ec = cJSON_GetObjectItemCaseSensitive(err, "err_code");
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(err, "description");
+        int ecode = cJSON_IsNumber(ec) ? ec->valueint : 0;
+        if (ret_err_code)
+            *ret_err_code = ecode;
+        if (desc && cJSON_IsString(d))
+            snprintf(desc, desclen, "%s", d->valuestring);
+        st = jg_js_error_status(cJSON_IsNumber(c) ? c->valueint : 0, ecode,
+                                cJSON_IsString(d) ? d->valuestring : NULL);
+        goto out;
+    }
+    *ret_json = root;
+    root = NULL;
+out:
+    cJSON_Delete(root);
+    natsMsg_Destroy(msg);
+    return st;
+}
+
+static int64_t json_int(const cJSON *o, const char *name, int64_t def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+}
+
+static bool json_bool(const cJSON *o, const char *name)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, name));
+}
+
+jg_status jg_bucket_info_from_json(enum jg_bucket_kind kind, const char *bucket,
+                                   const cJSON *si, struct jg_bucket_info *info)
+{
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(si, "config");
+    if (!cJSON_IsObject(cfg))
+        return JG_ERR_INTERNAL;
+    memset(info, 0, sizeof(*info));
+    info->kind = kind;
+    snprintf(info->name, sizeof(info->name), "%s", bucket);
+    info->max_msg_size = json_int(cfg, "max_msg_size", -1);
+    info->max_bytes = json_int(cfg, "max_bytes", -1);
+    info->history = json_int(cfg, "max_msgs_per_subject", -1);
+    info->replicas = (int)json_int(cfg, "num_replicas", 1);
+    info->allow_direct = json_bool(cfg, "allow_direct");
+    info->sealed = json_bool(cfg, "sealed");
+    return JG_OK;
+}
+
+/* --- cache ---------------------------------------------------------------- */
+
+struct slot {
+    bool used;
+    int64_t expires_ms;
+    struct jg_bucket_info info;
+};
+
+struct jg_buckets {
+    struct jg_nats *nats;
+    pthread_mutex_t lock;
+    struct slot slots[CACHE_SLOTS];
+};
+
+static unsigned slot_of(enum jg_bucket_kind kind, const char *name)
+{
+    uint32_t h = 2166136261u ^ (uint32_t)kind;
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h & (CACHE_SLOTS - 1);
+}
+
+jg_status jg_buckets_new(struct jg_nats *n, struct jg_buckets **ret)
+{
+    struct jg_buckets *b = calloc(1, sizeof(*b));
+    if (!b)
+        return JG_ERR_NOMEM;
+    b->nats = n;
+    pthread_mutex_init(&b->lock, NULL);
+    *ret = b;
+    return JG_OK;
+}
+
+void jg_buckets_free(struct jg_buckets *b)
+{
+    if (!b)
+        return;
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+}
+
+struct lookup {
+    struct jg_buckets *b;
+    enum jg_bucket_kind kind;
+    char bucket[256];
+    jg_buckets_fn fn;
+    void *ctx;
+};
+
+static void store(struct jg_buckets *b, const struct jg_bucket_info *info)
+{
+    struct slot *s = &b->slots[slot_of(info->kind, info->name)];
+    pthread_mutex_lock(&b->lock);
+    s->used = true;
+    s->expires_ms = jg_now_ms() + CACHE_TTL_MS;
+    s->info = *info;
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void on_info(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct lookup *l = ctx;
+    cJSON *json = NULL;
+    struct jg_bucket_info info;
+    char desc[256];
+
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
+    if (st == JG_OK)
+        st = jg_bucket_info_from_json(l->kind, l->bucket, json, &info);
+    if (st == JG_OK)
+        store(l->b, &info);
+    cJSON_Delete(json);
+    l->fn(l->ctx, st, st == JG_OK ? &info : NULL);
+    free(l);
+}
+
+void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
+                       struct jg_nats_req *r, jg_buckets_fn fn, void *ctx)
+{
+    struct slot *s = &b->slots[slot_of(kind, bucket)];
+    struct jg_bucket_info info;
+    bool hit = false;
+    char api[300], stream[280];
+
+    pthread_mutex_lock(&b->lock);
+    if (s->used && s->info.kind == kind && strcmp(s->info.name, bucket) == 0 &&
+        s->expires_ms > jg_now_ms()) {
+        info = s->info;
+        hit = true;
+    }
+    pthread_mutex_unlock(&b->lock);
+    if (hit) {
+        fn(ctx, JG_OK, &info);
+        return;
+    }
+    struct lookup *l = calloc(1, sizeof(*l));
+    if (!l) {
+        fn(ctx, JG_ERR_NOMEM, NULL);
+        return;
+    }
+    l->b = b;
+    l->kind = kind;
+    snprintf(l->bucket, sizeof(l->bucket), "%s", bucket);
+    l->fn = fn;
+    l->ctx = ctx;
+    jg_js_stream_name(kind, bucket, stream, sizeof(stream));
+    snprintf(api, sizeof(api), "STREAM.INFO.%s", stream);
+    jg_status st = jg_js_api(b->nats, r, api, NULL, 0, on_info, l);
+    if (st != JG_OK) {
+        free(l);
+        fn(ctx, st, NULL);
+    }
+}
+
+void jg_buckets_forget(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket)
+{
+    struct slot *s = &b->slots[slot_of(kind, bucket)];
+    pthread_mutex_lock(&b->lock);
+    if (s->used && s->info.kind == kind && strcmp(s->info.name, bucket) == 0)
+        s->used = false;
+    pthread_mutex_unlock(&b->lock);
+}
+
+void jg_buckets_clear(struct jg_buckets *b)
+{
+    pthread_mutex_lock(&b->lock);
+    for (unsigned i = 0; i < CACHE_SLOTS; i++)
+        b->slots[i].used = false;
+    pthread_mutex_unlock(&b->lock);
+}

@@ -1,0 +1,73 @@
+/* js.h - JetStream API requests over the multiplexer: subjects, replies,
+ * error mapping, and the per-bucket stream cache.
+ *
+ * The cache knows which KV and object buckets exist and the few stream
+ * settings the request path needs (limits, direct get, replicas, seal), so
+ * that an operation on a missing bucket is answered at once and an oversize
+ * value is refused before anything is published.  Entries live a few
+ * seconds and are dropped when jetgate changes a bucket or NATS reconnects. */
+#ifndef JG_NATS_JS_H
+#define JG_NATS_JS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "nats/conn.h"
+#include "status.h"
+
+enum jg_bucket_kind { JG_BUCKET_KV, JG_BUCKET_OBJ };
+
+/* Stream name for a bucket: "KV_<b>" or "OBJ_<b>". */
+void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen);
+
+/* Sends a JetStream API request "$JS.API.<api>" with a JSON body (may be
+ * NULL).  fn gets the raw reply; see jg_js_reply_json(). */
+jg_status jg_js_api(struct jg_nats *n, struct jg_nats_req *r, const char *api, const char *body,
+                    int flags, jg_nats_reply_fn fn, void *ctx);
+
+/* Parses an API reply.  JG_OK with *ret_json (caller frees) when it holds
+ * no error; else the mapped status, with the server's description in desc
+ * and its err_code in *ret_err_code (0 when none).  Consumes msg. */
+jg_status jg_js_reply_json(natsMsg *msg, cJSON **ret_json, int *ret_err_code, char *desc,
+                           size_t desclen);
+
+/* Maps a JetStream API error (HTTP-like code, err_code, description). */
+jg_status jg_js_error_status(int code, int err_code, const char *desc);
+
+struct jg_bucket_info {
+    enum jg_bucket_kind kind;
+    char name[256];
+    int64_t max_msg_size;   /* -1 = unlimited */
+    int64_t max_bytes;      /* -1 = unlimited */
+    int64_t history;        /* max_msgs_per_subject */
+    int replicas;
+    bool allow_direct;
+    bool sealed;
+};
+
+/* Fills info from a stream-info JSON object ({"config":...,"state":...}). */
+jg_status jg_bucket_info_from_json(enum jg_bucket_kind kind, const char *bucket,
+                                   const cJSON *stream_info, struct jg_bucket_info *info);
+
+struct jg_buckets;
+jg_status jg_buckets_new(struct jg_nats *n, struct jg_buckets **ret);
+void jg_buckets_free(struct jg_buckets *b);
+
+/* Callback with the bucket's settings (valid during the call only), or
+ * JG_ERR_BUCKET_NOT_FOUND / a NATS error. */
+typedef void (*jg_buckets_fn)(void *ctx, jg_status st, const struct jg_bucket_info *info);
+
+/* Looks a bucket up: from the cache (fn runs before this returns) or by a
+ * stream-info request (fn runs later on the NATS dispatch thread, using r).
+ * If the request cannot be sent, fn runs at once with the error. */
+void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
+                       struct jg_nats_req *r, jg_buckets_fn fn, void *ctx);
+
+/* Forgets one bucket (after jetgate changed or deleted it, or on doubt). */
+void jg_buckets_forget(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket);
+/* Forgets all (after a reconnect). */
+void jg_buckets_clear(struct jg_buckets *b);
+
+#endif
