@@ -11,7 +11,7 @@
 
 enum {
     F_JSON = 1 << 0,     /* Accept: application/json */
-    F_INM = 1 << 1,      /* If-None-Match: "<rev>" given (hval) */
+    F_INM = 1 << 1,      /* If-None-Match given (hstr) */
     F_412 = 1 << 2,      /* precondition came from If-Match / If-None-Match */
     F_PREV0 = 1 << 3,    /* ?previousRevision=0 */
 };
@@ -45,6 +45,33 @@ static jg_status parse_rev_etag(const char *v, uint64_t *ret)
         v = buf;
     }
     return jg_u64_parse(v, ret) == JG_OK ? JG_OK : JG_ERR_INVALID_PARAMETER;
+}
+
+/* If-None-Match: "*" or a list of entity tags (weak ones compare equal). */
+static bool inm_matches(const char *list, uint64_t rev)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        if (*p == '*')
+            return true;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        size_t n = strcspn(p, ",");
+        char tag[40];
+        if (n && n < sizeof(tag)) {
+            memcpy(tag, p, n);
+            while (n && (tag[n - 1] == ' ' || tag[n - 1] == '\t'))
+                n--;
+            tag[n] = '\0';
+            uint64_t r;
+            if (parse_rev_etag(tag, &r) == JG_OK && r == rev)
+                return true;
+        }
+        p += strcspn(p, ",");
+    }
+    return false;
 }
 
 static jg_status query_u64(struct jg_req *req, const char *name, bool *present, uint64_t *ret)
@@ -130,7 +157,7 @@ static void on_get(void *ctx, jg_status st, struct jg_kv_entry *e)
         fail_with(req, st);
         return;
     }
-    if ((req->hflags & F_INM) && req->hval == e->revision) {
+    if ((req->hflags & F_INM) && inm_matches(req->hstr, e->revision)) {
         jg_resp_status(resp, 304);
         jg_resp_header(resp, "ETag", "\"%llu\"", (unsigned long long)e->revision);
         jg_kv_entry_free(e);
@@ -194,8 +221,10 @@ void jg_h_kv_get(struct jg_req *req)
     if (jg_req_wants_json(req))
         req->hflags |= F_JSON;
     inm = jg_req_header(req, "If-None-Match");
-    if (inm && parse_rev_etag(inm, &req->hval) == JG_OK)
+    if (inm) {
         req->hflags |= F_INM;
+        req->hstr = inm;
+    }
     jg_req_suspend(req);
     if (history)
         jg_kv_history(req->app, req->bucket, req->key, on_history, req);

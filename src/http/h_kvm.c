@@ -102,8 +102,8 @@ static jg_status parse_cfg(const struct jg_buf *body, struct kv_cfg *c, char *wh
     jg_status st = JG_OK;
     if (body->len == 0)
         return JG_OK; /* all defaults */
-    root = cJSON_ParseWithLength(body->data, body->len);
-    if (!cJSON_IsObject(root)) {
+    if (strlen(body->data) != body->len ||
+        !(root = cJSON_ParseWithOpts(body->data, NULL, true)) || !cJSON_IsObject(root)) {
         snprintf(why, wl, "the body must be a JSON object");
         st = JG_ERR_INVALID_CONFIG;
         goto out;
@@ -562,7 +562,7 @@ void jg_h_kvm_keys(struct jg_req *req)
         if (!jg_kv_filter_valid(filters.v[i])) {
             strv_free(&filters);
             strv_free(&prefixes);
-            jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+            jg_req_fail(req, JG_ERR_INVALID_KEY,
                         "a filter is a key pattern: key tokens, '*' tokens and a final '>'");
             return;
         }

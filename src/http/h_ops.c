@@ -29,16 +29,19 @@ struct js_info_op {
 
 static cJSON *info_json(struct jg_req *req, cJSON *account)
 {
-    char url[256], id[128];
+    char url[256], id[128], version[32];
     struct jg_app *app = req->app;
     cJSON *o = cJSON_CreateObject(), *n = cJSON_AddObjectToObject(o, "nats");
     cJSON_AddStringToObject(o, "version", PACKAGE_VERSION);
     cJSON_AddStringToObject(o, "build", JG_BUILD_OPTIONS);
-    jg_nats_server_info(app->nats, url, sizeof(url), id, sizeof(id));
+    jg_nats_server_info(app->nats, url, sizeof(url), id, sizeof(id), version, sizeof(version));
     cJSON_AddBoolToObject(n, "connected", jg_nats_connected(app->nats));
     cJSON_AddStringToObject(n, "url", url);
     cJSON_AddStringToObject(n, "server_id", id);
-    cJSON_AddNullToObject(n, "server_version");
+    if (*version)
+        cJSON_AddStringToObject(n, "server_version", version);
+    else
+        cJSON_AddNullToObject(n, "server_version");
     if (account) {
         cJSON *js = cJSON_AddObjectToObject(o, "jetstream");
         static const char *fields[] = {"memory", "storage", "streams", "consumers", "limits"};
@@ -137,16 +140,11 @@ void jg_h_metrics(struct jg_req *req)
     struct jg_http_stats hs;
     struct jg_nats_stats ns;
     struct jg_buf b;
-    static const char *classes[] = {"", "1xx", "2xx", "3xx", "4xx", "5xx"};
 
     jg_http_get_stats(req->app->http, &hs);
     jg_nats_get_stats(req->app->nats, &ns);
     jg_buf_init(&b);
-    jg_buf_puts(&b, "# HELP jetgate_http_requests_total HTTP requests answered, by status class.\n"
-                    "# TYPE jetgate_http_requests_total counter\n");
-    for (int i = 1; i <= 5; i++)
-        jg_buf_printf(&b, "jetgate_http_requests_total{code=\"%s\"} %llu\n", classes[i],
-                      (unsigned long long)hs.by_class[i]);
+    jg_http_metrics(req->app->http, &b);
     jg_buf_printf(&b,
                   "# HELP jetgate_http_requests_active Requests waiting for NATS.\n"
                   "# TYPE jetgate_http_requests_active gauge\n"
@@ -154,6 +152,12 @@ void jg_h_metrics(struct jg_req *req)
                   "# HELP jetgate_http_received_bytes_total Request body bytes received.\n"
                   "# TYPE jetgate_http_received_bytes_total counter\n"
                   "jetgate_http_received_bytes_total %llu\n"
+                  "# HELP jetgate_http_sent_bytes_total Response body bytes sent.\n"
+                  "# TYPE jetgate_http_sent_bytes_total counter\n"
+                  "jetgate_http_sent_bytes_total %llu\n"
+                  "# HELP jetgate_watchers_open Server-Sent Events watch streams open.\n"
+                  "# TYPE jetgate_watchers_open gauge\n"
+                  "jetgate_watchers_open 0\n"
                   "# HELP jetgate_nats_connected 1 when connected to NATS.\n"
                   "# TYPE jetgate_nats_connected gauge\n"
                   "jetgate_nats_connected %d\n"
@@ -173,6 +177,7 @@ void jg_h_metrics(struct jg_req *req)
                   "# TYPE process_open_fds gauge\n"
                   "process_open_fds %ld\n",
                   (long long)jg_http_active(req->app->http), (unsigned long long)hs.bytes_in,
+                  (unsigned long long)hs.bytes_out,
                   jg_nats_connected(req->app->nats) ? 1 : 0, (unsigned long long)ns.reconnects,
                   (unsigned long long)ns.timeouts, (unsigned long long)ns.inflight,
                   process_rss_bytes(), open_fds());

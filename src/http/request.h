@@ -80,6 +80,7 @@ struct jg_req {
     /* scratch for handlers, captured before suspending */
     int hflags;
     uint64_t hval;
+    const char *hstr;        /* a request header value (lives as long as req) */
 };
 
 /* --- request accessors (MHD thread only: before jg_req_suspend) -------- */

@@ -113,7 +113,7 @@ static jg_status match_one(const char *pattern, char **segs, size_t *lens, int n
                 jg_status st = jg_pct_decode(segs[k], lens[k], &d);
                 if (st != JG_OK) {
                     jg_buf_done(&b);
-                    return st;
+                    return strncmp(p, "{key", 4) == 0 ? JG_ERR_INVALID_KEY : JG_ERR_INVALID_NAME;
                 }
                 if (k > i)
                     jg_buf_append(&b, "/", 1);
@@ -129,9 +129,8 @@ static jg_status match_one(const char *pattern, char **segs, size_t *lens, int n
             return JG_OK;
         if (p[0] == '{') {
             char *d;
-            jg_status st = jg_pct_decode(segs[i], lens[i], &d);
-            if (st != JG_OK)
-                return st;
+            if (jg_pct_decode(segs[i], lens[i], &d) != JG_OK)
+                return JG_ERR_INVALID_BUCKET;
             free(*bucket);
             *bucket = d;
         } else if (pl != lens[i] || strncmp(p, segs[i], pl) != 0) {

@@ -20,7 +20,8 @@ struct jg_route_match {
 
 /* Matches path (raw, without query) and method.  JG_OK: route found.
  * JG_ERR_NOT_FOUND, JG_ERR_METHOD_NOT_ALLOWED (m->allow set),
- * JG_ERR_INVALID_PARAMETER (bad percent-encoding).  The caller frees
+ * JG_ERR_INVALID_BUCKET / _KEY / _NAME (bad percent-encoding in that
+ * segment).  The caller frees
  * m->bucket and m->key in every case. */
 jg_status jg_router_match(const char *path, int method, struct jg_route_match *m);
 

@@ -22,8 +22,24 @@
 #include "http/request.h"
 #include "http/router.h"
 #include "log.h"
+#include "util.h"
 
-enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY };
+enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY, ST_DISCARD };
+
+/* A request refused before its body arrived still has its body read (up to
+ * this much) so that the client sees the answer instead of a reset. */
+#define DISCARD_MAX (8u << 20)
+
+static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                        0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+#define NBOUNDS (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
+
+/* Per-route counters; row nroutes is "no route". */
+struct route_stats {
+    atomic_uint_fast64_t by_code[500]; /* status 100..599 */
+    atomic_uint_fast64_t buckets[NBOUNDS + 1];
+    atomic_uint_fast64_t sum_us;
+};
 
 struct jg_http {
     struct jg_app *app;
@@ -32,6 +48,9 @@ struct jg_http {
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t by_class[6];
     atomic_uint_fast64_t bytes_in;
+    atomic_uint_fast64_t bytes_out;
+    size_t nroutes;
+    struct route_stats *stats;
 };
 
 static struct jg_req *req_new(struct jg_http *h)
@@ -82,6 +101,7 @@ static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
     struct jg_resp *r = &req->resp;
     struct MHD_Response *mr;
     enum MHD_Result ret;
+    size_t body_len = r->body_len;
 
     if (r->status == 0)
         jg_resp_problem(r, JG_ERR_INTERNAL, 0, "handler produced no response");
@@ -102,12 +122,28 @@ static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
         MHD_add_response_header(mr, r->hdr[i].name, r->hdr[i].value);
     if (atomic_load(&h->app->shutting_down))
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
+    atomic_fetch_add(&h->bytes_out, body_len);
     ret = MHD_queue_response(req->conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     int cls = r->status / 100;
     if (cls >= 1 && cls <= 5)
         atomic_fetch_add(&h->by_class[cls], 1);
+    size_t ri = req->route ? (size_t)(req->route - jg_routes) : h->nroutes;
+    if (r->status >= 100 && r->status < 600)
+        atomic_fetch_add(&h->stats[ri].by_code[r->status - 100], 1);
     return ret;
+}
+
+static bool has_body(struct jg_req *req)
+{
+    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    const char *te = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_TRANSFER_ENCODING);
+    uint64_t n;
+    if (te)
+        return true;
+    return cl && jg_u64_parse(cl, &n) == JG_OK && n > 0 && n <= DISCARD_MAX;
 }
 
 static void early_problem(struct jg_req *req, jg_status st, const char *detail, int allow)
@@ -118,7 +154,7 @@ static void early_problem(struct jg_req *req, jg_status st, const char *detail, 
         jg_methods_text(allow, text, sizeof(text));
         jg_resp_header(&req->resp, MHD_HTTP_HEADER_ALLOW, "%s", text);
     }
-    atomic_store(&req->state, ST_READY);
+    atomic_store(&req->state, has_body(req) ? ST_DISCARD : ST_READY);
 }
 
 /* First call for a request: route it and size its body. */
@@ -141,7 +177,9 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
     case JG_ERR_METHOD_NOT_ALLOWED:
         early_problem(req, st, "method not allowed on this route", m.allow);
         return;
-    case JG_ERR_INVALID_PARAMETER:
+    case JG_ERR_INVALID_BUCKET:
+    case JG_ERR_INVALID_KEY:
+    case JG_ERR_INVALID_NAME:
         early_problem(req, st, "malformed percent-encoding in the path", 0);
         return;
     default:
@@ -194,12 +232,22 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         size_t n = *upload_data_size;
         atomic_fetch_add(&h->bytes_in, n);
         *upload_data_size = 0;
+        if (atomic_load(&req->state) == ST_DISCARD) {
+            req->body.len += n; /* counts discarded bytes; data stays NULL */
+            if (req->body.len > DISCARD_MAX) {
+                atomic_store(&req->state, ST_READY);
+                return queue(h, req);
+            }
+            return MHD_YES;
+        }
         if (atomic_load(&req->state) != ST_BODY)
             return MHD_YES;
         if (req->body.len + n > (size_t)req->body_limit) {
             jg_buf_done(&req->body);
             early_problem(req, JG_ERR_PAYLOAD_TOO_LARGE, "request body is over the limit", 0);
-            return queue(h, req);
+            atomic_store(&req->state, ST_DISCARD);
+            req->body.len = n;
+            return MHD_YES;
         }
         if (jg_buf_append(&req->body, upload_data, n) != JG_OK)
             return MHD_NO;
@@ -218,6 +266,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         atomic_fetch_sub(&h->active, 1);
         return queue(h, req);
+    case ST_DISCARD:
+        atomic_store(&req->state, ST_READY);
+        return queue(h, req);
     case ST_READY:
         if (req->suspended) {
             req->suspended = false;
@@ -232,9 +283,20 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct jg_http *h = cls;
     struct jg_req *req = *con_cls;
     if (!req)
         return;
+    if (req->conn) {
+        struct route_stats *rs =
+            &h->stats[req->route ? (size_t)(req->route - jg_routes) : h->nroutes];
+        double secs = (double)(jg_now_ms() - req->start_ms) / 1000.0;
+        size_t b = 0;
+        while (b < NBOUNDS && secs > latency_bounds[b])
+            b++;
+        atomic_fetch_add(&rs->buckets[b], 1);
+        atomic_fetch_add(&rs->sum_us, (uint64_t)(secs * 1e6));
+    }
     if (jg_log_enabled(JG_LOG_DEBUG) && req->route)
         jg_debug("http: %s %d %lldms%s", req->route->operation_id, req->resp.status,
                  (long long)(jg_now_ms() - req->start_ms),
@@ -312,6 +374,13 @@ jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
     if (!h)
         return JG_ERR_NOMEM;
     h->app = app;
+    while (jg_routes[h->nroutes].pattern)
+        h->nroutes++;
+    h->stats = calloc(h->nroutes + 1, sizeof(*h->stats));
+    if (!h->stats) {
+        free(h);
+        return JG_ERR_NOMEM;
+    }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (v6)
@@ -332,6 +401,7 @@ jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
         MHD_OPTION_END);
     if (!h->daemon) {
         jg_err("http: cannot listen on %s: %s", cfg->listen, strerror(errno));
+        free(h->stats);
         free(h);
         return JG_ERR_INVALID_CONFIG;
     }
@@ -358,6 +428,51 @@ void jg_http_get_stats(struct jg_http *h, struct jg_http_stats *ret)
     for (int i = 0; i < 6; i++)
         ret->by_class[i] = atomic_load(&h->by_class[i]);
     ret->bytes_in = atomic_load(&h->bytes_in);
+    ret->bytes_out = atomic_load(&h->bytes_out);
+}
+
+void jg_http_metrics(struct jg_http *h, struct jg_buf *b)
+{
+    char method[16];
+    jg_buf_puts(b, "# HELP jetgate_http_requests_total HTTP requests answered, by route, method "
+                   "and status.\n# TYPE jetgate_http_requests_total counter\n");
+    for (size_t i = 0; i <= h->nroutes; i++) {
+        const struct jg_route *r = i < h->nroutes ? &jg_routes[i] : NULL;
+        jg_methods_text(r ? r->methods : 0, method, sizeof(method));
+        for (int c = 0; c < 500; c++) {
+            uint64_t v = atomic_load(&h->stats[i].by_code[c]);
+            if (v)
+                jg_buf_printf(b,
+                              "jetgate_http_requests_total{route=\"%s\",method=\"%s\",code=\"%d\"} "
+                              "%llu\n",
+                              r ? r->operation_id : "none", r ? method : "", c + 100,
+                              (unsigned long long)v);
+        }
+    }
+    jg_buf_puts(b, "# HELP jetgate_http_request_duration_seconds Time from request line to "
+                   "response, by route.\n# TYPE jetgate_http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i <= h->nroutes; i++) {
+        const char *name = i < h->nroutes ? jg_routes[i].operation_id : "none";
+        uint64_t cum = 0, vals[NBOUNDS + 1];
+        for (size_t k = 0; k <= NBOUNDS; k++) {
+            vals[k] = atomic_load(&h->stats[i].buckets[k]);
+            cum += vals[k];
+        }
+        if (!cum)
+            continue;
+        uint64_t run = 0;
+        for (size_t k = 0; k < NBOUNDS; k++) {
+            run += vals[k];
+            jg_buf_printf(b, "jetgate_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+                          name, latency_bounds[k], (unsigned long long)run);
+        }
+        jg_buf_printf(b, "jetgate_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n",
+                      name, (unsigned long long)cum);
+        jg_buf_printf(b, "jetgate_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n", name,
+                      (double)atomic_load(&h->stats[i].sum_us) / 1e6);
+        jg_buf_printf(b, "jetgate_http_request_duration_seconds_count{route=\"%s\"} %llu\n", name,
+                      (unsigned long long)cum);
+    }
 }
 
 void jg_http_stop(struct jg_http *h)
@@ -365,5 +480,6 @@ void jg_http_stop(struct jg_http *h)
     if (!h)
         return;
     MHD_stop_daemon(h->daemon);
+    free(h->stats);
     free(h);
 }

@@ -26,8 +26,14 @@ struct jg_http_stats {
     uint64_t requests;
     uint64_t by_class[6]; /* 1xx..5xx */
     uint64_t bytes_in;
+    uint64_t bytes_out;
 };
 void jg_http_get_stats(struct jg_http *h, struct jg_http_stats *ret);
+
+/* Appends the per-route request counters and latency histograms in
+ * Prometheus text format. */
+struct jg_buf;
+void jg_http_metrics(struct jg_http *h, struct jg_buf *b);
 
 /* Closes every connection and frees h.  Every suspended request must have
  * been completed first (jg_nats_free fails pending NATS requests).

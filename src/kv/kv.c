@@ -647,6 +647,7 @@ static void write_bucket(void *ctx, jg_status st, const struct jg_bucket_info *i
     size_t overhead = 256 + strlen(op->key) + (op->content_type ? strlen(op->content_type) : 0) +
                       (op->msg_id ? strlen(op->msg_id) : 0);
     if ((info->max_msg_size >= 0 && (int64_t)op->len > info->max_msg_size) ||
+        (info->max_bytes >= 0 && (int64_t)op->len > info->max_bytes) ||
         (max_payload > 0 && (int64_t)(op->len + overhead) > max_payload)) {
         write_finish(op, JG_ERR_PAYLOAD_TOO_LARGE, 0);
         return;
@@ -792,9 +793,14 @@ static jg_status scan_run(struct scan *s)
     if (!body)
         goto out;
     snprintf(api, sizeof(api), "$JS.API.CONSUMER.CREATE.%s", s->stream);
+    if (!jg_nats_connected(s->app->nats)) {
+        st = JG_ERR_NATS_UNAVAILABLE;
+        goto out;
+    }
     natsStatus ns = natsConnection_RequestString(&reply, nc, api, body, timeout);
     if (ns != NATS_OK) {
-        st = ns == NATS_TIMEOUT ? JG_ERR_NATS_TIMEOUT : JG_ERR_NATS_UNAVAILABLE;
+        st = ns == NATS_TIMEOUT && jg_nats_connected(s->app->nats) ? JG_ERR_NATS_TIMEOUT
+                                                                  : JG_ERR_NATS_UNAVAILABLE;
         goto out;
     }
     st = jg_js_reply_json(reply, &json, NULL, desc, sizeof(desc));
@@ -815,7 +821,8 @@ static jg_status scan_run(struct scan *s)
         natsMsg *m = NULL;
         ns = natsSubscription_NextMsg(&m, sub, timeout);
         if (ns != NATS_OK) {
-            st = ns == NATS_TIMEOUT ? JG_ERR_NATS_TIMEOUT : JG_ERR_NATS_UNAVAILABLE;
+            st = ns == NATS_TIMEOUT && jg_nats_connected(s->app->nats) ? JG_ERR_NATS_TIMEOUT
+                                                                      : JG_ERR_NATS_UNAVAILABLE;
             goto out;
         }
         int64_t ts = 0;

@@ -2,7 +2,11 @@
 #include "autoconfig.h"
 #include "nats/conn.h"
 
+#include <netdb.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +38,7 @@ struct jg_nats {
     atomic_bool reconnected;
     atomic_uint_fast64_t reconnects;
     atomic_uint_fast64_t timeouts;
+    char server_version[32];  /* guarded by lock */
     void (*on_reconnect)(void *);
     void *on_reconnect_ctx;
 };
@@ -170,6 +175,64 @@ static void *dispatch_main(void *arg)
     return NULL;
 }
 
+/* --- server version --------------------------------------------------- *
+ * libnats keeps the server's INFO to itself; the version is read from the
+ * INFO line a fresh TCP connection gets first (plain text, also on TLS
+ * servers), once per (re)connect, on a libnats callback thread. */
+
+static void fetch_server_version(struct jg_nats *n, const char *url)
+{
+    char host[256], port[16] = "4222", line[4096];
+    const char *p = strstr(url, "://");
+    struct addrinfo hints = {0}, *ai = NULL;
+    int fd = -1;
+    size_t got = 0;
+
+    p = p ? p + 3 : url;
+    const char *at = strrchr(p, '@');
+    if (at)
+        p = at + 1;
+    const char *colon = strrchr(p, ':');
+    size_t hl = colon ? (size_t)(colon - p) : strlen(p);
+    if (hl == 0 || hl >= sizeof(host))
+        return;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    if (colon)
+        snprintf(port, sizeof(port), "%s", colon + 1);
+    hints.ai_socktype = SOCK_STREAM;
+    if (getaddrinfo(host[0] == '[' ? host + 1 : host, port, &hints, &ai) != 0)
+        return;
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct timeval tv = {1, 0};
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0 ||
+        connect(fd, ai->ai_addr, ai->ai_addrlen) != 0)
+        goto out;
+    while (got < sizeof(line) - 1) {
+        ssize_t r = read(fd, line + got, sizeof(line) - 1 - got);
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+        line[got] = '\0';
+        if (strchr(line, '\n'))
+            break;
+    }
+    line[got] = '\0';
+    const char *v = strstr(line, "\"version\":\"");
+    if (v) {
+        v += 11;
+        size_t vl = strcspn(v, "\"");
+        pthread_mutex_lock(&n->lock);
+        snprintf(n->server_version, sizeof(n->server_version), "%.*s", (int)vl, v);
+        pthread_mutex_unlock(&n->lock);
+    }
+out:
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+}
+
 /* --- connection callbacks (libnats threads) ---------------------------- */
 
 static void on_disconnected(natsConnection *nc, void *closure)
@@ -188,6 +251,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
     atomic_fetch_add(&n->reconnects, 1);
     atomic_store(&n->reconnected, true);
     jg_info("nats: reconnected to %s", url);
+    fetch_server_version(n, url);
 }
 
 static void on_connected(natsConnection *nc, void *closure)
@@ -195,6 +259,7 @@ static void on_connected(natsConnection *nc, void *closure)
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof(url));
     jg_info("nats: connected to %s", url);
+    fetch_server_version(closure, url);
 }
 
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
@@ -306,8 +371,14 @@ jg_status jg_nats_new(const struct jg_config *cfg, struct jg_nats **ret_nats)
         st = JG_ERR_NATS_UNAVAILABLE;
         goto out;
     }
-    if (s == NATS_NOT_YET_CONNECTED)
+    if (s == NATS_NOT_YET_CONNECTED) {
         jg_warn("nats: not reachable yet at %s; retrying in the background", cfg->nats);
+    } else {
+        char url[256] = "";
+        natsConnection_GetConnectedUrl(n->nc, url, sizeof(url));
+        jg_info("nats: connected to %s", url);
+        fetch_server_version(n, url);
+    }
     if (natsInbox_Create(&inbox) != NATS_OK) {
         st = JG_ERR_NOMEM;
         goto out;
@@ -377,11 +448,15 @@ void jg_nats_get_stats(struct jg_nats *n, struct jg_nats_stats *ret)
     pthread_mutex_unlock(&n->lock);
 }
 
-void jg_nats_server_info(struct jg_nats *n, char *url, size_t urllen, char *id, size_t idlen)
+void jg_nats_server_info(struct jg_nats *n, char *url, size_t urllen, char *id, size_t idlen,
+                         char *version, size_t versionlen)
 {
-    url[0] = id[0] = '\0';
+    url[0] = id[0] = version[0] = '\0';
     if (!jg_nats_connected(n))
         return;
+    pthread_mutex_lock(&n->lock);
+    snprintf(version, versionlen, "%s", n->server_version);
+    pthread_mutex_unlock(&n->lock);
     natsConnection_GetConnectedUrl(n->nc, url, urllen);
     natsConnection_GetConnectedServerId(n->nc, id, idlen);
 }

@@ -70,8 +70,10 @@ struct jg_nats_stats {
     uint64_t inflight;
 };
 void jg_nats_get_stats(struct jg_nats *n, struct jg_nats_stats *ret);
-/* Connected URL and server id/version into caller buffers ("" if none). */
-void jg_nats_server_info(struct jg_nats *n, char *url, size_t urllen, char *id, size_t idlen);
+/* Connected URL, server id and server version into caller buffers ("" if
+ * unknown or not connected). */
+void jg_nats_server_info(struct jg_nats *n, char *url, size_t urllen, char *id, size_t idlen,
+                         char *version, size_t versionlen);
 
 /* Called on the dispatch thread after every reconnect (e.g. to drop caches). */
 void jg_nats_on_reconnect(struct jg_nats *n, void (*fn)(void *), void *ctx);

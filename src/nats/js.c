@@ -155,6 +155,7 @@ struct slot {
 
 struct jg_buckets {
     struct jg_nats *nats;
+    natsSubscription *advisories;
     pthread_mutex_t lock;
     struct slot slots[CACHE_SLOTS];
 };
@@ -167,6 +168,22 @@ static unsigned slot_of(enum jg_bucket_kind kind, const char *name)
     return h & (CACHE_SLOTS - 1);
 }
 
+/* Stream created, updated or deleted by anyone: forget what we knew. */
+static void on_advisory(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    struct jg_buckets *b = closure;
+    const char *subj = natsMsg_GetSubject(msg);
+    const char *stream = strrchr(subj, '.');
+    if (stream) {
+        stream++;
+        if (strncmp(stream, "KV_", 3) == 0)
+            jg_buckets_forget(b, JG_BUCKET_KV, stream + 3);
+        else if (strncmp(stream, "OBJ_", 4) == 0)
+            jg_buckets_forget(b, JG_BUCKET_OBJ, stream + 4);
+    }
+    natsMsg_Destroy(msg);
+}
+
 jg_status jg_buckets_new(struct jg_nats *n, struct jg_buckets **ret)
 {
     struct jg_buckets *b = calloc(1, sizeof(*b));
@@ -174,6 +191,10 @@ jg_status jg_buckets_new(struct jg_nats *n, struct jg_buckets **ret)
         return JG_ERR_NOMEM;
     b->nats = n;
     pthread_mutex_init(&b->lock, NULL);
+    if (natsConnection_Subscribe(&b->advisories, jg_nats_conn(n), "$JS.EVENT.ADVISORY.STREAM.*.*",
+                                 on_advisory, b) != NATS_OK)
+        jg_warn("nats: cannot follow stream advisories; bucket changes by other clients are "
+                "seen within %d s", CACHE_TTL_MS / 1000);
     *ret = b;
     return JG_OK;
 }
@@ -182,6 +203,8 @@ void jg_buckets_free(struct jg_buckets *b)
 {
     if (!b)
         return;
+    natsSubscription_Unsubscribe(b->advisories);
+    natsSubscription_Destroy(b->advisories);
     pthread_mutex_destroy(&b->lock);
     free(b);
 }

@@ -1,0 +1,28 @@
+# Benchmarks, included from the top-level Makefile.am (subdir-objects).
+# Nothing here is built by "make" or "make check": run "make bench-kv".
+# See bench/README.md.
+#
+# Uses "+=" on EXTRA_PROGRAMS, EXTRA_DIST and CLEANFILES: automake requires the
+# including Makefile.am to set each of them with "=" (empty is fine) before the
+# "include bench/bench.mk" line.
+
+EXTRA_PROGRAMS += bench/kv_direct
+bench_kv_direct_SOURCES = bench/kv_direct.c
+bench_kv_direct_CFLAGS = $(NATS_CFLAGS) $(WARN_CFLAGS)
+bench_kv_direct_LDADD = $(NATS_LIBS) -lpthread -lm
+
+EXTRA_DIST += \
+	bench/README.md \
+	bench/RESULTS.md \
+	bench/kv.sh \
+	bench/get.lua \
+	bench/put.lua \
+	bench/wrk_common.lua
+
+CLEANFILES += bench/kv_direct$(EXEEXT)
+
+# Environment knobs (ROUNDS, DURATION, QUICK, ...) are passed through to kv.sh.
+.PHONY: bench-kv
+bench-kv: bench/kv_direct$(EXEEXT) src/jetgate$(EXEEXT)
+	JETGATE=src/jetgate$(EXEEXT) KV_DIRECT=bench/kv_direct$(EXEEXT) \
+	  $(SHELL) $(srcdir)/bench/kv.sh

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Sets up and runs every test: unit tests, the integration and
+# interoperability suites (real nats-server and jetgate), the same suites
+# under AddressSanitizer/UndefinedBehaviorSanitizer, the benchmark smoke
+# run, and `make distcheck`.  This is what CI runs (.ci/run).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+JETGATE_SETUP_EXTRA="wrk ${JETGATE_SETUP_EXTRA:-}" sh tests/setup.sh
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "unit, integration and interoperability tests"
+make -C build check || { tail -200 build/test-suite.log 2>/dev/null; exit 1; }
+
+step "the same under ASan/UBSan"
+mkdir -p build-asan
+(cd build-asan && { [ -f Makefile ] || ../configure --quiet --enable-asan; } &&
+	make -j"$(nproc)" >/dev/null &&
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	make check) || { tail -200 build-asan/test-suite.log 2>/dev/null; exit 1; }
+
+step "benchmark smoke run (no performance targets)"
+QUICK=1 make -C build bench-kv
+
+step "make distcheck"
+JETGATE_TEST_NODE_MODULES="$top/tests/node_modules" make -C build distcheck >build/distcheck.log 2>&1 ||
+	{ tail -100 build/distcheck.log; echo "distcheck failed"; exit 1; }
+echo "distcheck: ok"
