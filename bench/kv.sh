@@ -238,7 +238,7 @@ if [ "$code" != 200 ] || [ "$body_len" != "$VALUE_SIZE" ]; then
 fi
 
 # ---- runs -----------------------------------------------------------------------------
-RAW=$TMP/runs.tsv   # op conns round order side rate p99_ms cpu_us_per_op errors note
+RAW=$TMP/runs.tsv   # op conns round order side rate p50_ms p99_ms cpu_us_per_op errors note
 : >"$RAW"
 ERRORS=0
 JG_CPU_DURING_DIRECT_MAX=0   # jetgate CPU (fraction of a core) while only the direct client ran
@@ -252,26 +252,28 @@ run_direct() { # op conns round order
     CHILD_PID=$!
     rc=0; wait "$CHILD_PID" || rc=$?
     CHILD_PID=
-    out=$(tail -n 1 "$TMP/direct.out")
     t1=$(cpu_ticks "$JG_PID")
+    jg_alive || { jg_log_tail; fail "jetgate died while the direct client ran ($op c$n round $3; it had no HTTP traffic then)"; }
+    out=$(tail -n 1 "$TMP/direct.out")
     printf '%s\n' "$out" >>"$TMP/direct.jsonl"
-    local rate p99 cpu ops errs
-    rate=$(jfield "$out" rate); p99=$(jfield "$out" p99_ms); cpu=$(jfield "$out" cpu_seconds)
+    local rate p50 p99 cpu ops errs
+    rate=$(jfield "$out" rate); p50=$(jfield "$out" p50_ms); p99=$(jfield "$out" p99_ms)
+    cpu=$(jfield "$out" cpu_seconds)
     ops=$(jfield "$out" ops); errs=$(jfield "$out" errors)
     if [ "$rc" != 0 ] || [ -z "$rate" ] || [ "${ops:-0}" = 0 ]; then
         cat "$TMP/direct.err" >&2 || true
         log "direct $op c$n round $3: FAILED (exit $rc) $out"
         ERRORS=$((ERRORS + 1))
-        printf '%s\t%s\t%s\t%s\tdirect\tnan\tnan\tnan\t%s\tfailed\n' "$op" "$n" "$3" "$4" "${errs:-?}" >>"$RAW"
+        printf '%s\t%s\t%s\t%s\tdirect\tnan\tnan\tnan\tnan\t%s\tfailed\n' "$op" "$n" "$3" "$4" "${errs:-?}" >>"$RAW"
         return 0
     fi
     local us
     us=$(awk -v c="$cpu" -v o="$ops" 'BEGIN { printf("%.2f", c * 1e6 / o) }')
     jg_cpu=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" -v d="$DURATION" 'BEGIN { printf("%.3f", (b - a) / hz / d) }')
     JG_CPU_DURING_DIRECT_MAX=$(awk -v a="$JG_CPU_DURING_DIRECT_MAX" -v b="$jg_cpu" 'BEGIN { print (b > a) ? b : a }')
-    printf '%s\t%s\t%s\t%s\tdirect\t%s\t%s\t%s\t%s\tjetgate_cpu_meanwhile=%s\n' \
-        "$op" "$n" "$3" "$4" "$rate" "$p99" "$us" "${errs:-0}" "$jg_cpu" >>"$RAW"
-    log "direct  $op c$n round $3: $(fmt "$rate" '%.0f')/s p99 ${p99} ms, $us us CPU/op"
+    printf '%s\t%s\t%s\t%s\tdirect\t%s\t%s\t%s\t%s\t%s\tjetgate_cpu_meanwhile=%s\n' \
+        "$op" "$n" "$3" "$4" "$rate" "$p50" "$p99" "$us" "${errs:-0}" "$jg_cpu" >>"$RAW"
+    log "direct  $op c$n round $3: $(fmt "$rate" '%.0f')/s p50 ${p50} ms p99 ${p99} ms, $us us CPU/op"
 }
 
 run_wrk() { # op conns round order
@@ -294,11 +296,12 @@ run_wrk() { # op conns round order
         printf '%s\n' "$out" >&2
         log "wrk $op c$n round $3: FAILED (exit $rc)"
         ERRORS=$((ERRORS + 1))
-        printf '%s\t%s\t%s\t%s\tjetgate\tnan\tnan\tnan\t?\twrk failed\n' "$op" "$n" "$3" "$4" >>"$RAW"
+        printf '%s\t%s\t%s\t%s\tjetgate\tnan\tnan\tnan\tnan\t?\twrk failed\n' "$op" "$n" "$3" "$4" >>"$RAW"
         return 0
     fi
-    local reqs rate p99 non2xx first_bad ce re we to errs
-    reqs=$(jfield "$line" requests); rate=$(jfield "$line" rate); p99=$(jfield "$line" p99_ms)
+    local reqs rate p50 p99 non2xx first_bad ce re we to errs
+    reqs=$(jfield "$line" requests); rate=$(jfield "$line" rate)
+    p50=$(jfield "$line" p50_ms); p99=$(jfield "$line" p99_ms)
     non2xx=$(jfield "$line" non2xx); first_bad=$(jfield "$line" first_bad_status)
     ce=$(jfield "$line" connect_errors); re=$(jfield "$line" read_errors)
     we=$(jfield "$line" write_errors); to=$(jfield "$line" timeouts)
@@ -313,9 +316,9 @@ run_wrk() { # op conns round order
     local us
     us=$(awk -v a="$t0" -v b="$t1" -v hz="$CLK_TCK" -v r="$reqs" \
         'BEGIN { if (r > 0 && a >= 0 && b >= 0) printf("%.2f", (b - a) / hz * 1e6 / r); else print "nan" }')
-    printf '%s\t%s\t%s\t%s\tjetgate\t%s\t%s\t%s\t%s\t%s\n' \
-        "$op" "$n" "$3" "$4" "$rate" "$p99" "$us" "$errs" "$note" >>"$RAW"
-    log "jetgate $op c$n round $3: $(fmt "$rate" '%.0f')/s p99 ${p99} ms, $us us CPU/op, errors $errs"
+    printf '%s\t%s\t%s\t%s\tjetgate\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$op" "$n" "$3" "$4" "$rate" "$p50" "$p99" "$us" "$errs" "$note" >>"$RAW"
+    log "jetgate $op c$n round $3: $(fmt "$rate" '%.0f')/s p50 ${p50} ms p99 ${p99} ms, $us us CPU/op, errors $errs"
     jg_alive || { jg_log_tail; fail "jetgate died during wrk $op c$n round $3"; }
 }
 
@@ -370,8 +373,8 @@ miss() { MISSES=$((MISSES + 1)); MISS_LIST="$MISS_LIST
 for op in $OPS; do
     for n in $CONNS; do
         d_rate=$(med "$op" "$n" direct 6); j_rate=$(med "$op" "$n" jetgate 6)
-        d_p99=$(med "$op" "$n" direct 7); j_p99=$(med "$op" "$n" jetgate 7)
-        d_us=$(med "$op" "$n" direct 8); j_us=$(med "$op" "$n" jetgate 8)
+        d_p99=$(med "$op" "$n" direct 8); j_p99=$(med "$op" "$n" jetgate 8)
+        d_us=$(med "$op" "$n" direct 9); j_us=$(med "$op" "$n" jetgate 9)
         ratio=$(awk -v a="$j_rate" -v b="$d_rate" 'BEGIN { if (a == "nan" || b == "nan" || b == 0) print "nan"; else printf("%.2f", a / b) }')
         printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$op" "$n" \
             "$(fmt "$d_rate" '%.0f')" "$(fmt "$j_rate" '%.0f')" "$(fmt "$ratio" '%.2fx')" \
@@ -443,9 +446,9 @@ $marker"
         echo
         echo "<details><summary>Every run</summary>"
         echo
-        echo "| op | conns | round | order | side | rate (/s) | p99 (ms) | CPU (us/op) | errors | note |"
-        echo "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |"
-        awk -F'\t' '{ printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10) }' "$RAW"
+        echo "| op | conns | round | order | side | rate (/s) | p50 (ms) | p99 (ms) | CPU (us/op) | errors | note |"
+        echo "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"
+        awk -F'\t' '{ printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) }' "$RAW"
         echo
         echo "</details>"
     } >"$out.tmp"

@@ -78,10 +78,12 @@ function M.install(method)
       end
       io.write(string.format(
          'WRK_RESULT {"method":"%s","bucket":"%s","requests":%d,"seconds":%.3f,"rate":%.1f,' ..
-         '"p50_ms":%.3f,"p99_ms":%.3f,"max_ms":%.3f,"non2xx":%d,"first_bad_status":%d,' ..
+         '"p50_ms":%.3f,"p90_ms":%.3f,"p99_ms":%.3f,"p999_ms":%.3f,"max_ms":%.3f,' ..
+         '"non2xx":%d,"first_bad_status":%d,' ..
          '"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d,"status_errors":%d}\n',
          method, bucket, summary.requests, seconds, rate,
-         latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000,
+         latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+         latency:percentile(99) / 1000, latency:percentile(99.9) / 1000, latency.max / 1000,
          bad, first_bad, e.connect, e.read, e.write, e.timeout, e.status))
    end
 end

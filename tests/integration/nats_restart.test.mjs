@@ -5,6 +5,7 @@
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import {
   startNats, startJetgate, freePort, createKvBucket, uniqueName, http,
   assertProblem, sleep,
@@ -70,6 +71,27 @@ async function waitStatus(base, path, status, withinMs, what) {
 }
 
 const kvp = (bucket, key) => `/v1/kv/${bucket}/${key}`;
+
+/** Waits until every thread of pid is in the stopped state (Linux /proc). */
+async function waitStopped(pid) {
+  const deadline = Date.now() + 2000;
+  for (;;) {
+    let all = true;
+    try {
+      for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+        const stat = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+        if (state !== 'T' && state !== 't') all = false;
+      }
+    } catch {
+      all = true; // no /proc: fall back to a short pause
+      await sleep(200);
+    }
+    if (all) return;
+    assert.ok(Date.now() < deadline, `process ${pid} did not stop`);
+    await sleep(10);
+  }
+}
 
 test('NATS stopped and restarted under a running jetgate', async () => {
   const nats = await startNats();
@@ -274,7 +296,7 @@ test('two outages in a row: jetgate reconnects each time', async () => {
 
   for (let round = 1; round <= 2; round++) {
     const w = await quick(base, 'PUT', kvp(bucket, `r${round}`), { body: `round-${round}` });
-    assert.equal(w.status, 201, w.text);
+    assert.equal(w.status, 201, `round ${round}: PUT answered ${w.status} after ${w.ms} ms: ${w.text}\n${jg.log().slice(-3000)}`);
     await nats.stop();
     await waitStatus(base, '/readyz', 503, ANSWER_WITHIN_MS, `readiness after outage ${round}`);
     const refusedPut = await quick(base, 'PUT', kvp(bucket, `r${round}`), { body: `refused-${round}` });
@@ -307,6 +329,7 @@ test('a NATS server that stops answering: 504 nats_timeout (or 503) within the r
   nats.proc.kill('SIGSTOP');
   let frozen = true;
   cleanups.push(() => { if (frozen) nats.proc.kill('SIGCONT'); });
+  await waitStopped(nats.proc.pid);
 
   const noAnswer = (r, what) => {
     if (r.status === 503) assertUnavailable(r, what);

@@ -1,5 +1,5 @@
 /* check_kv.c - unit tests for kv.c: names, filters, header blocks, entries. */
-#include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -100,11 +100,4 @@ static Suite *kv_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(kv_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+JG_CHECK_MAIN(kv_suite)

@@ -1,5 +1,5 @@
 /* check_router.c - unit tests for the route table and path decoding. */
-#include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -104,11 +104,4 @@ static Suite *router_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(router_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+JG_CHECK_MAIN(router_suite)

@@ -1,5 +1,5 @@
 /* check_util.c - unit tests for util.c: buffers, times, durations, sizes, base64. */
-#include <check.h>
+#include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,11 +128,4 @@ static Suite *util_suite(void)
     return s;
 }
 
-int main(void)
-{
-    SRunner *sr = srunner_create(util_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+JG_CHECK_MAIN(util_suite)
