@@ -111,6 +111,7 @@ int main(int argc, char **argv)
     notify("STOPPING=1");
     atomic_store(&app.shutting_down, true);
     jg_http_quiesce(app.http);
+    jg_http_end_streams(app.http);
     drain_requests(&app);
     rc = 0;
 out:

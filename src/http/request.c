@@ -160,6 +160,17 @@ void jg_resp_body_msg(struct jg_resp *resp, natsMsg *msg)
     resp->body_len = (size_t)natsMsg_GetDataLength(msg);
 }
 
+void jg_resp_stream(struct jg_resp *resp, int64_t size, size_t block, jg_stream_read_fn read,
+                    jg_stream_free_fn free_fn, void *ctx)
+{
+    body_clear(resp);
+    resp->stream_read = read;
+    resp->stream_free = free_fn;
+    resp->stream_ctx = ctx;
+    resp->stream_size = size;
+    resp->stream_block = block ? block : 64 * 1024;
+}
+
 void jg_resp_json(struct jg_resp *resp, int status, cJSON *json)
 {
     char *text = json ? cJSON_PrintUnformatted(json) : NULL;
@@ -179,6 +190,11 @@ void jg_resp_clear(struct jg_resp *resp)
         free(resp->hdr[i].value);
     resp->nhdr = 0;
     body_clear(resp);
+    if (resp->stream_free)
+        resp->stream_free(resp->stream_ctx);
+    resp->stream_read = NULL;
+    resp->stream_free = NULL;
+    resp->stream_ctx = NULL;
     resp->status = 0;
 }
 

@@ -33,10 +33,33 @@ enum jg_method {
     JG_OPTIONS = 1 << 6,
 };
 
-enum jg_body_kind { JG_BODY_NONE, JG_BODY_KV, JG_BODY_JSON };
+/* JG_BODY_STREAM: the handler runs as soon as the headers are in and
+ * takes the body piece by piece through req->on_body (see below). */
+enum jg_body_kind { JG_BODY_NONE, JG_BODY_KV, JG_BODY_JSON, JG_BODY_STREAM };
 
 struct jg_req;
 typedef void (*jg_handler_fn)(struct jg_req *req);
+
+/* Streaming request body: called on the HTTP thread with each piece of the
+ * body; returns how many bytes it took.  Taking fewer than len pauses the
+ * upload (the connection is suspended, nothing more is read) until the
+ * handler calls jg_req_resume_upload(); the rest is then offered again. */
+typedef size_t (*jg_body_fn)(struct jg_req *req, const char *data, size_t len);
+/* The whole body has arrived (HTTP thread); the handler now answers as an
+ * ordinary handler does, through jg_req_done(). */
+typedef void (*jg_body_end_fn)(struct jg_req *req);
+/* The connection closed before the response was complete (client gone,
+ * shutdown).  Called once, on the HTTP thread, never while suspended. */
+typedef void (*jg_close_fn)(struct jg_req *req);
+
+/* Streaming response body: fills buf with up to max bytes.  Returns the
+ * count, 0 when no data is ready yet (the server waits for jg_req_wake()),
+ * JG_STREAM_END at the end, JG_STREAM_ERROR to cut the connection short. */
+typedef long (*jg_stream_read_fn)(void *ctx, char *buf, size_t max);
+/* The response is finished or abandoned; release ctx (HTTP thread). */
+typedef void (*jg_stream_free_fn)(void *ctx);
+#define JG_STREAM_END (-1L)
+#define JG_STREAM_ERROR (-2L)
 
 struct jg_route {
     int methods;             /* one method per row */
@@ -58,6 +81,12 @@ struct jg_resp {
     char *body;              /* owned (malloc) unless body_msg is set */
     size_t body_len;
     natsMsg *body_msg;       /* owns body when set (zero copy) */
+    /* streaming body instead of body/body_msg (see jg_resp_stream) */
+    jg_stream_read_fn stream_read;
+    jg_stream_free_fn stream_free;
+    void *stream_ctx;
+    int64_t stream_size;     /* -1 = unknown (chunked) */
+    size_t stream_block;
 };
 
 #define JG_REQ_MAX_SEGS 16
@@ -81,6 +110,20 @@ struct jg_req {
     int hflags;
     uint64_t hval;
     const char *hstr;        /* a request header value (lives as long as req) */
+    /* streaming (set by handlers of JG_BODY_STREAM routes and streams) */
+    jg_body_fn on_body;
+    jg_body_end_fn on_body_end;
+    jg_close_fn on_close;
+    void *hctx;              /* the handler's state */
+    /* life cycle (server.c) */
+    atomic_int refs;
+    atomic_bool closed;
+    bool upload_paused;
+    bool counted;            /* counted in the server's active requests */
+    uint64_t discarded;      /* body bytes read and dropped */
+    bool stream_waiting;     /* guarded by the server's stream lock */
+    struct jg_req *snext, *sprev; /* active streaming responses */
+    struct jg_http *http;    /* the server (opaque) */
 };
 
 /* --- request accessors (MHD thread only: before jg_req_suspend) -------- */
@@ -102,6 +145,20 @@ bool jg_req_wants_json(struct jg_req *req);
 
 /* --- async ------------------------------------------------------------- */
 void jg_req_suspend(struct jg_req *req);
+/* Keeps req alive past its connection (for work still under way when the
+ * client may leave); every ref needs one unref.  Any thread. */
+void jg_req_ref(struct jg_req *req);
+void jg_req_unref(struct jg_req *req);
+/* true once the connection is gone: do not call jg_req_done() then. */
+bool jg_req_closed(struct jg_req *req);
+/* A handler of a JG_BODY_STREAM route accepts the body: on_body gets its
+ * pieces, on_end runs at its end (HTTP thread).  May be called while the
+ * handler is suspended (e.g. from a NATS callback); it resumes the upload. */
+void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_end);
+/* Upload paused by on_body taking less than offered: read on (any thread). */
+void jg_req_resume_upload(struct jg_req *req);
+/* A streaming response has data (or its end) ready (any thread). */
+void jg_req_wake(struct jg_req *req);
 /* Response is complete; hands req back to the server (any thread). */
 void jg_req_done(struct jg_req *req);
 
@@ -116,6 +173,11 @@ void jg_resp_body_take(struct jg_resp *resp, char *data, size_t len);
 jg_status jg_resp_body_copy(struct jg_resp *resp, const void *data, size_t len);
 /* Body is the payload of msg (zero copy); takes ownership of msg. */
 void jg_resp_body_msg(struct jg_resp *resp, natsMsg *msg);
+/* Streaming body: read is called on the HTTP thread whenever the client
+ * can take data; size -1 for chunked transfer.  block is the most read is
+ * asked for at once.  free_fn runs when the response ends either way. */
+void jg_resp_stream(struct jg_resp *resp, int64_t size, size_t block, jg_stream_read_fn read,
+                    jg_stream_free_fn free_fn, void *ctx);
 /* JSON body with Content-Type application/json; takes ownership of json. */
 void jg_resp_json(struct jg_resp *resp, int status, cJSON *json);
 /* RFC 9457 problem; http 0 = the status table's code.  Resets any body and

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@
 #include "log.h"
 #include "util.h"
 
-enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY, ST_DISCARD };
+enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY, ST_DISCARD, ST_STREAM };
 
 /* A request refused before its body arrived still has its body read (up to
  * this much) so that the client sees the answer instead of a reset. */
@@ -51,6 +52,8 @@ struct jg_http {
     atomic_uint_fast64_t bytes_out;
     size_t nroutes;
     struct route_stats *stats;
+    pthread_mutex_t stream_lock;  /* streaming responses: waiting flags, list */
+    struct jg_req *streams;
 };
 
 static struct jg_req *req_new(struct jg_http *h)
@@ -59,6 +62,8 @@ static struct jg_req *req_new(struct jg_http *h)
     if (!req)
         return NULL;
     req->app = h->app;
+    req->http = h;
+    atomic_init(&req->refs, 1);
     req->start_ms = jg_now_ms();
     jg_buf_init(&req->body);
     jg_buf_init(&req->scratch);
@@ -91,6 +96,9 @@ void jg_req_done(struct jg_req *req)
         MHD_resume_connection(conn);
 }
 
+static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max);
+static void content_free(void *cls);
+
 static void msg_free_cb(void *cls)
 {
     natsMsg_Destroy(cls);
@@ -103,9 +111,27 @@ static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
     enum MHD_Result ret;
     size_t body_len = r->body_len;
 
+    if (req->counted) {
+        req->counted = false;
+        atomic_fetch_sub(&h->active, 1);
+    }
     if (r->status == 0)
         jg_resp_problem(r, JG_ERR_INTERNAL, 0, "handler produced no response");
-    if (r->body_msg) {
+    if (r->stream_read) {
+        mr = MHD_create_response_from_callback(
+            r->stream_size < 0 ? MHD_SIZE_UNKNOWN : (uint64_t)r->stream_size, r->stream_block,
+            content_reader, req, content_free);
+        if (mr) {
+            jg_req_ref(req); /* dropped by content_free */
+            pthread_mutex_lock(&h->stream_lock);
+            req->snext = h->streams;
+            req->sprev = NULL;
+            if (h->streams)
+                h->streams->sprev = req;
+            h->streams = req;
+            pthread_mutex_unlock(&h->stream_lock);
+        }
+    } else if (r->body_msg) {
         mr = MHD_create_response_from_buffer_with_free_callback_cls(r->body_len, r->body,
                                                                     msg_free_cb, r->body_msg);
         r->body_msg = NULL;
@@ -122,7 +148,8 @@ static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
         MHD_add_response_header(mr, r->hdr[i].name, r->hdr[i].value);
     if (atomic_load(&h->app->shutting_down))
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
-    atomic_fetch_add(&h->bytes_out, body_len);
+    if (!r->stream_read)
+        atomic_fetch_add(&h->bytes_out, body_len);
     ret = MHD_queue_response(req->conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     int cls = r->status / 100;
@@ -206,6 +233,38 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
     atomic_store(&req->state, ST_BODY);
 }
 
+/* Runs the route's handler (HTTP thread); counts it as active until its
+ * response is queued. */
+static void run_handler(struct jg_http *h, struct jg_req *req, void (*fn)(struct jg_req *))
+{
+    if (!req->counted) {
+        req->counted = true;
+        atomic_fetch_add(&h->active, 1);
+    }
+    atomic_store(&req->state, ST_RUNNING);
+    fn(req);
+}
+
+/* After a handler ran: queue its response if it is ready, else wait. */
+static enum MHD_Result after_handler(struct jg_http *h, struct jg_req *req, bool body_pending)
+{
+    if (req->suspended)
+        return MHD_YES; /* called again after MHD_resume_connection */
+    int st = atomic_load(&req->state);
+    if (st == ST_STREAM)
+        return MHD_YES;
+    if (st != ST_READY) {
+        jg_err("handler %s returned without a response", req->route->operation_id);
+        jg_resp_problem(&req->resp, JG_ERR_INTERNAL, 0, "no response");
+        atomic_store(&req->state, ST_READY);
+    }
+    if (body_pending && has_body(req)) {
+        atomic_store(&req->state, ST_DISCARD);
+        return MHD_YES;
+    }
+    return queue(h, req);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
                                  const char *upload_data, size_t *upload_data_size,
@@ -220,64 +279,203 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_NO;
         *con_cls = req;
     }
+    req->suspended = false; /* we are called: the connection runs */
     if (!req->conn) {
         req->conn = conn;
         atomic_fetch_add(&h->requests, 1);
         begin(h, req, url, method);
         if (atomic_load(&req->state) == ST_READY)
             return queue(h, req);
+        if (atomic_load(&req->state) == ST_BODY && req->route->body == JG_BODY_STREAM) {
+            /* streaming uploads start before the body */
+            run_handler(h, req, req->route->handler);
+            return after_handler(h, req, true);
+        }
         return MHD_YES;
     }
+    int st = atomic_load(&req->state);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
+        if (st == ST_STREAM) {
+            size_t took = req->on_body(req, upload_data, n);
+            if (took > n)
+                took = n;
+            atomic_fetch_add(&h->bytes_in, took);
+            *upload_data_size = n - took;
+            if (took < n && atomic_load(&req->state) == ST_STREAM) {
+                req->upload_paused = true;
+                req->suspended = true;
+                MHD_suspend_connection(conn);
+            } else if (atomic_load(&req->state) == ST_READY) {
+                /* answered before the end of the body: read the rest away */
+                atomic_store(&req->state, ST_DISCARD);
+            }
+            return MHD_YES;
+        }
         atomic_fetch_add(&h->bytes_in, n);
         *upload_data_size = 0;
-        if (atomic_load(&req->state) == ST_DISCARD) {
-            req->body.len += n; /* counts discarded bytes; data stays NULL */
-            if (req->body.len > DISCARD_MAX) {
+        if (st == ST_READY || st == ST_RUNNING) {
+            /* a streaming handler answered (or is answering) early */
+            if (st == ST_READY)
+                atomic_store(&req->state, ST_DISCARD);
+            st = ST_DISCARD;
+        }
+        if (st == ST_DISCARD) {
+            req->discarded += n;
+            if (req->discarded > DISCARD_MAX) {
                 atomic_store(&req->state, ST_READY);
                 return queue(h, req);
             }
             return MHD_YES;
         }
-        if (atomic_load(&req->state) != ST_BODY)
+        if (st != ST_BODY)
             return MHD_YES;
         if (req->body.len + n > (size_t)req->body_limit) {
             jg_buf_done(&req->body);
             early_problem(req, JG_ERR_PAYLOAD_TOO_LARGE, "request body is over the limit", 0);
             atomic_store(&req->state, ST_DISCARD);
-            req->body.len = n;
+            req->discarded = n;
             return MHD_YES;
         }
         if (jg_buf_append(&req->body, upload_data, n) != JG_OK)
             return MHD_NO;
         return MHD_YES;
     }
-    switch (atomic_load(&req->state)) {
+    switch (st) {
     case ST_BODY:
-        atomic_store(&req->state, ST_RUNNING);
-        atomic_fetch_add(&h->active, 1);
-        req->route->handler(req);
-        if (req->suspended)
-            return MHD_YES; /* called again after MHD_resume_connection */
-        if (atomic_load(&req->state) != ST_READY) {
-            jg_err("handler %s returned without a response", req->route->operation_id);
-            jg_resp_problem(&req->resp, JG_ERR_INTERNAL, 0, "no response");
-        }
-        atomic_fetch_sub(&h->active, 1);
-        return queue(h, req);
+        run_handler(h, req, req->route->handler);
+        return after_handler(h, req, false);
+    case ST_STREAM:
+        run_handler(h, req, req->on_body_end);
+        return after_handler(h, req, false);
     case ST_DISCARD:
         atomic_store(&req->state, ST_READY);
         return queue(h, req);
     case ST_READY:
-        if (req->suspended) {
-            req->suspended = false;
-            atomic_fetch_sub(&h->active, 1);
-        }
         return queue(h, req);
     default:
         return MHD_YES;
     }
+}
+
+void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_end)
+{
+    bool suspended = req->suspended;
+    req->on_body = on_body;
+    req->on_body_end = on_end;
+    atomic_store(&req->state, ST_STREAM);
+    if (suspended)
+        MHD_resume_connection(req->conn);
+}
+
+void jg_req_resume_upload(struct jg_req *req)
+{
+    if (req->upload_paused) {
+        req->upload_paused = false;
+        MHD_resume_connection(req->conn);
+    }
+}
+
+void jg_req_ref(struct jg_req *req)
+{
+    atomic_fetch_add(&req->refs, 1);
+}
+
+void jg_req_unref(struct jg_req *req)
+{
+    if (req && atomic_fetch_sub(&req->refs, 1) == 1)
+        req_free(req);
+}
+
+bool jg_req_closed(struct jg_req *req)
+{
+    return atomic_load(&req->closed);
+}
+
+/* --- streaming responses ------------------------------------------------ */
+
+static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct jg_req *req = cls;
+    struct jg_http *h = req->http;
+    struct jg_resp *r = &req->resp;
+    ssize_t ret;
+
+    pthread_mutex_lock(&h->stream_lock);
+    long n = r->stream_read(r->stream_ctx, buf, max);
+    if (n > 0) {
+        ret = n;
+        atomic_fetch_add(&h->bytes_out, (uint64_t)n);
+    } else if (n == 0 && atomic_load(&h->app->shutting_down)) {
+        ret = MHD_CONTENT_READER_END_OF_STREAM;
+    } else if (n == 0) {
+        req->stream_waiting = true;
+        MHD_suspend_connection(req->conn);
+        ret = 0;
+    } else if (n == JG_STREAM_END) {
+        ret = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        ret = MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    pthread_mutex_unlock(&h->stream_lock);
+    return ret;
+}
+
+static void content_free(void *cls)
+{
+    struct jg_req *req = cls;
+    struct jg_http *h = req->http;
+    struct jg_resp *r = &req->resp;
+
+    pthread_mutex_lock(&h->stream_lock);
+    if (req->sprev)
+        req->sprev->snext = req->snext;
+    else if (h->streams == req)
+        h->streams = req->snext;
+    if (req->snext)
+        req->snext->sprev = req->sprev;
+    req->snext = req->sprev = NULL;
+    req->stream_waiting = false;
+    pthread_mutex_unlock(&h->stream_lock);
+    if (r->stream_free)
+        r->stream_free(r->stream_ctx);
+    r->stream_free = NULL;
+    r->stream_read = NULL;
+    r->stream_ctx = NULL;
+    jg_req_unref(req);
+}
+
+void jg_req_wake(struct jg_req *req)
+{
+    struct jg_http *h = req->http;
+    pthread_mutex_lock(&h->stream_lock);
+    if (req->stream_waiting) {
+        req->stream_waiting = false;
+        MHD_resume_connection(req->conn);
+    }
+    pthread_mutex_unlock(&h->stream_lock);
+}
+
+void jg_http_end_streams(struct jg_http *h)
+{
+    pthread_mutex_lock(&h->stream_lock);
+    for (struct jg_req *r = h->streams; r; r = r->snext) {
+        if (r->stream_waiting) {
+            r->stream_waiting = false;
+            MHD_resume_connection(r->conn);
+        }
+    }
+    pthread_mutex_unlock(&h->stream_lock);
+}
+
+int64_t jg_http_streams(struct jg_http *h)
+{
+    int64_t n = 0;
+    pthread_mutex_lock(&h->stream_lock);
+    for (struct jg_req *r = h->streams; r; r = r->snext)
+        n++;
+    pthread_mutex_unlock(&h->stream_lock);
+    return n;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -301,8 +499,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         jg_debug("http: %s %d %lldms%s", req->route->operation_id, req->resp.status,
                  (long long)(jg_now_ms() - req->start_ms),
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
-    req_free(req);
+    atomic_store(&req->closed, true);
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->on_close)
+        req->on_close(req);
     *con_cls = NULL;
+    jg_req_unref(req);
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -376,6 +577,7 @@ jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
     h->app = app;
     while (jg_routes[h->nroutes].pattern)
         h->nroutes++;
+    pthread_mutex_init(&h->stream_lock, NULL);
     h->stats = calloc(h->nroutes + 1, sizeof(*h->stats));
     if (!h->stats) {
         free(h);
@@ -480,6 +682,7 @@ void jg_http_stop(struct jg_http *h)
     if (!h)
         return;
     MHD_stop_daemon(h->daemon);
+    pthread_mutex_destroy(&h->stream_lock);
     free(h->stats);
     free(h);
 }

@@ -35,6 +35,12 @@ void jg_http_get_stats(struct jg_http *h, struct jg_http_stats *ret);
 struct jg_buf;
 void jg_http_metrics(struct jg_http *h, struct jg_buf *b);
 
+/* Ends every streaming response that waits for data (shutdown): each ends
+ * after what it has already produced. */
+void jg_http_end_streams(struct jg_http *h);
+/* Streaming responses open now. */
+int64_t jg_http_streams(struct jg_http *h);
+
 /* Closes every connection and frees h.  Every suspended request must have
  * been completed first (jg_nats_free fails pending NATS requests).
  * NULL-safe. */
