@@ -1,5 +1,6 @@
 /* handlers.h - route handlers, one file per area: h_kv.c (keys),
- * h_kvm.c (KV buckets), h_ops.c (health, readiness, metrics, info). */
+ * h_kvm.c (KV buckets), h_obj.c (objects), h_objm.c (object buckets),
+ * h_watch.c (watches), h_ops.c (health, readiness, metrics, info). */
 #ifndef JG_HTTP_HANDLERS_H
 #define JG_HTTP_HANDLERS_H
 
@@ -17,6 +18,24 @@ void jg_h_kvm_put(struct jg_req *req);
 void jg_h_kvm_delete(struct jg_req *req);
 void jg_h_kvm_keys(struct jg_req *req);
 void jg_h_kvm_purge(struct jg_req *req);
+
+/* h_obj.c: objects; h_objm.c: object buckets. */
+void jg_h_obj_get(struct jg_req *req);    /* GET and HEAD, ?metaOnly, Range */
+void jg_h_obj_put(struct jg_req *req);    /* JG_BODY_STREAM */
+void jg_h_obj_delete(struct jg_req *req);
+void jg_h_obj_patch(struct jg_req *req);
+void jg_h_objm_list(struct jg_req *req);
+void jg_h_objm_status(struct jg_req *req);
+void jg_h_objm_create(struct jg_req *req);
+void jg_h_objm_put(struct jg_req *req);
+void jg_h_objm_delete(struct jg_req *req);
+void jg_h_objm_list_objects(struct jg_req *req);
+void jg_h_objm_link(struct jg_req *req);
+void jg_h_objm_seal(struct jg_req *req);
+
+/* h_watch.c: Server-Sent Events watches. */
+void jg_h_kv_watch(struct jg_req *req);
+void jg_h_obj_watch(struct jg_req *req);
 
 void jg_h_healthz(struct jg_req *req);
 void jg_h_readyz(struct jg_req *req);

@@ -4,8 +4,6 @@
 #include "http/handlers.h"
 #include "http/router.h"
 
-#define NI jg_h_not_implemented
-
 const struct jg_route jg_routes[] = {
     {JG_GET, "/healthz", jg_h_healthz, "healthz", JG_BODY_NONE},
     {JG_GET, "/readyz", jg_h_readyz, "readyz", JG_BODY_NONE},
@@ -30,27 +28,27 @@ const struct jg_route jg_routes[] = {
     {JG_POST, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_create, "kvmCreate", JG_BODY_KV},
     {JG_DELETE, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_delete, "kvmDelete", JG_BODY_NONE},
     {JG_DELETE, "/v1/kvm/buckets/{bucket}/purge", jg_h_kvm_purge, "kvBucketPurgeDeletes", JG_BODY_NONE},
-    {JG_GET, "/v1/kvm/buckets/{bucket}/watch", NI, "kvWatch", JG_BODY_NONE},
+    {JG_GET, "/v1/kvm/buckets/{bucket}/watch", jg_h_kv_watch, "kvWatch", JG_BODY_NONE},
 
-    {JG_GET, "/v1/obj/{bucket}/{name*}", NI, "objGet", JG_BODY_NONE},
-    {JG_HEAD, "/v1/obj/{bucket}/{name*}", NI, "objHead", JG_BODY_NONE},
-    {JG_PUT, "/v1/obj/{bucket}/{name*}", NI, "objPut", JG_BODY_NONE},
-    {JG_DELETE, "/v1/obj/{bucket}/{name*}", NI, "objDelete", JG_BODY_NONE},
-    {JG_PATCH, "/v1/obj/{bucket}/{name*}", NI, "objPatch", JG_BODY_JSON},
-    {JG_GET, "/v1/objm/buckets", NI, "objBucketList", JG_BODY_NONE},
-    {JG_GET, "/v1/objm/buckets/{bucket}", NI, "objBucketStatus", JG_BODY_NONE},
-    {JG_POST, "/v1/objm/buckets/{bucket}", NI, "objBucketCreate", JG_BODY_JSON},
-    {JG_PUT, "/v1/objm/buckets/{bucket}", NI, "objBucketPut", JG_BODY_JSON},
-    {JG_DELETE, "/v1/objm/buckets/{bucket}", NI, "objBucketDelete", JG_BODY_NONE},
-    {JG_GET, "/v1/objm/buckets/{bucket}/keys", NI, "objList", JG_BODY_NONE},
-    {JG_GET, "/v1/objm/buckets/{bucket}/keys/{name*}", NI, "objmGet", JG_BODY_NONE},
-    {JG_HEAD, "/v1/objm/buckets/{bucket}/keys/{name*}", NI, "objmHead", JG_BODY_NONE},
-    {JG_PUT, "/v1/objm/buckets/{bucket}/keys/{name*}", NI, "objmPut", JG_BODY_NONE},
-    {JG_DELETE, "/v1/objm/buckets/{bucket}/keys/{name*}", NI, "objmDelete", JG_BODY_NONE},
-    {JG_PATCH, "/v1/objm/buckets/{bucket}/keys/{name*}", NI, "objmPatch", JG_BODY_JSON},
-    {JG_PUT, "/v1/objm/buckets/{bucket}/links/{name*}", NI, "objLinkPut", JG_BODY_JSON},
-    {JG_POST, "/v1/objm/buckets/{bucket}/seal", NI, "objBucketSeal", JG_BODY_NONE},
-    {JG_GET, "/v1/objm/buckets/{bucket}/watch", NI, "objWatch", JG_BODY_NONE},
+    {JG_GET, "/v1/obj/{bucket}/{name*}", jg_h_obj_get, "objGet", JG_BODY_NONE},
+    {JG_HEAD, "/v1/obj/{bucket}/{name*}", jg_h_obj_get, "objHead", JG_BODY_NONE},
+    {JG_PUT, "/v1/obj/{bucket}/{name*}", jg_h_obj_put, "objPut", JG_BODY_STREAM},
+    {JG_DELETE, "/v1/obj/{bucket}/{name*}", jg_h_obj_delete, "objDelete", JG_BODY_NONE},
+    {JG_PATCH, "/v1/obj/{bucket}/{name*}", jg_h_obj_patch, "objPatch", JG_BODY_JSON},
+    {JG_GET, "/v1/objm/buckets", jg_h_objm_list, "objBucketList", JG_BODY_NONE},
+    {JG_GET, "/v1/objm/buckets/{bucket}", jg_h_objm_status, "objBucketStatus", JG_BODY_NONE},
+    {JG_POST, "/v1/objm/buckets/{bucket}", jg_h_objm_create, "objBucketCreate", JG_BODY_JSON},
+    {JG_PUT, "/v1/objm/buckets/{bucket}", jg_h_objm_put, "objBucketPut", JG_BODY_JSON},
+    {JG_DELETE, "/v1/objm/buckets/{bucket}", jg_h_objm_delete, "objBucketDelete", JG_BODY_NONE},
+    {JG_GET, "/v1/objm/buckets/{bucket}/keys", jg_h_objm_list_objects, "objList", JG_BODY_NONE},
+    {JG_GET, "/v1/objm/buckets/{bucket}/keys/{name*}", jg_h_obj_get, "objmGet", JG_BODY_NONE},
+    {JG_HEAD, "/v1/objm/buckets/{bucket}/keys/{name*}", jg_h_obj_get, "objmHead", JG_BODY_NONE},
+    {JG_PUT, "/v1/objm/buckets/{bucket}/keys/{name*}", jg_h_obj_put, "objmPut", JG_BODY_STREAM},
+    {JG_DELETE, "/v1/objm/buckets/{bucket}/keys/{name*}", jg_h_obj_delete, "objmDelete", JG_BODY_NONE},
+    {JG_PATCH, "/v1/objm/buckets/{bucket}/keys/{name*}", jg_h_obj_patch, "objmPatch", JG_BODY_JSON},
+    {JG_PUT, "/v1/objm/buckets/{bucket}/links/{name*}", jg_h_objm_link, "objLinkPut", JG_BODY_JSON},
+    {JG_POST, "/v1/objm/buckets/{bucket}/seal", jg_h_objm_seal, "objBucketSeal", JG_BODY_NONE},
+    {JG_GET, "/v1/objm/buckets/{bucket}/watch", jg_h_obj_watch, "objWatch", JG_BODY_NONE},
 
     {0, NULL, NULL, NULL, JG_BODY_NONE},
 };

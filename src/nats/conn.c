@@ -315,6 +315,9 @@ static jg_status set_options(struct jg_nats *n)
      * answered 503 must not be sent later (0 would mean the 8 MB default). */
     TRY(natsOptions_SetReconnectBufSize(o, 1));
     TRY(natsOptions_SetSendAsap(o, true));
+    /* Asynchronous subscriptions (consumers of watches and object reads)
+     * share the library's delivery pool instead of a thread each. */
+    TRY(natsOptions_UseGlobalMessageDelivery(o, true));
     TRY(natsOptions_SetTimeout(o, 2000));
     TRY(natsOptions_SetPingInterval(o, 10000));
     TRY(natsOptions_SetMaxPingsOut(o, 2));
