@@ -203,7 +203,7 @@ function checker() {
     try {
       await fn();
     } catch (e) {
-      failures.push(`${what}: ${String(e.message).split('\n')[0]}`);
+      failures.push(`${what}: ${String(e.message).replace(/\s*\n\s*/g, ' ').slice(0, 600)}`);
     }
   };
   check.done = () => assert.deepEqual(failures, [], `${failures.length} mismatches:\n${failures.join('\n')}`);
@@ -420,7 +420,7 @@ test('bad query parameters and preconditions -> 400 invalid_parameter', async ()
   assert.equal(w.status, 201);
   const rev = w.json;
 
-  for (const v of ['abc', '-1', '1x', '1.5', '0x10', '+1', '%20', '1%00']) {
+  for (const v of ['abc', '-1', '1x', '1.5', '0x10', '+1', '%20', '1%00', '', '99999999999999999999999']) {
     await check(`GET ?revision=${v}`, async () => {
       assertProblem(await raw('GET', `/v1/kv/${B}/${key}?revision=${v}`), 400, 'invalid_parameter');
     });
@@ -436,6 +436,11 @@ test('bad query parameters and preconditions -> 400 invalid_parameter', async ()
     await check(`DELETE If-Match: ${tag}`, async () => {
       const d = await req('DELETE', `/v1/kv/${B}/${key}`, { headers: { 'If-Match': tag } });
       assertProblem(d, 400, 'invalid_parameter');
+    });
+  }
+  for (const [method, q] of [['GET', 'history=maybe'], ['GET', 'history=2'], ['DELETE', 'purge=maybe']]) {
+    await check(`${method} ?${q}`, async () => {
+      assertProblem(await raw(method, `/v1/kv/${B}/${key}?${q}`), 400, 'invalid_parameter');
     });
   }
   await check('If-Match and previousRevision naming different revisions', async () => {

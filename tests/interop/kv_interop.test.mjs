@@ -464,3 +464,73 @@ test('created time through jetgate equals the JS entry created time to the milli
     assert.equal(Date.parse(lm), Math.floor(e.created.getTime() / 1000) * 1000, 'Last-Modified is the created second');
   }
 });
+
+test('every bucket config field maps to the same stream config on both sides', async () => {
+  // jetgate -> JS
+  const a = uniqueName('cfg');
+  const r = await req('PUT', `/v1/kvm/buckets/${a}`, {
+    body: {
+      history: 4, ttl: '1h', max_value_size: 2048, max_bytes: 1048576, storage: 'memory', replicas: 1, description: 'all fields',
+    },
+  });
+  assert.ok(r.status === 201 || r.status === 200, `create: ${r.status} ${r.text}`);
+  const st = await (await kvm.open(a)).status();
+  assert.equal(st.history, 4);
+  assert.equal(st.ttl, 3600 * 1000, 'JS ttl is in ms');
+  assert.equal(st.maxValueSize, 2048);
+  assert.equal(st.max_bytes, 1048576);
+  assert.equal(st.storage, 'memory');
+  assert.equal(st.replicas, 1);
+  assert.equal(st.description, 'all fields');
+
+  // JS -> jetgate
+  const b = uniqueName('cfg');
+  const kv = await kvm.create(b, {
+    history: 7, ttl: 60 * 1000, maxValueSize: 100, max_bytes: 65536, storage: 'memory', description: 'js fields',
+  });
+  const g = await req('GET', `/v1/kvm/buckets/${b}`);
+  assert.equal(g.status, 200, g.text);
+  assert.equal(g.json.bucket, b);
+  assert.equal(g.json.history, 7);
+  assert.equal(g.json.ttl, 60 * 1e9, 'jetgate ttl is in ns');
+  assert.equal(g.json.max_value_size, 100);
+  assert.equal(g.json.max_bytes, 65536);
+  assert.equal(g.json.storage, 'memory');
+  assert.equal(g.json.replicas, 1);
+  assert.equal(g.json.description, 'js fields');
+
+  // the JS bucket's max value size is enforced by jetgate before publishing
+  const ok = await req('PUT', kvPath(b, 'fits'), { body: Buffer.alloc(100, 1) });
+  assert.equal(ok.status, 201, ok.text);
+  const big = await req('PUT', kvPath(b, 'big'), { body: Buffer.alloc(101, 1) });
+  assertProblem(big, 413, 'payload_too_large', 'PUT over a JS bucket max_value_size');
+  assert.equal(await kv.get('big'), null, 'nothing was stored for the refused value');
+
+  // a JS-made bucket with no limits reports them as -1
+  const c = uniqueName('cfg');
+  await kvm.create(c, { history: 1 });
+  const gc = await req('GET', `/v1/kvm/buckets/${c}`);
+  assert.equal(gc.status, 200);
+  assert.equal(gc.json.max_value_size, -1);
+  assert.equal(gc.json.max_bytes, -1);
+  assert.equal(gc.json.ttl, 0);
+  assert.equal(gc.json.storage, 'file');
+});
+
+test('large values (900 KiB) pass unchanged both ways', async () => {
+  const { name, kv } = await jgBucket('il', { history: 1 });
+  const big = Buffer.alloc(900 * 1024);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7 + (i >> 8)) & 0xff;
+  const rev = await jgPut(name, 'big/jg', big);
+  const e = await kv.get('big/jg');
+  assert.equal(e.revision, rev);
+  assert.ok(bytesOf(e.value).equals(big), 'JS reads the 900 KiB value written through jetgate');
+
+  const big2 = Buffer.from(big).reverse();
+  const rev2 = await kv.put('big/js', big2);
+  const g = await req('GET', kvPath(name, 'big/js'));
+  assert.equal(g.status, 200);
+  assert.equal(g.headers.get('x-nats-kv-revision'), String(rev2));
+  assert.equal(Number(g.headers.get('content-length')), big2.length);
+  assert.ok(g.bytes.equals(big2), 'jetgate reads the 900 KiB value written by JS');
+});
