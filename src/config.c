@@ -15,56 +15,56 @@
 
 const struct jg_option jg_options[] = {
     {"config", JG_OPT_STRING, OFF(config_file), NULL, 0, 0, "FILE",
-     "config file (name = value lines); also -c", false},
+     "config file (name = value lines); also -c", false, false},
     {"listen", JG_OPT_STRING, OFF(listen), "127.0.0.1:8080", 0, 0, "ADDR:PORT",
-     "HTTP listen address ([::1]:8080 for IPv6)", false},
+     "HTTP listen address ([::1]:8080 for IPv6)", false, false},
     {"nats", JG_OPT_STRING, OFF(nats), "nats://127.0.0.1:4222", 0, 0, "URL[,URL...]",
-     "NATS server URLs, comma-separated", false},
-    {"nats_user", JG_OPT_STRING, OFF(nats_user), NULL, 0, 0, "USER", "NATS user name", false},
+     "NATS server URLs, comma-separated", false, false},
+    {"nats_user", JG_OPT_STRING, OFF(nats_user), NULL, 0, 0, "USER", "NATS user name", false, false},
     {"nats_password", JG_OPT_STRING, OFF(nats_password), NULL, 0, 0, "PASSWORD",
-     "NATS password", true},
-    {"nats_token", JG_OPT_STRING, OFF(nats_token), NULL, 0, 0, "TOKEN", "NATS token", true},
+     "NATS password", true, false},
+    {"nats_token", JG_OPT_STRING, OFF(nats_token), NULL, 0, 0, "TOKEN", "NATS token", true, false},
     {"nats_creds", JG_OPT_STRING, OFF(nats_creds), NULL, 0, 0, "FILE",
-     "NATS credentials file (JWT and nkey seed)", false},
+     "NATS credentials file (JWT and nkey seed)", false, false},
     {"nats_nkey", JG_OPT_STRING, OFF(nats_nkey), NULL, 0, 0, "PUBKEY",
-     "NATS nkey public key (with nats_nkey_seed)", false},
+     "NATS nkey public key (with nats_nkey_seed)", false, false},
     {"nats_nkey_seed", JG_OPT_STRING, OFF(nats_nkey_seed), NULL, 0, 0, "FILE",
-     "file holding the nkey seed", false},
+     "file holding the nkey seed", false, false},
     {"nats_tls", JG_OPT_BOOL, OFF(nats_tls), "false", 0, 0, "BOOL",
-     "require TLS to NATS", false},
+     "require TLS to NATS", false, false},
     {"nats_tls_ca", JG_OPT_STRING, OFF(nats_tls_ca), NULL, 0, 0, "FILE",
-     "CA certificates for the NATS server", false},
+     "CA certificates for the NATS server", false, false},
     {"nats_tls_cert", JG_OPT_STRING, OFF(nats_tls_cert), NULL, 0, 0, "FILE",
-     "client certificate for NATS", false},
+     "client certificate for NATS", false, false},
     {"nats_tls_key", JG_OPT_STRING, OFF(nats_tls_key), NULL, 0, 0, "FILE",
-     "client key for NATS", false},
+     "client key for NATS", false, false},
     {"nats_reconnect_wait", JG_OPT_DURATION, OFF(nats_reconnect_wait_ms), "250ms", 10, 60000,
-     "DURATION", "first reconnect delay; doubles up to 5s, forever", false},
+     "DURATION", "first reconnect delay; doubles up to 5s, forever", false, false},
     {"request_timeout", JG_OPT_DURATION, OFF(request_timeout_ms), "5s", 10, 600000,
-     "DURATION", "how long to wait for NATS before 504 nats_timeout", false},
+     "DURATION", "how long to wait for NATS before 504 nats_timeout", false, true},
     {"shutdown_timeout", JG_OPT_DURATION, OFF(shutdown_timeout_ms), "10s", 0, 600000,
-     "DURATION", "on SIGTERM, how long in-flight requests may finish", false},
+     "DURATION", "on SIGTERM, how long in-flight requests may finish", false, true},
     {"idle_timeout", JG_OPT_DURATION, OFF(idle_timeout_ms), "60s", 1000, DAY_MS,
-     "DURATION", "close HTTP connections idle this long", false},
+     "DURATION", "close HTTP connections idle this long", false, true},
     {"request_deadline", JG_OPT_DURATION, OFF(request_deadline_ms), "30s", 1000, DAY_MS,
-     "DURATION", "a request's headers and body must arrive within this", false},
+     "DURATION", "a request's headers and body must arrive within this", false, true},
     {"max_connections", JG_OPT_INT, OFF(max_connections), "4096", 1, 1000000, "N",
-     "HTTP connections at once", false},
+     "HTTP connections at once", false, false},
     {"max_connections_per_ip", JG_OPT_INT, OFF(max_connections_per_ip), "0", 0, 1000000, "N",
-     "HTTP connections per client address (0 = no limit)", false},
+     "HTTP connections per client address (0 = no limit)", false, false},
     {"max_header_size", JG_OPT_SIZE, OFF(max_header_size), "16KiB", 4096, 1 << 20, "SIZE",
-     "request line and headers (431 beyond)", false},
+     "request line and headers (431 beyond)", false, false},
     {"max_kv_body", JG_OPT_SIZE, OFF(max_kv_body), "1MiB", 0, 64LL << 20, "SIZE",
-     "KV value body (413 beyond)", false},
+     "KV value body (413 beyond)", false, true},
     {"max_json_body", JG_OPT_SIZE, OFF(max_json_body), "64KiB", 64, 16LL << 20, "SIZE",
-     "JSON request body (413 beyond)", false},
+     "JSON request body (413 beyond)", false, true},
     {"max_inflight", JG_OPT_INT, OFF(max_inflight), "65536", 1, 10000000, "N",
-     "NATS requests in flight at once (429 beyond)", false},
+     "NATS requests in flight at once (429 beyond)", false, true},
     {"watch_keepalive", JG_OPT_DURATION, OFF(watch_keepalive_ms), "15s", 100, DAY_MS,
-     "DURATION", "SSE keepalive comment interval", false},
+     "DURATION", "SSE keepalive comment interval", false, true},
     {"log_level", JG_OPT_LEVEL, OFF(log_level), "info", 0, 0, "LEVEL",
-     "error, warn, info or debug", false},
-    {NULL, 0, 0, NULL, 0, 0, NULL, NULL, false},
+     "error, warn, info or debug", false, true},
+    {NULL, 0, 0, NULL, 0, 0, NULL, NULL, false, false},
 };
 
 static const struct jg_option *find_option(const char *name)
@@ -356,4 +356,58 @@ void jg_config_free(struct jg_config *cfg)
         }
     }
     memset(cfg, 0, sizeof(*cfg));
+}
+
+static bool option_equal(const struct jg_option *o, const struct jg_config *a,
+                         const struct jg_config *b)
+{
+    const void *fa = (const char *)a + o->offset, *fb = (const char *)b + o->offset;
+    switch (o->type) {
+    case JG_OPT_STRING:
+    case JG_OPT_LEVEL: {
+        const char *sa = *(char *const *)fa, *sb = *(char *const *)fb;
+        return (!sa && !sb) || (sa && sb && strcmp(sa, sb) == 0);
+    }
+    case JG_OPT_BOOL:
+        return *(const bool *)fa == *(const bool *)fb;
+    default:
+        return *(const int64_t *)fa == *(const int64_t *)fb;
+    }
+}
+
+int jg_config_apply_reload(struct jg_config *cfg, const struct jg_config *next)
+{
+    int changed = 0;
+    for (const struct jg_option *o = jg_options; o->name; o++) {
+        if (strcmp(o->name, "config") == 0 || option_equal(o, cfg, next))
+            continue;
+        if (!o->reload) {
+            jg_warn("reload: option '%s' changed but needs a restart; keeping the old value",
+                    o->name);
+            continue;
+        }
+        void *dst = (char *)cfg + o->offset;
+        const void *src = (const char *)next + o->offset;
+        switch (o->type) {
+        case JG_OPT_STRING:
+        case JG_OPT_LEVEL: {
+            /* only main() reads string options after start-up */
+            char *copy = strdup(*(char *const *)src);
+            if (!copy)
+                continue;
+            free(*(char **)dst);
+            *(char **)dst = copy;
+            break;
+        }
+        case JG_OPT_BOOL:
+            *(bool *)dst = *(const bool *)src;
+            break;
+        default:
+            __atomic_store_n((int64_t *)dst, *(const int64_t *)src, __ATOMIC_RELAXED);
+            break;
+        }
+        jg_info("reload: option '%s' changed", o->name);
+        changed++;
+    }
+    return changed;
 }

@@ -53,6 +53,7 @@ struct jg_option {
     const char *arg;        /* placeholder in --help */
     const char *help;
     bool secret;            /* never printed */
+    bool reload;            /* SIGHUP applies a new value without a restart */
 };
 
 /* The option table, terminated by a row with name == NULL. */
@@ -73,6 +74,12 @@ jg_status jg_config_set(struct jg_config *cfg, const char *name, const char *val
 
 /* Applies all defaults. */
 jg_status jg_config_defaults(struct jg_config *cfg);
+
+/* Copies the reloadable options of next into cfg (numbers are stored in one
+ * aligned write each, so concurrent readers see the old or the new value)
+ * and reports every other option that differs, which needs a restart.
+ * Returns how many options changed. */
+int jg_config_apply_reload(struct jg_config *cfg, const struct jg_config *next);
 
 /* Frees every string in cfg; NULL-safe; cfg is zeroed afterwards. */
 void jg_config_free(struct jg_config *cfg);

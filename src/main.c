@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nats/nats.h>
@@ -45,6 +46,27 @@ static void notify(const char *state)
 #else
     (void)state;
 #endif
+}
+
+/* SIGHUP: read the configuration again (same file, environment and
+ * flags) and apply what can change while running. */
+static void reload(struct jg_app *app, int argc, char **argv)
+{
+    struct jg_config next = {0};
+    int exit_code;
+    enum jg_log_level level;
+
+    notify("RELOADING=1");
+    if (jg_config_load(&next, argc, argv, &exit_code) != JG_OK) {
+        jg_err("reload: configuration has errors; keeping the running one");
+    } else {
+        int n = jg_config_apply_reload(&app->cfg, &next);
+        if (jg_log_level_parse(app->cfg.log_level, &level) == JG_OK)
+            jg_log_set_level(level);
+        jg_info("reload: done, %d option(s) changed", n);
+    }
+    jg_config_free(&next);
+    notify("READY=1");
 }
 
 /* Waits for in-flight requests to finish, at most the shutdown timeout. */
@@ -97,12 +119,27 @@ int main(int argc, char **argv)
         goto out;
     notify("READY=1");
 
+    uint64_t watchdog_us = 0;
+#ifdef HAVE_SYSTEMD
+    if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
+        watchdog_us = 0;
+#endif
     for (;;) {
-        int sig = 0;
-        if (sigwait(&sigs, &sig) != 0)
+        struct timespec wait = {3600, 0};
+        if (watchdog_us) {
+            wait.tv_sec = (time_t)(watchdog_us / 2 / 1000000);
+            wait.tv_nsec = (long)(watchdog_us / 2 % 1000000) * 1000;
+        }
+        int sig = sigtimedwait(&sigs, NULL, &wait);
+        if (sig < 0) {
+            /* timeout: tell the watchdog the HTTP and NATS threads are alive */
+            if (watchdog_us && jg_http_alive(app.http))
+                notify("WATCHDOG=1");
             continue;
+        }
         if (sig == SIGHUP) {
-            jg_info("SIGHUP: configuration reload is not supported yet; ignoring");
+            jg_info("SIGHUP: reloading the configuration");
+            reload(&app, argc, argv);
             continue;
         }
         jg_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -52,6 +53,7 @@ struct jg_http {
     atomic_uint_fast64_t bytes_out;
     size_t nroutes;
     struct route_stats *stats;
+    struct sockaddr_storage addr; /* where we listen, for the self check */
     pthread_mutex_t stream_lock;  /* streaming responses: waiting flags, list */
     struct jg_req *streams;
 };
@@ -575,6 +577,7 @@ jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
     if (!h)
         return JG_ERR_NOMEM;
     h->app = app;
+    h->addr = ss;
     while (jg_routes[h->nroutes].pattern)
         h->nroutes++;
     pthread_mutex_init(&h->stream_lock, NULL);
@@ -610,6 +613,39 @@ jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
     jg_info("http: listening on %s", cfg->listen);
     *ret_http = h;
     return JG_OK;
+}
+
+bool jg_http_alive(struct jg_http *h)
+{
+    struct sockaddr_storage a = h->addr;
+    socklen_t len = sizeof(struct sockaddr_in);
+    char buf[64];
+    bool ok = false;
+    struct timeval tv = {2, 0};
+
+    if (a.ss_family == AF_INET6) {
+        len = sizeof(struct sockaddr_in6);
+        if (IN6_IS_ADDR_UNSPECIFIED(&((struct sockaddr_in6 *)&a)->sin6_addr))
+            ((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
+    } else if (((struct sockaddr_in *)&a)->sin_addr.s_addr == htonl(INADDR_ANY)) {
+        ((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    }
+    int fd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    static const char probe[] = "GET /healthz HTTP/1.0\r\n\r\n";
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0 &&
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0 &&
+        connect(fd, (struct sockaddr *)&a, len) == 0 &&
+        write(fd, probe, sizeof(probe) - 1) == (ssize_t)(sizeof(probe) - 1)) {
+        ssize_t n = read(fd, buf, sizeof(buf) - 1);
+        if (n > 12) {
+            buf[n] = '\0';
+            ok = strncmp(buf + 8, " 200", 4) == 0;
+        }
+    }
+    close(fd);
+    return ok;
 }
 
 void jg_http_quiesce(struct jg_http *h)

@@ -4,6 +4,7 @@
 #ifndef JG_HTTP_SERVER_H
 #define JG_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "app.h"
@@ -14,6 +15,10 @@ struct jg_http;
 /* Starts listening on app->cfg.listen.  Logs and returns an error when the
  * address is bad or taken. */
 jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http);
+
+/* Asks our own /healthz over loopback (2 s at most): the polling thread
+ * is alive and answering.  For the systemd watchdog; blocking. */
+bool jg_http_alive(struct jg_http *h);
 
 /* Stops accepting new connections (for graceful shutdown). */
 void jg_http_quiesce(struct jg_http *h);

@@ -62,6 +62,24 @@ START_TEST(test_config_rejects_bad_input)
 }
 END_TEST
 
+START_TEST(test_config_reload_applies_only_reloadable)
+{
+    struct jg_config cur = {0}, next = {0};
+    jg_config_defaults(&cur);
+    jg_config_defaults(&next);
+    jg_config_set(&next, "log_level", "debug", "test");
+    jg_config_set(&next, "request_timeout", "2s", "test");
+    jg_config_set(&next, "listen", "127.0.0.1:9", "test");
+    ck_assert_int_eq(jg_config_apply_reload(&cur, &next), 2);
+    ck_assert_str_eq(cur.log_level, "debug");
+    ck_assert_int_eq(cur.request_timeout_ms, 2000);
+    ck_assert_str_eq(cur.listen, "127.0.0.1:8080"); /* needs a restart */
+    ck_assert_int_eq(jg_config_apply_reload(&cur, &next), 0);
+    jg_config_free(&cur);
+    jg_config_free(&next);
+}
+END_TEST
+
 START_TEST(test_config_table_is_consistent)
 {
     for (const struct jg_option *o = jg_options; o->name; o++) {
@@ -80,6 +98,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_defaults);
     tcase_add_test(tc, test_config_file_env_flags_precedence);
     tcase_add_test(tc, test_config_rejects_bad_input);
+    tcase_add_test(tc, test_config_reload_applies_only_reloadable);
     tcase_add_test(tc, test_config_table_is_consistent);
     suite_add_tcase(s, tc);
     return s;
