@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kv/kv.h"
 
@@ -334,12 +335,23 @@ static void start_write(struct jg_req *req, struct jg_kv_write *w)
                 req->body.len, w, on_written, req);
 }
 
+/* The Content-Type to store with a value: none for the default
+ * (application/octet-stream is what a GET reports when none is stored), so
+ * such values carry no header at all, as other clients write them. */
+static const char *stored_content_type(struct jg_req *req)
+{
+    const char *ct = jg_req_header(req, "Content-Type");
+    if (!ct || !*ct || strcasecmp(ct, "application/octet-stream") == 0)
+        return NULL;
+    return ct;
+}
+
 void jg_h_kv_put(struct jg_req *req)
 {
     struct jg_kv_write w = {.op = JG_KV_PUT};
     if (!check_names(req) || !preconditions(req, &w, true))
         return;
-    w.content_type = jg_req_header(req, "Content-Type");
+    w.content_type = stored_content_type(req);
     start_write(req, &w);
 }
 
@@ -348,7 +360,7 @@ void jg_h_kv_create(struct jg_req *req)
     struct jg_kv_write w = {.op = JG_KV_PUT, .expect = JG_KV_EXPECT_CREATE};
     if (!check_names(req))
         return;
-    w.content_type = jg_req_header(req, "Content-Type");
+    w.content_type = stored_content_type(req);
     start_write(req, &w);
 }
 
