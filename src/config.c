@@ -47,9 +47,10 @@ const struct jg_option jg_options[] = {
     {"idle_timeout", JG_OPT_DURATION, OFF(idle_timeout_ms), "60s", 1000, DAY_MS,
      "DURATION", "close HTTP connections idle this long", false, true},
     {"request_deadline", JG_OPT_DURATION, OFF(request_deadline_ms), "30s", 1000, DAY_MS,
-     "DURATION", "a request's headers and body must arrive within this", false, true},
+     "DURATION", "a request's headers and body must arrive within this of the connection's start "
+     "or of the previous response (slow clients are cut off)", false, true},
     {"max_connections", JG_OPT_INT, OFF(max_connections), "4096", 1, 1000000, "N",
-     "HTTP connections at once", false, false},
+     "HTTP connections at once; more are closed at once", false, true},
     {"max_connections_per_ip", JG_OPT_INT, OFF(max_connections_per_ip), "0", 0, 1000000, "N",
      "HTTP connections per client address (0 = no limit)", false, false},
     {"max_header_size", JG_OPT_SIZE, OFF(max_header_size), "16KiB", 4096, 1 << 20, "SIZE",

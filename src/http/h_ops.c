@@ -155,6 +155,17 @@ void jg_h_metrics(struct jg_req *req)
                   "# HELP jetgate_http_sent_bytes_total Response body bytes sent.\n"
                   "# TYPE jetgate_http_sent_bytes_total counter\n"
                   "jetgate_http_sent_bytes_total %llu\n"
+                  "# HELP jetgate_http_deadline_closed_total Connections cut because a request "
+                  "did not arrive within request_deadline.\n"
+                  "# TYPE jetgate_http_deadline_closed_total counter\n"
+                  "jetgate_http_deadline_closed_total %llu\n"
+                  "# HELP jetgate_http_connections_refused_total Connections closed at once "
+                  "because max_connections were open.\n"
+                  "# TYPE jetgate_http_connections_refused_total counter\n"
+                  "jetgate_http_connections_refused_total %llu\n"
+                  "# HELP jetgate_http_connections_open HTTP connections open.\n"
+                  "# TYPE jetgate_http_connections_open gauge\n"
+                  "jetgate_http_connections_open %lld\n"
                   "# HELP jetgate_watchers_open Server-Sent Events watch streams open.\n"
                   "# TYPE jetgate_watchers_open gauge\n"
                   "jetgate_watchers_open 0\n"
@@ -177,7 +188,8 @@ void jg_h_metrics(struct jg_req *req)
                   "# TYPE process_open_fds gauge\n"
                   "process_open_fds %ld\n",
                   (long long)jg_http_active(req->app->http), (unsigned long long)hs.bytes_in,
-                  (unsigned long long)hs.bytes_out,
+                  (unsigned long long)hs.bytes_out, (unsigned long long)hs.deadline_cuts,
+                  (unsigned long long)hs.refused_conns, (long long)hs.open_conns,
                   jg_nats_connected(req->app->nats) ? 1 : 0, (unsigned long long)ns.reconnects,
                   (unsigned long long)ns.timeouts, (unsigned long long)ns.inflight,
                   process_rss_bytes(), open_fds());

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -36,6 +37,15 @@ static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
                                         0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBOUNDS (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
 
+/* One per TCP connection, for the whole-request deadline: "since" is when
+ * the clock started (accept, or the end of the previous response), 0 while
+ * a handler runs (waiting for NATS or streaming is not the client's fault). */
+struct conn_clock {
+    struct conn_clock *prev, *next;
+    int fd;
+    int64_t since_ms;
+};
+
 /* Per-route counters; row nroutes is "no route". */
 struct route_stats {
     atomic_uint_fast64_t by_code[500]; /* status 100..599 */
@@ -54,6 +64,14 @@ struct jg_http {
     size_t nroutes;
     struct route_stats *stats;
     struct sockaddr_storage addr; /* where we listen, for the self check */
+    pthread_mutex_t clock_lock;   /* guards clocks */
+    struct conn_clock *clocks;
+    pthread_t reaper;
+    pthread_cond_t reaper_cond;
+    bool reaper_stop;
+    uint64_t deadline_cuts;
+    int64_t nconns;               /* open connections (clock_lock) */
+    uint64_t refused_conns;
     pthread_mutex_t stream_lock;  /* streaming responses: waiting flags, list */
     struct jg_req *streams;
 };
@@ -96,6 +114,18 @@ void jg_req_done(struct jg_req *req)
     /* req may be freed by the polling thread from here on */
     if (suspended)
         MHD_resume_connection(conn);
+}
+
+static void clock_set(struct jg_http *h, struct MHD_Connection *conn, int64_t since_ms)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn_clock *c = ci ? ci->socket_context : NULL;
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->clock_lock);
+    c->since_ms = since_ms;
+    pthread_mutex_unlock(&h->clock_lock);
 }
 
 static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max);
@@ -239,6 +269,7 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
  * response is queued. */
 static void run_handler(struct jg_http *h, struct jg_req *req, void (*fn)(struct jg_req *))
 {
+    clock_set(h, req->conn, 0);
     if (!req->counted) {
         req->counted = true;
         atomic_fetch_add(&h->active, 1);
@@ -501,11 +532,81 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         jg_debug("http: %s %d %lldms%s", req->route->operation_id, req->resp.status,
                  (long long)(jg_now_ms() - req->start_ms),
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        clock_set(h, conn, jg_now_ms());
     atomic_store(&req->closed, true);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->on_close)
         req->on_close(req);
     *con_cls = NULL;
     jg_req_unref(req);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct jg_http *h = cls;
+    struct conn_clock *c = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c = calloc(1, sizeof(*c));
+        if (!c || !ci)
+            return;
+        c->fd = ci->connect_fd;
+        c->since_ms = jg_now_ms();
+        pthread_mutex_lock(&h->clock_lock);
+        if (++h->nconns > __atomic_load_n(&h->app->cfg.max_connections, __ATOMIC_RELAXED)) {
+            /* over the limit: close at once rather than leave it waiting */
+            shutdown(c->fd, SHUT_RDWR);
+            c->since_ms = 0;
+            h->refused_conns++;
+        }
+        c->next = h->clocks;
+        if (h->clocks)
+            h->clocks->prev = c;
+        h->clocks = c;
+        pthread_mutex_unlock(&h->clock_lock);
+        *socket_context = c;
+        return;
+    }
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->clock_lock);
+    h->nconns--;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->clocks = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    pthread_mutex_unlock(&h->clock_lock);
+    free(c);
+    *socket_context = NULL;
+}
+
+/* Cuts connections whose request has not arrived in time: libmicrohttpd's
+ * own timeout is an idle timeout that every byte resets (slowloris). */
+static void *reaper_main(void *arg)
+{
+    struct jg_http *h = arg;
+    pthread_mutex_lock(&h->clock_lock);
+    while (!h->reaper_stop) {
+        int64_t deadline = __atomic_load_n(&h->app->cfg.request_deadline_ms, __ATOMIC_RELAXED);
+        int64_t now = jg_now_ms();
+        for (struct conn_clock *c = h->clocks; c; c = c->next) {
+            if (c->since_ms && now - c->since_ms > deadline && c->fd >= 0) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->since_ms = 0;
+                h->deadline_cuts++;
+            }
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&h->reaper_cond, &h->clock_lock, &ts);
+    }
+    pthread_mutex_unlock(&h->clock_lock);
+    return NULL;
 }
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -581,6 +682,8 @@ jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
     while (jg_routes[h->nroutes].pattern)
         h->nroutes++;
     pthread_mutex_init(&h->stream_lock, NULL);
+    pthread_mutex_init(&h->clock_lock, NULL);
+    pthread_cond_init(&h->reaper_cond, NULL);
     h->stats = calloc(h->nroutes + 1, sizeof(*h->stats));
     if (!h->stats) {
         free(h);
@@ -595,12 +698,15 @@ jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
         flags, 0, NULL, NULL, on_access, h,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
+        /* jetgate closes connections over max_connections itself (a
+         * reloadable limit); this only bounds what libmicrohttpd accepts */
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections * 2 + 64),
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_size,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
         MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, h,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_END);
@@ -609,6 +715,12 @@ jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
         free(h->stats);
         free(h);
         return JG_ERR_INVALID_CONFIG;
+    }
+    if (pthread_create(&h->reaper, NULL, reaper_main, h) != 0) {
+        MHD_stop_daemon(h->daemon);
+        free(h->stats);
+        free(h);
+        return JG_ERR_INTERNAL;
     }
     jg_info("http: listening on %s", cfg->listen);
     *ret_http = h;
@@ -667,6 +779,11 @@ void jg_http_get_stats(struct jg_http *h, struct jg_http_stats *ret)
         ret->by_class[i] = atomic_load(&h->by_class[i]);
     ret->bytes_in = atomic_load(&h->bytes_in);
     ret->bytes_out = atomic_load(&h->bytes_out);
+    pthread_mutex_lock(&h->clock_lock);
+    ret->deadline_cuts = h->deadline_cuts;
+    ret->refused_conns = h->refused_conns;
+    ret->open_conns = h->nconns;
+    pthread_mutex_unlock(&h->clock_lock);
 }
 
 void jg_http_metrics(struct jg_http *h, struct jg_buf *b)
@@ -717,8 +834,15 @@ void jg_http_stop(struct jg_http *h)
 {
     if (!h)
         return;
+    pthread_mutex_lock(&h->clock_lock);
+    h->reaper_stop = true;
+    pthread_cond_signal(&h->reaper_cond);
+    pthread_mutex_unlock(&h->clock_lock);
+    pthread_join(h->reaper, NULL);
     MHD_stop_daemon(h->daemon);
     pthread_mutex_destroy(&h->stream_lock);
+    pthread_mutex_destroy(&h->clock_lock);
+    pthread_cond_destroy(&h->reaper_cond);
     free(h->stats);
     free(h);
 }

@@ -32,6 +32,9 @@ struct jg_http_stats {
     uint64_t by_class[6]; /* 1xx..5xx */
     uint64_t bytes_in;
     uint64_t bytes_out;
+    uint64_t deadline_cuts;  /* connections cut by request_deadline */
+    uint64_t refused_conns;  /* connections closed over max_connections */
+    int64_t open_conns;
 };
 void jg_http_get_stats(struct jg_http *h, struct jg_http_stats *ret);
 
