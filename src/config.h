@@ -39,6 +39,9 @@ struct jg_config {
     int64_t max_json_body;
     int64_t max_inflight;
     int64_t watch_keepalive_ms;
+    int64_t max_watchers;
+    int64_t max_watchers_per_ip;
+    int64_t watch_queue_bytes;
     char *log_level;
 };
 

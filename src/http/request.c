@@ -110,15 +110,29 @@ jg_status jg_resp_header(struct jg_resp *resp, const char *name, const char *fmt
 {
     va_list ap;
     char *v = NULL;
+    size_t room = sizeof(resp->arena) - resp->arena_used;
+    bool owned = false;
     if (resp->nhdr >= JG_RESP_MAX_HEADERS)
         return JG_ERR_INTERNAL;
     va_start(ap, fmt);
-    int n = vasprintf(&v, fmt, ap);
+    int n = vsnprintf(resp->arena + resp->arena_used, room, fmt, ap);
     va_end(ap);
     if (n < 0)
         return JG_ERR_NOMEM;
+    if ((size_t)n < room) {
+        v = resp->arena + resp->arena_used;
+        resp->arena_used += (size_t)n + 1;
+    } else {
+        va_start(ap, fmt);
+        n = vasprintf(&v, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return JG_ERR_NOMEM;
+        owned = true;
+    }
     resp->hdr[resp->nhdr].name = name;
     resp->hdr[resp->nhdr].value = v;
+    resp->hdr[resp->nhdr].owned = owned;
     resp->nhdr++;
     return JG_OK;
 }
@@ -187,8 +201,10 @@ void jg_resp_json(struct jg_resp *resp, int status, cJSON *json)
 void jg_resp_clear(struct jg_resp *resp)
 {
     for (int i = 0; i < resp->nhdr; i++)
-        free(resp->hdr[i].value);
+        if (resp->hdr[i].owned)
+            free(resp->hdr[i].value);
     resp->nhdr = 0;
+    resp->arena_used = 0;
     body_clear(resp);
     if (resp->stream_free)
         resp->stream_free(resp->stream_ctx);

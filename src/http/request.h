@@ -76,8 +76,11 @@ struct jg_resp {
     int nhdr;
     struct {
         const char *name;    /* static string */
-        char *value;         /* owned */
+        char *value;         /* in arena, or malloc'd when owned */
+        bool owned;
     } hdr[JG_RESP_MAX_HEADERS];
+    char arena[768];         /* header values, without a malloc each */
+    size_t arena_used;
     char *body;              /* owned (malloc) unless body_msg is set */
     size_t body_len;
     natsMsg *body_msg;       /* owns body when set (zero copy) */

@@ -353,9 +353,7 @@ struct get_op {
 
 static void get_op_free(struct get_op *op)
 {
-    free(op->bucket);
-    free(op->key);
-    free(op);
+    free(op); /* bucket and key live in the same block */
 }
 
 static void get_fetched(void *ctx, jg_status st, struct jg_kv_entry *e)
@@ -394,13 +392,17 @@ static void get_bucket(void *ctx, jg_status st, const struct jg_bucket_info *inf
 void jg_kv_get(struct jg_app *app, const char *bucket, const char *key, uint64_t revision,
                jg_kv_get_fn fn, void *ctx)
 {
-    struct get_op *op = calloc(1, sizeof(*op));
-    if (!op || !(op->bucket = strdup(bucket)) || !(op->key = strdup(key))) {
-        if (op)
-            get_op_free(op);
+    size_t bl = strlen(bucket) + 1, kl = strlen(key) + 1;
+    struct get_op *op = malloc(sizeof(*op) + bl + kl);
+    if (!op) {
         fn(ctx, JG_ERR_NOMEM, NULL);
         return;
     }
+    memset(op, 0, sizeof(*op));
+    op->bucket = (char *)(op + 1);
+    op->key = op->bucket + bl;
+    memcpy(op->bucket, bucket, bl);
+    memcpy(op->key, key, kl);
     op->app = app;
     op->revision = revision;
     op->fn = fn;

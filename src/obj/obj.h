@@ -202,10 +202,13 @@ struct jg_obj_reader;
  * non-link object in bucket) with a small prefetch window.  With a full
  * read (start 0, len = size) the size, chunk count and digest are checked
  * and the last chunk is held back until they are.  wake(ctx) runs when a
- * read that returned 0 may succeed (any thread, no lock held). */
+ * read that returned 0 may succeed (any thread, no lock held); release(ctx)
+ * runs once when the reader is gone for good (after jg_obj_reader_free and
+ * its last in-flight fetch).  On error release is not called. */
 jg_status jg_obj_reader_new(struct jg_app *app, const struct jg_bucket_info *binfo,
                             const struct jg_obj_info *info, uint64_t start, uint64_t len,
-                            void (*wake)(void *), void *ctx, struct jg_obj_reader **ret);
+                            void (*wake)(void *), void (*release)(void *), void *ctx,
+                            struct jg_obj_reader **ret);
 /* >0 bytes, 0 = nothing yet, -1 end, -2 error (see detail). */
 long jg_obj_reader_read(struct jg_obj_reader *r, char *buf, size_t max);
 /* Why the reader failed ("" when it did not). */
