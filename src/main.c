@@ -20,6 +20,7 @@
 #include "config.h"
 #include "http/server.h"
 #include "log.h"
+#include "loop.h"
 #include "nats/js.h"
 #include "nats/conn.h"
 #include "util.h"
@@ -83,6 +84,7 @@ static void drain_requests(struct jg_app *app)
 int main(int argc, char **argv)
 {
     static struct jg_app app;
+    struct jg_loop *loop = NULL;
     sigset_t sigs;
     int exit_code = -1, rc = 1;
     enum jg_log_level level;
@@ -110,12 +112,16 @@ int main(int argc, char **argv)
 
     jg_info("jetgate %s starting (NATS %s, listen %s)", PACKAGE_VERSION, app.cfg.nats,
             app.cfg.listen);
-    if (jg_nats_new(&app.cfg, &app.nats) != JG_OK)
+    if (jg_loop_new(&loop) != JG_OK)
+        goto out;
+    if (jg_nats_new(&app.cfg, loop, &app.nats) != JG_OK)
         goto out;
     if (jg_buckets_new(app.nats, &app.buckets) != JG_OK)
         goto out;
     jg_nats_on_reconnect(app.nats, on_reconnect, &app);
-    if (jg_http_start(&app, &app.http) != JG_OK)
+    if (jg_http_start(&app, loop, &app.http) != JG_OK)
+        goto out;
+    if (jg_loop_start(loop) != JG_OK)
         goto out;
     notify("READY=1");
 
@@ -153,10 +159,14 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     /* NATS first: failing its pending requests resumes every suspended
-     * connection, which libmicrohttpd requires before it stops. */
-    jg_nats_free(app.nats);
-    jg_http_stop(app.http);
+     * connection, which libmicrohttpd requires before it stops; the loop
+     * runs until then to carry the replies and the flush. */
+    jg_nats_shutdown(app.nats);
     jg_buckets_free(app.buckets);
+    jg_loop_stop(loop);
+    jg_http_stop(app.http);
+    jg_nats_free(app.nats);
+    jg_loop_free(loop);
     jg_config_free(&app.cfg);
     if (rc == 0)
         jg_info("stopped");

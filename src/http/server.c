@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -25,6 +26,7 @@
 #include "http/request.h"
 #include "http/router.h"
 #include "log.h"
+#include "loop.h"
 #include "util.h"
 
 enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY, ST_DISCARD, ST_STREAM };
@@ -663,7 +665,24 @@ static jg_status parse_listen(const char *listen, struct sockaddr_storage *ss, b
     return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? JG_OK : JG_ERR_INVALID_CONFIG;
 }
 
-jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
+/* Loop hook: let libmicrohttpd do its work (accept, read, resume,
+ * respond); returns how long it may wait. */
+static int64_t http_hook(void *ctx)
+{
+    struct jg_http *h = ctx;
+    MHD_UNSIGNED_LONG_LONG t = 0;
+    MHD_run(h->daemon);
+    if (MHD_get_timeout(h->daemon, &t) == MHD_YES)
+        return t > 1000 ? 1000 : (int64_t)t;
+    return -1;
+}
+
+static void on_http_fd(void *ctx, uint32_t events)
+{
+    /* nothing to do here: the hook runs MHD_run every iteration */
+}
+
+jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http **ret_http)
 {
     const struct jg_config *cfg = &app->cfg;
     struct sockaddr_storage ss;
@@ -689,8 +708,9 @@ jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
         free(h);
         return JG_ERR_NOMEM;
     }
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+    /* no internal thread: libmicrohttpd runs on jetgate's event loop, the
+     * same thread that reads NATS replies (loop.h) */
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_TURBO;
     if (v6)
         flags |= MHD_USE_IPv6;
     unsigned timeout_s = (unsigned)((cfg->idle_timeout_ms + 999) / 1000);
@@ -716,7 +736,10 @@ jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http)
         free(h);
         return JG_ERR_INVALID_CONFIG;
     }
-    if (pthread_create(&h->reaper, NULL, reaper_main, h) != 0) {
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!di || jg_loop_add(loop, di->epoll_fd, EPOLLIN, on_http_fd, h) != JG_OK ||
+        jg_loop_add_hook(loop, http_hook, h) != JG_OK ||
+        pthread_create(&h->reaper, NULL, reaper_main, h) != 0) {
         MHD_stop_daemon(h->daemon);
         free(h->stats);
         free(h);

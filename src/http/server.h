@@ -1,6 +1,7 @@
 /* server.h - the libmicrohttpd front end: listener, request life cycle,
- * suspend/resume, limits.  One epoll polling thread carries every
- * connection; handlers that wait for NATS suspend their connection. */
+ * suspend/resume, limits.  libmicrohttpd runs on jetgate's event loop
+ * thread (loop.h), which also reads NATS; handlers that wait for NATS
+ * suspend their connection. */
 #ifndef JG_HTTP_SERVER_H
 #define JG_HTTP_SERVER_H
 
@@ -12,9 +13,11 @@
 
 struct jg_http;
 
-/* Starts listening on app->cfg.listen.  Logs and returns an error when the
- * address is bad or taken. */
-jg_status jg_http_start(struct jg_app *app, struct jg_http **ret_http);
+struct jg_loop;
+
+/* Starts listening on app->cfg.listen, served by loop (whose thread starts
+ * later).  Logs and returns an error when the address is bad or taken. */
+jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http **ret_http);
 
 /* Asks our own /healthz over loopback (2 s at most): the polling thread
  * is alive and answering.  For the systemd watchdog; blocking. */
@@ -49,9 +52,9 @@ void jg_http_end_streams(struct jg_http *h);
 /* Streaming responses open now. */
 int64_t jg_http_streams(struct jg_http *h);
 
-/* Closes every connection and frees h.  Every suspended request must have
- * been completed first (jg_nats_free fails pending NATS requests).
- * NULL-safe. */
+/* Closes every connection and frees h.  The loop thread must have stopped
+ * and every suspended request been completed (jg_nats_shutdown fails the
+ * pending NATS requests).  NULL-safe. */
 void jg_http_stop(struct jg_http *h);
 
 #endif

@@ -1,9 +1,11 @@
-/* conn.c - connection, reply multiplexer and dispatch thread (see conn.h). */
+/* conn.c - connection, reply multiplexer and its loop hook (see conn.h). */
 #include "autoconfig.h"
 #include "nats/conn.h"
 
 #include <netdb.h>
 #include <pthread.h>
+#include <sys/epoll.h>
+#include <time.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "loop.h"
 #include "util.h"
 
 #define HASH_SIZE 16384u
@@ -32,8 +35,13 @@ struct jg_nats {
     uint64_t next_id;
     uint64_t inflight;
 
-    pthread_t thread;
+    struct jg_loop *loop;
+    int evfd;                  /* the NATS socket in the loop, -1 if none */
+    uint32_t evmask;
+    _Atomic(natsConnection *) evnc;
     atomic_bool stop;
+    bool stopped;              /* pending requests failed (lock) */
+    pthread_cond_t stopped_cond;
     atomic_bool lost;       /* a disconnect happened: fail pending requests */
     atomic_bool reconnected;
     atomic_uint_fast64_t reconnects;
@@ -99,7 +107,7 @@ static void table_remove(struct jg_nats *n, struct jg_nats_req *r)
     n->inflight--;
 }
 
-/* --- dispatch thread ----------------------------------------------------- */
+/* --- reply dispatch (loop thread) ----------------------------------------------------- */
 
 static void dispatch_msg(struct jg_nats *n, natsMsg *msg)
 {
@@ -145,34 +153,88 @@ static void expire(struct jg_nats *n, bool all, int64_t now)
     }
 }
 
-static void *dispatch_main(void *arg)
+/* Loop hook: serve the replies that the read events queued, then what
+ * disconnects and deadlines ask for.  Returns ms until the next deadline. */
+static int64_t nats_hook(void *arg)
 {
     struct jg_nats *n = arg;
-    while (!atomic_load(&n->stop)) {
-        int64_t now = jg_now_ms(), wait = MAX_WAIT_MS;
-        pthread_mutex_lock(&n->lock);
-        if (n->head && n->head->deadline_ms - now < wait)
-            wait = n->head->deadline_ms - now;
-        pthread_mutex_unlock(&n->lock);
-        if (wait < 1)
-            wait = 1;
+    int64_t wait = MAX_WAIT_MS;
+
+    for (int i = 0; i < 4096; i++) {
         natsMsg *msg = NULL;
-        natsStatus s = natsSubscription_NextMsg(&msg, n->sub, wait);
-        if (s == NATS_OK && msg)
-            dispatch_msg(n, msg);
-        else if (s != NATS_TIMEOUT && s != NATS_OK) {
-            if (s == NATS_INVALID_SUBSCRIPTION || s == NATS_CONNECTION_CLOSED)
-                break;
-            /* slow consumer etc.: pending requests will time out */
-        }
-        if (atomic_exchange(&n->lost, false))
-            expire(n, true, 0);
-        if (atomic_exchange(&n->reconnected, false) && n->on_reconnect)
-            n->on_reconnect(n->on_reconnect_ctx);
-        expire(n, false, jg_now_ms());
+        if (natsSubscription_NextMsg(&msg, n->sub, 0) != NATS_OK || !msg)
+            break;
+        dispatch_msg(n, msg);
     }
-    expire(n, true, 0);
-    return NULL;
+    if (atomic_exchange(&n->lost, false) || atomic_load(&n->stop))
+        expire(n, true, 0);
+    if (atomic_exchange(&n->reconnected, false) && n->on_reconnect)
+        n->on_reconnect(n->on_reconnect_ctx);
+    int64_t now = jg_now_ms();
+    expire(n, false, now);
+    pthread_mutex_lock(&n->lock);
+    if (n->head && n->head->deadline_ms - now < wait)
+        wait = n->head->deadline_ms - now;
+    if (atomic_load(&n->stop) && !n->stopped) {
+        n->stopped = true;
+        pthread_cond_broadcast(&n->stopped_cond);
+    }
+    pthread_mutex_unlock(&n->lock);
+    return wait < 1 ? 1 : wait;
+}
+
+/* --- external event loop: libnats reads and writes from our loop --------- */
+
+static void on_nats_fd(void *ctx, uint32_t events)
+{
+    struct jg_nats *n = ctx;
+    natsConnection *nc = atomic_load(&n->evnc);
+    if (!nc)
+        return;
+    if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+        natsConnection_ProcessReadEvent(nc);
+    if (events & EPOLLOUT)
+        natsConnection_ProcessWriteEvent(nc);
+}
+
+static natsStatus ev_attach(void **user, void *loop, natsConnection *nc, natsSock sock)
+{
+    struct jg_nats *n = loop;
+    if (n->evfd >= 0)
+        jg_loop_del(n->loop, n->evfd);
+    atomic_store(&n->evnc, nc);
+    n->evfd = sock;
+    n->evmask = EPOLLIN;
+    *user = n;
+    return jg_loop_add(n->loop, sock, EPOLLIN, on_nats_fd, n) == JG_OK ? NATS_OK : NATS_ERR;
+}
+
+static natsStatus ev_update(struct jg_nats *n, uint32_t bit, bool add)
+{
+    uint32_t mask = add ? (n->evmask | bit) : (n->evmask & ~bit);
+    n->evmask = mask;
+    if (n->evfd < 0)
+        return NATS_OK;
+    return jg_loop_mod(n->loop, n->evfd, mask) == JG_OK ? NATS_OK : NATS_ERR;
+}
+
+static natsStatus ev_read(void *user, bool add)
+{
+    return ev_update(user, EPOLLIN, add);
+}
+
+static natsStatus ev_write(void *user, bool add)
+{
+    return ev_update(user, EPOLLOUT, add);
+}
+
+static natsStatus ev_detach(void *user)
+{
+    struct jg_nats *n = user;
+    if (n->evfd >= 0)
+        jg_loop_del(n->loop, n->evfd);
+    n->evfd = -1;
+    return NATS_OK;
 }
 
 /* --- server version --------------------------------------------------- *
@@ -239,6 +301,7 @@ static void on_disconnected(natsConnection *nc, void *closure)
 {
     struct jg_nats *n = closure;
     atomic_store(&n->lost, true);
+    jg_loop_wake(n->loop);
     if (!atomic_load(&n->stop))
         jg_warn("nats: disconnected; reconnecting");
 }
@@ -250,6 +313,7 @@ static void on_reconnected(natsConnection *nc, void *closure)
     natsConnection_GetConnectedUrl(nc, url, sizeof(url));
     atomic_fetch_add(&n->reconnects, 1);
     atomic_store(&n->reconnected, true);
+    jg_loop_wake(n->loop);
     jg_info("nats: reconnected to %s", url);
     fetch_server_version(n, url);
 }
@@ -318,6 +382,8 @@ static jg_status set_options(struct jg_nats *n)
     /* Asynchronous subscriptions (consumers of watches and object reads)
      * share the library's delivery pool instead of a thread each. */
     TRY(natsOptions_UseGlobalMessageDelivery(o, true));
+    /* the socket is read on jetgate's event loop thread (see loop.h) */
+    TRY(natsOptions_SetEventLoop(o, n, ev_attach, ev_read, ev_write, ev_detach));
     TRY(natsOptions_SetTimeout(o, 2000));
     TRY(natsOptions_SetPingInterval(o, 10000));
     TRY(natsOptions_SetMaxPingsOut(o, 2));
@@ -348,7 +414,7 @@ static jg_status set_options(struct jg_nats *n)
     return JG_OK;
 }
 
-jg_status jg_nats_new(const struct jg_config *cfg, struct jg_nats **ret_nats)
+jg_status jg_nats_new(const struct jg_config *cfg, struct jg_loop *loop, struct jg_nats **ret_nats)
 {
     struct jg_nats *n = calloc(1, sizeof(*n));
     natsInbox *inbox = NULL;
@@ -359,8 +425,11 @@ jg_status jg_nats_new(const struct jg_config *cfg, struct jg_nats **ret_nats)
     if (!n)
         return JG_ERR_NOMEM;
     n->cfg = cfg;
+    n->loop = loop;
+    n->evfd = -1;
     n->next_id = 1;
     pthread_mutex_init(&n->lock, NULL);
+    pthread_cond_init(&n->stopped_cond, NULL);
     if (natsOptions_Create(&n->opts) != NATS_OK) {
         st = JG_ERR_NOMEM;
         goto out;
@@ -397,7 +466,7 @@ jg_status jg_nats_new(const struct jg_config *cfg, struct jg_nats **ret_nats)
         st = JG_ERR_INTERNAL;
         goto out;
     }
-    if (pthread_create(&n->thread, NULL, dispatch_main, n) != 0) {
+    if (jg_loop_add_hook(loop, nats_hook, n) != JG_OK) {
         st = JG_ERR_INTERNAL;
         goto out;
     }
@@ -407,6 +476,7 @@ jg_status jg_nats_new(const struct jg_config *cfg, struct jg_nats **ret_nats)
 out:
     natsInbox_Destroy(inbox);
     natsSubscription_Destroy(n->sub);
+    natsConnection_Close(n->nc);
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->opts);
     pthread_mutex_destroy(&n->lock);
@@ -414,20 +484,35 @@ out:
     return st;
 }
 
-void jg_nats_free(struct jg_nats *n)
+void jg_nats_shutdown(struct jg_nats *n)
 {
     if (!n)
         return;
     atomic_store(&n->stop, true);
-    pthread_join(n->thread, NULL);
-    if (n->nc && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED) {
-        /* flush what was published, then close */
-        natsConnection_FlushTimeout(n->nc, 2000);
+    jg_loop_wake(n->loop);
+    pthread_mutex_lock(&n->lock);
+    while (!n->stopped) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 2;
+        if (pthread_cond_timedwait(&n->stopped_cond, &n->lock, &ts) != 0)
+            break; /* the loop is not running: nothing is pending on it */
     }
-    natsSubscription_Destroy(n->sub);
+    pthread_mutex_unlock(&n->lock);
+    if (n->nc && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED)
+        natsConnection_FlushTimeout(n->nc, 2000); /* what was published goes out */
+    natsSubscription_Unsubscribe(n->sub);
     natsConnection_Close(n->nc);
+}
+
+void jg_nats_free(struct jg_nats *n)
+{
+    if (!n)
+        return;
+    natsSubscription_Destroy(n->sub);
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->opts);
+    pthread_cond_destroy(&n->stopped_cond);
     pthread_mutex_destroy(&n->lock);
     free(n);
 }
@@ -522,14 +607,14 @@ jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *
     if (s == NATS_OK)
         return JG_OK;
     /* Not sent (or only into a buffer too small to hold it): take the
-     * request back unless the dispatch thread already failed it. */
+     * request back unless the loop thread already failed it. */
     pthread_mutex_lock(&n->lock);
     bool mine = table_find(n, id) == r;
     if (mine)
         table_remove(n, r);
     pthread_mutex_unlock(&n->lock);
     if (!mine) {
-        /* the dispatch thread owns it now and will call fn */
+        /* the loop thread owns it now and will call fn */
         return JG_OK;
     }
     jg_debug("nats: publish to '%s' failed: %s", subject, natsStatus_GetText(s));

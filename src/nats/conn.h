@@ -1,15 +1,16 @@
-/* conn.h - the NATS side of jetgate: one connection, one reply subscription
- * and one dispatch thread that multiplexes every request.
+/* conn.h - the NATS side of jetgate: one connection, read on jetgate's
+ * event loop (loop.h), and one reply subscription that multiplexes every
+ * request.
  *
  * A request is published with a reply subject "<inbox>.<id>"; all replies
- * arrive on one wildcard subscription read by the dispatch thread, which
+ * arrive on one wildcard subscription drained by the loop thread, which
  * also expires requests whose deadline passed and fails requests cut off by
- * a disconnect.  Every callback of this module therefore runs on that one
- * thread, one at a time: callbacks may issue further requests (to chain
- * steps) but must stay short and never block.
+ * a disconnect.  Every callback of this module therefore runs on the loop
+ * thread (the HTTP thread too), one at a time: callbacks may issue further
+ * requests (to chain steps) but must stay short and never block.
  *
  * No call of this module blocks on the network except jg_nats_new() setup
- * (which does not wait for a connection) and jg_nats_free() (drain). */
+ * (which does not wait for a connection) and jg_nats_shutdown() (flush). */
 #ifndef JG_NATS_H
 #define JG_NATS_H
 
@@ -50,12 +51,20 @@ struct jg_nats_req {
     char reply[96];
 };
 
-/* Creates the connection (connecting in the background, retrying forever)
- * and starts the dispatch thread.  cfg must outlive the returned object. */
-jg_status jg_nats_new(const struct jg_config *cfg, struct jg_nats **ret_nats);
+struct jg_loop;
 
-/* Drains and closes the connection and stops the dispatch thread; pending
- * requests are failed first.  NULL-safe. */
+/* Creates the connection (connecting in the background, retrying forever)
+ * on loop, whose thread must be started for anything to move.  cfg and
+ * loop must outlive the returned object. */
+jg_status jg_nats_new(const struct jg_config *cfg, struct jg_loop *loop,
+                      struct jg_nats **ret_nats);
+
+/* Fails every pending request (on the loop thread), flushes what was
+ * published and closes the connection.  Call while the loop runs. */
+void jg_nats_shutdown(struct jg_nats *n);
+
+/* Frees everything; after jg_nats_shutdown() and after the loop thread
+ * stopped.  NULL-safe. */
 void jg_nats_free(struct jg_nats *n);
 
 bool jg_nats_connected(struct jg_nats *n);
@@ -96,7 +105,7 @@ jg_status jg_nats_sink_open(struct jg_nats *n, struct jg_nats_req *r, int64_t ti
                             jg_nats_reply_fn fn, void *ctx);
 
 /* Ends a JG_NATS_STREAM request; call only from a callback of this module
- * (the dispatch thread).  No callback follows. */
+ * (the loop thread).  No callback follows. */
 void jg_nats_cancel(struct jg_nats *n, struct jg_nats_req *r);
 
 /* Pushes a stream request's deadline to now + its timeout (progress seen). */
