@@ -10,7 +10,12 @@
  * requests (to chain steps) but must stay short and never block.
  *
  * No call of this module blocks on the network except jg_nats_new() setup
- * (which does not wait for a connection) and jg_nats_shutdown() (flush). */
+ * (which does not wait for a connection) and jg_nats_shutdown() (flush).
+ *
+ * Never call a blocking libnats function (natsConnection_Request*, Flush,
+ * js_*, kvStore_*, NextMsg with a timeout) on the loop thread: its reply
+ * can only be read by the thread it blocks.  Use jg_nats_request, or a
+ * worker thread. */
 #ifndef JG_NATS_H
 #define JG_NATS_H
 
