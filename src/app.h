@@ -4,6 +4,7 @@
 #ifndef JG_APP_H
 #define JG_APP_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -12,6 +13,7 @@
 struct jg_nats;
 struct jg_buckets;
 struct jg_http;
+struct jg_auth;
 
 struct jg_app {
     struct jg_config cfg;
@@ -20,6 +22,9 @@ struct jg_app {
     struct jg_http *http;
     atomic_bool shutting_down;
     int64_t started_ns;
+    /* the token set in force; replaced on reload (auth_lock) */
+    pthread_mutex_t auth_lock;
+    struct jg_auth *auth;
 };
 
 #endif

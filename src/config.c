@@ -71,6 +71,12 @@ const struct jg_option jg_options[] = {
      "events queued for one slow watch client before it gets 'overflow'", false, true},
     {"log_level", JG_OPT_LEVEL, OFF(log_level), "info", 0, 0, "LEVEL",
      "error, warn, info or debug", false, true},
+    {"tokens_file", JG_OPT_STRING, OFF(tokens_file), NULL, 0, 0, "FILE",
+     "bearer tokens and their rules (see jetgate.conf(5)); none = open access", false, true},
+    {"allow_open_access", JG_OPT_BOOL, OFF(allow_open_access), "false", 0, 0, "BOOL",
+     "allow a listener that is not loopback without tokens", false, false},
+    {"cors_origins", JG_OPT_STRING, OFF(cors_origins), NULL, 0, 0, "ORIGIN[,ORIGIN...]",
+     "browser origins allowed to call the API (CORS); '*' for any", false, false},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL, false, false},
 };
 

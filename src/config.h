@@ -43,6 +43,9 @@ struct jg_config {
     int64_t max_watchers_per_ip;
     int64_t watch_queue_bytes;
     char *log_level;
+    char *tokens_file;
+    bool allow_open_access;
+    char *cors_origins;
 };
 
 enum jg_opt_type { JG_OPT_STRING, JG_OPT_BOOL, JG_OPT_INT, JG_OPT_SIZE, JG_OPT_DURATION, JG_OPT_LEVEL };

@@ -17,6 +17,7 @@
 #endif
 
 #include "app.h"
+#include "auth.h"
 #include "config.h"
 #include "http/server.h"
 #include "log.h"
@@ -49,6 +50,49 @@ static void notify(const char *state)
 #endif
 }
 
+/* Is the listen address loopback only? */
+static bool listen_is_loopback(const char *listen)
+{
+    return strncmp(listen, "127.", 4) == 0 || strncmp(listen, "[::1]:", 6) == 0 ||
+           strncmp(listen, "localhost:", 10) == 0;
+}
+
+/* Loads the token file into app->auth (replacing the set in force). */
+static jg_status load_tokens(struct jg_app *app)
+{
+    struct jg_auth *a = NULL, *old;
+    jg_status st = jg_auth_load(app->cfg.tokens_file, &a);
+    if (st != JG_OK)
+        return st;
+    pthread_mutex_lock(&app->auth_lock);
+    old = app->auth;
+    app->auth = a;
+    pthread_mutex_unlock(&app->auth_lock);
+    jg_auth_unref(old);
+    if (jg_auth_count(a))
+        jg_info("auth: %zu token(s) loaded", jg_auth_count(a));
+    return JG_OK;
+}
+
+/* `jetgate --hash-token`: reads a token from standard input and prints the
+ * secret-hash field of a tokens_file line for it. */
+static int hash_token(void)
+{
+    char line[1024];
+    if (!fgets(line, sizeof(line), stdin)) {
+        fprintf(stderr, "jetgate: --hash-token reads the token from standard input\n");
+        return 2;
+    }
+    line[strcspn(line, "\r\n")] = '\0';
+    char *h = jg_auth_hash_token(line);
+    explicit_bzero(line, sizeof(line));
+    if (!h)
+        return 1;
+    printf("%s\n", h);
+    free(h);
+    return 0;
+}
+
 /* SIGHUP: read the configuration again (same file, environment and
  * flags) and apply what can change while running. */
 static void reload(struct jg_app *app, int argc, char **argv)
@@ -62,6 +106,8 @@ static void reload(struct jg_app *app, int argc, char **argv)
         jg_err("reload: configuration has errors; keeping the running one");
     } else {
         int n = jg_config_apply_reload(&app->cfg, &next);
+        if (load_tokens(app) != JG_OK)
+            jg_err("reload: tokens file has errors; keeping the tokens in force");
         if (jg_log_level_parse(app->cfg.log_level, &level) == JG_OK)
             jg_log_set_level(level);
         jg_info("reload: done, %d option(s) changed", n);
@@ -89,6 +135,9 @@ int main(int argc, char **argv)
     int exit_code = -1, rc = 1;
     enum jg_log_level level;
 
+    if (argc == 2 && strcmp(argv[1], "--hash-token") == 0)
+        return hash_token();
+    pthread_mutex_init(&app.auth_lock, NULL);
     if (jg_config_load(&app.cfg, argc, argv, &exit_code) != JG_OK) {
         jg_config_free(&app.cfg);
         return 2;
@@ -112,6 +161,18 @@ int main(int argc, char **argv)
 
     jg_info("jetgate %s starting (NATS %s, listen %s)", PACKAGE_VERSION, app.cfg.nats,
             app.cfg.listen);
+    if (load_tokens(&app) != JG_OK)
+        goto out;
+    if (jg_auth_count(app.auth) == 0 && !listen_is_loopback(app.cfg.listen)) {
+        if (!app.cfg.allow_open_access) {
+            jg_err("refusing to listen on %s without tokens: set tokens_file, or "
+                   "allow_open_access = true to serve anyone who can connect",
+                   app.cfg.listen);
+            goto out;
+        }
+        jg_warn("open access on %s: anyone who can connect may read and change every bucket",
+                app.cfg.listen);
+    }
     if (jg_loop_new(&loop) != JG_OK)
         goto out;
     if (jg_nats_new(&app.cfg, loop, &app.nats) != JG_OK)
@@ -167,6 +228,7 @@ out:
     jg_http_stop(app.http);
     jg_nats_free(app.nats);
     jg_loop_free(loop);
+    jg_auth_unref(app.auth);
     jg_config_free(&app.cfg);
     if (rc == 0)
         jg_info("stopped");

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "kv/kv.h"
 #include "nats/js.h"
 #include "nats/conn.h"
@@ -470,7 +471,9 @@ static void on_names(void *ctx, jg_status st, natsMsg *msg)
     cJSON_ArrayForEach(s, streams)
     {
         got++;
-        if (cJSON_IsString(s) && strncmp(s->valuestring, "KV_", 3) == 0)
+        if (cJSON_IsString(s) && strncmp(s->valuestring, "KV_", 3) == 0 &&
+            (!op->req->token ||
+             jg_auth_allows(op->req->token, JG_PERM_LIST, s->valuestring + 3, NULL)))
             cJSON_AddItemToArray(op->names, cJSON_CreateString(s->valuestring + 3));
     }
     cJSON_Delete(json);
@@ -567,8 +570,9 @@ void jg_h_kvm_keys(struct jg_req *req)
             return;
         }
     }
+    const char *must = req->token ? jg_auth_key_prefix(req->token, JG_PERM_READ, req->bucket) : "";
     jg_req_suspend(req);
-    jg_kv_keys(req->app, req->bucket, filters.v, prefixes.v, on_keys, req);
+    jg_kv_keys(req->app, req->bucket, filters.v, prefixes.v, must, on_keys, req);
     strv_free(&filters);
     strv_free(&prefixes);
 }

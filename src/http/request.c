@@ -89,6 +89,26 @@ jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret)
     return JG_OK;
 }
 
+struct hctx {
+    bool (*fn)(void *, const char *, const char *);
+    void *ctx;
+};
+
+static enum MHD_Result header_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    struct hctx *h = cls;
+    return h->fn(h->ctx, key, value ? value : "") ? MHD_YES : MHD_NO;
+}
+
+void jg_req_header_each(struct jg_req *req, bool (*fn)(void *ctx, const char *name,
+                                                        const char *value),
+                        void *ctx)
+{
+    struct hctx h = {fn, ctx};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_iter, &h);
+}
+
 bool jg_req_wants_json(struct jg_req *req)
 {
     const char *a = jg_req_header(req, "Accept");

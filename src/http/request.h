@@ -67,6 +67,7 @@ struct jg_route {
     jg_handler_fn handler;
     const char *operation_id; /* as in docs/openapi.yaml */
     enum jg_body_kind body;
+    unsigned perm;           /* enum jg_perm (auth.h) the caller's token needs */
 };
 
 #define JG_RESP_MAX_HEADERS 32
@@ -127,6 +128,11 @@ struct jg_req {
     bool stream_waiting;     /* guarded by the server's stream lock */
     struct jg_req *snext, *sprev; /* active streaming responses */
     struct jg_http *http;    /* the server (opaque) */
+    /* authentication: the token set in force when the request came (a
+     * reference) and the caller's token in it (NULL with open access) */
+    struct jg_auth *auth;
+    const struct jg_token *token;
+    const char *cors_origin; /* allowed Origin of the request, or NULL */
 };
 
 /* --- request accessors (MHD thread only: before jg_req_suspend) -------- */
@@ -143,6 +149,11 @@ jg_status jg_req_query_each(struct jg_req *req, const char *name,
 /* Boolean query parameter: absent = false; "true"/"1" or "false"/"0",
  * anything else is JG_ERR_INVALID_PARAMETER. */
 jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret);
+/* Calls fn for every request header (name as sent); stops when fn returns
+ * false. */
+void jg_req_header_each(struct jg_req *req, bool (*fn)(void *ctx, const char *name,
+                                                        const char *value),
+                        void *ctx);
 /* Accept header asks for JSON. */
 bool jg_req_wants_json(struct jg_req *req);
 

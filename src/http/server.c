@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -25,6 +26,7 @@
 
 #include "http/request.h"
 #include "http/router.h"
+#include "auth.h"
 #include "log.h"
 #include "loop.h"
 #include "util.h"
@@ -102,6 +104,7 @@ static void req_free(struct jg_req *req)
         free(v[i]);
     jg_buf_done(&req->scratch);
     jg_buf_done(&req->body);
+    jg_auth_unref(req->auth);
     jg_resp_clear(&req->resp);
     free(req->bucket);
     free(req->key);
@@ -132,6 +135,14 @@ static void clock_set(struct jg_http *h, struct MHD_Connection *conn, int64_t si
 
 static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max);
 static void content_free(void *cls);
+
+/* Response headers a browser page may read (CORS). */
+static const char cors_expose[] =
+    "ETag, Last-Modified, Content-Range, Content-Length, Accept-Ranges, Repr-Digest, "
+    "Retry-After, Location, X-Request-Id, X-Nats-Kv-Bucket, X-Nats-Kv-Key, X-Nats-Kv-Created, "
+    "X-Nats-Kv-Revision, X-Nats-Kv-Delta, X-Nats-Kv-Operation, X-Nats-Kv-Sequence, "
+    "X-Nats-Obj-Name, X-Nats-Obj-Bucket, X-Nats-Obj-Nuid, X-Nats-Obj-Size, X-Nats-Obj-Mod-Time, "
+    "X-Nats-Obj-Chunks, X-Nats-Obj-Digest, X-Nats-Obj-Description, X-Nats-Obj-Max-Chunk-Size";
 
 static void msg_free_cb(void *cls)
 {
@@ -180,6 +191,11 @@ static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
         return MHD_NO;
     for (int i = 0; i < r->nhdr; i++)
         MHD_add_response_header(mr, r->hdr[i].name, r->hdr[i].value);
+    if (req->cors_origin) {
+        MHD_add_response_header(mr, "Access-Control-Allow-Origin", req->cors_origin);
+        MHD_add_response_header(mr, "Vary", "Origin");
+        MHD_add_response_header(mr, "Access-Control-Expose-Headers", cors_expose);
+    }
     if (atomic_load(&h->app->shutting_down))
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     if (!r->stream_read)
@@ -218,6 +234,81 @@ static void early_problem(struct jg_req *req, jg_status st, const char *detail, 
     atomic_store(&req->state, has_body(req) ? ST_DISCARD : ST_READY);
 }
 
+/* The request's Origin when the configuration allows it (CORS). */
+static void cors_origin(struct jg_http *h, struct jg_req *req)
+{
+    const char *origin = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Origin");
+    const char *list = h->app->cfg.cors_origins;
+    if (!origin || !list || !*origin)
+        return;
+    size_t ol = strlen(origin);
+    for (const char *p = list; *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        size_t n = strcspn(p, ", ");
+        if ((n == 1 && *p == '*') || (n == ol && strncasecmp(p, origin, n) == 0)) {
+            req->cors_origin = origin;
+            return;
+        }
+        p += n;
+    }
+}
+
+/* OPTIONS on a known path: the methods it takes, and CORS preflight. */
+static void preflight(struct jg_req *req, int allow)
+{
+    char text[128];
+    jg_methods_text(allow | JG_OPTIONS, text, sizeof(text));
+    jg_resp_status(&req->resp, 204);
+    jg_resp_header(&req->resp, MHD_HTTP_HEADER_ALLOW, "%s", text);
+    if (req->cors_origin) {
+        const char *want = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                       "Access-Control-Request-Headers");
+        jg_resp_header(&req->resp, "Access-Control-Allow-Methods", "%s", text);
+        jg_resp_header(&req->resp, "Access-Control-Allow-Headers", "%s",
+                       want ? want : "Authorization, Content-Type");
+        jg_resp_header(&req->resp, "Access-Control-Max-Age", "600");
+    }
+    atomic_store(&req->state, ST_READY);
+}
+
+/* Authentication and authorization for the routed request; answers 401
+ * or 403 itself and returns false when the caller may not go on. */
+static bool authorize(struct jg_http *h, struct jg_req *req)
+{
+    struct jg_app *app = h->app;
+    unsigned perm = req->route->perm;
+    const char *presented = NULL;
+
+    if (perm == JG_PERM_NONE)
+        return true;
+    pthread_mutex_lock(&app->auth_lock);
+    req->auth = app->auth;
+    jg_auth_ref(req->auth);
+    pthread_mutex_unlock(&app->auth_lock);
+    if (jg_auth_count(req->auth) == 0)
+        return true; /* open access */
+    const char *hdr = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                  MHD_HTTP_HEADER_AUTHORIZATION);
+    if (hdr && strncasecmp(hdr, "Bearer ", 7) == 0)
+        presented = hdr + 7;
+    else if (perm == JG_PERM_WATCH)
+        jg_req_query(req, "authorization", &presented); /* EventSource cannot set headers */
+    req->token = jg_auth_find(req->auth, presented);
+    if (!req->token) {
+        early_problem(req, JG_ERR_UNAUTHORIZED,
+                      presented ? "the bearer token is not valid" : "a bearer token is required", 0);
+        jg_resp_header(&req->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"jetgate\"");
+        return false;
+    }
+    if (perm != JG_PERM_LIST &&
+        !jg_auth_allows(req->token, (enum jg_perm)perm, req->bucket, req->key)) {
+        early_problem(req, JG_ERR_FORBIDDEN, "the token may not do this on this bucket or key", 0);
+        return false;
+    }
+    return true;
+}
+
 /* First call for a request: route it and size its body. */
 static void begin(struct jg_http *h, struct jg_req *req, const char *url, const char *method)
 {
@@ -230,6 +321,11 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
     req->key = m.key;
     if (atomic_load(&h->app->shutting_down)) {
         early_problem(req, JG_ERR_NATS_UNAVAILABLE, "jetgate is shutting down", 0);
+        return;
+    }
+    cors_origin(h, req);
+    if (mflag == JG_OPTIONS && m.allow) {
+        preflight(req, m.allow);
         return;
     }
     switch (st) {
@@ -249,9 +345,15 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
     }
     req->route = m.route;
     req->method = (enum jg_method)mflag;
+    if (!authorize(h, req))
+        return;
     switch (m.route->body) {
     case JG_BODY_KV:
         req->body_limit = cfg->max_kv_body;
+        break;
+    case JG_BODY_STREAM:
+        /* streamed bodies are never held whole: the handler sets its limits */
+        req->body_limit = INT64_MAX;
         break;
     default:
         req->body_limit = cfg->max_json_body;

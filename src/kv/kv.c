@@ -913,6 +913,7 @@ static void scan_start(struct jg_app *app, const char *bucket, const char *filte
 
 struct keys_op {
     char **filters, **prefixes;  /* NULL-terminated copies */
+    char *must_prefix;           /* access limit, "" for none */
     bool match_here;
     struct jg_buf json;
     size_t n;
@@ -961,6 +962,8 @@ static void json_str(struct jg_buf *b, const char *s)
 
 static bool keys_wanted(struct keys_op *k, const char *key)
 {
+    if (strncmp(key, k->must_prefix, strlen(k->must_prefix)) != 0)
+        return false;
     if (!k->match_here)
         return true;
     bool f_ok = !k->filters[0], p_ok = !k->prefixes[0];
@@ -995,17 +998,20 @@ static void keys_done(struct scan *s, jg_status st)
     jg_buf_done(&k->json);
     strv_free(k->filters);
     strv_free(k->prefixes);
+    free(k->must_prefix);
     free(k);
     fn(fctx, st, json, len);
 }
 
 void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
-                jg_kv_keys_fn fn, void *ctx)
+                const char *must_prefix, jg_kv_keys_fn fn, void *ctx)
 {
     struct keys_op *k = calloc(1, sizeof(*k));
-    if (!k || !(k->filters = strv_dup(filters)) || !(k->prefixes = strv_dup(prefixes))) {
+    if (!k || !(k->filters = strv_dup(filters)) || !(k->prefixes = strv_dup(prefixes)) ||
+        !(k->must_prefix = strdup(must_prefix ? must_prefix : ""))) {
         if (k) {
             strv_free(k->filters);
+            strv_free(k->prefixes);
             free(k);
         }
         fn(ctx, JG_ERR_NOMEM, NULL, 0);
