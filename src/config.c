@@ -45,10 +45,11 @@ const struct jg_option jg_options[] = {
     {"shutdown_timeout", JG_OPT_DURATION, OFF(shutdown_timeout_ms), "10s", 0, 600000,
      "DURATION", "on SIGTERM, how long in-flight requests may finish", false, true},
     {"idle_timeout", JG_OPT_DURATION, OFF(idle_timeout_ms), "60s", 1000, DAY_MS,
-     "DURATION", "close HTTP connections idle this long", false, true},
+     "DURATION", "close HTTP connections idle this long; also the most a request line may take",
+     false, true},
     {"request_deadline", JG_OPT_DURATION, OFF(request_deadline_ms), "30s", 1000, DAY_MS,
-     "DURATION", "a request's headers and body must arrive within this of the connection's start "
-     "or of the previous response (slow clients are cut off)", false, true},
+     "DURATION", "a request's headers and body must arrive within this of its request line "
+     "(slow clients are cut off)", false, true},
     {"max_connections", JG_OPT_INT, OFF(max_connections), "4096", 1, 1000000, "N",
      "HTTP connections at once; more are closed at once", false, true},
     {"max_connections_per_ip", JG_OPT_INT, OFF(max_connections_per_ip), "0", 0, 1000000, "N",
@@ -77,6 +78,12 @@ const struct jg_option jg_options[] = {
      "allow a listener that is not loopback without tokens", false, false},
     {"cors_origins", JG_OPT_STRING, OFF(cors_origins), NULL, 0, 0, "ORIGIN[,ORIGIN...]",
      "browser origins allowed to call the API (CORS); '*' for any", false, false},
+    {"tls_cert", JG_OPT_STRING, OFF(tls_cert), NULL, 0, 0, "FILE",
+     "serve HTTPS with this PEM certificate chain (reloaded on SIGHUP)", false, true},
+    {"tls_key", JG_OPT_STRING, OFF(tls_key), NULL, 0, 0, "FILE",
+     "the PEM private key of tls_cert (reloaded on SIGHUP)", true, true},
+    {"tls_client_ca", JG_OPT_STRING, OFF(tls_client_ca), NULL, 0, 0, "FILE",
+     "require client certificates signed by these CAs (mutual TLS)", false, false},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL, false, false},
 };
 

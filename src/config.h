@@ -46,6 +46,9 @@ struct jg_config {
     char *tokens_file;
     bool allow_open_access;
     char *cors_origins;
+    char *tls_cert;
+    char *tls_key;
+    char *tls_client_ca;
 };
 
 enum jg_opt_type { JG_OPT_STRING, JG_OPT_BOOL, JG_OPT_INT, JG_OPT_SIZE, JG_OPT_DURATION, JG_OPT_LEVEL };

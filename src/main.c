@@ -20,6 +20,7 @@
 #include "auth.h"
 #include "config.h"
 #include "http/server.h"
+#include "http/tls.h"
 #include "log.h"
 #include "loop.h"
 #include "nats/js.h"
@@ -108,6 +109,9 @@ static void reload(struct jg_app *app, int argc, char **argv)
         int n = jg_config_apply_reload(&app->cfg, &next);
         if (load_tokens(app) != JG_OK)
             jg_err("reload: tokens file has errors; keeping the tokens in force");
+        if (app->cfg.tls_cert && app->cfg.tls_key &&
+            jg_tls_load(app->cfg.tls_cert, app->cfg.tls_key) == JG_OK)
+            jg_info("reload: TLS certificate loaded from '%s'", app->cfg.tls_cert);
         if (jg_log_level_parse(app->cfg.log_level, &level) == JG_OK)
             jg_log_set_level(level);
         jg_info("reload: done, %d option(s) changed", n);

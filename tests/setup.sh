@@ -11,7 +11,7 @@ cd "$top"
 
 packages="build-essential autoconf automake libtool pkg-config
 libnats-dev nats-server libmicrohttpd-dev libcjson-dev check nettle-dev
-libsystemd-dev curl ${JETGATE_SETUP_EXTRA:-}"
+libgnutls28-dev libsystemd-dev curl openssl ${JETGATE_SETUP_EXTRA:-}"
 command -v node >/dev/null 2>&1 || packages="$packages nodejs npm"
 command -v npm >/dev/null 2>&1 || packages="$packages npm"
 

@@ -6,6 +6,7 @@
  * complete, to be queued on the next access-handler call). */
 #include "autoconfig.h"
 #include "http/server.h"
+#include "http/tls.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -41,12 +42,18 @@ static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
                                         0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBOUNDS (sizeof(latency_bounds) / sizeof(latency_bounds[0]))
 
-/* One per TCP connection, for the whole-request deadline: "since" is when
- * the clock started (accept, or the end of the previous response), 0 while
- * a handler runs (waiting for NATS or streaming is not the client's fault). */
+/* One per TCP connection, for deadlines that bytes trickling in cannot
+ * push back.  Waiting for a request line (idle keep-alive, or a line sent
+ * slowly) the limit is idle_timeout from accept or the previous response;
+ * from the request line on, request_deadline for headers and body.  The
+ * clock stops while a handler works (waiting for NATS or streaming is not
+ * the client's fault). */
+enum { CLOCK_OFF, CLOCK_LINE, CLOCK_REQUEST };
+
 struct conn_clock {
     struct conn_clock *prev, *next;
     int fd;
+    int mode;
     int64_t since_ms;
 };
 
@@ -70,6 +77,7 @@ struct jg_http {
     struct sockaddr_storage addr; /* where we listen, for the self check */
     pthread_mutex_t clock_lock;   /* guards clocks */
     struct conn_clock *clocks;
+    char *client_ca;              /* PEM text when mutual TLS is on */
     pthread_t reaper;
     pthread_cond_t reaper_cond;
     bool reaper_stop;
@@ -121,7 +129,7 @@ void jg_req_done(struct jg_req *req)
         MHD_resume_connection(conn);
 }
 
-static void clock_set(struct jg_http *h, struct MHD_Connection *conn, int64_t since_ms)
+static void clock_set(struct jg_http *h, struct MHD_Connection *conn, int mode)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -129,7 +137,8 @@ static void clock_set(struct jg_http *h, struct MHD_Connection *conn, int64_t si
     if (!c)
         return;
     pthread_mutex_lock(&h->clock_lock);
-    c->since_ms = since_ms;
+    c->mode = mode;
+    c->since_ms = jg_now_ms();
     pthread_mutex_unlock(&h->clock_lock);
 }
 
@@ -272,6 +281,14 @@ static void preflight(struct jg_req *req, int allow)
     atomic_store(&req->state, ST_READY);
 }
 
+/* Mutual TLS: the peer's certificate verifies against tls_client_ca. */
+static bool client_cert_ok(struct jg_req *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    return ci && jg_tls_client_verified(ci->tls_session);
+}
+
 /* Authentication and authorization for the routed request; answers 401
  * or 403 itself and returns false when the caller may not go on. */
 static bool authorize(struct jg_http *h, struct jg_req *req)
@@ -345,6 +362,10 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
     }
     req->route = m.route;
     req->method = (enum jg_method)mflag;
+    if (h->client_ca && !client_cert_ok(req)) {
+        early_problem(req, JG_ERR_UNAUTHORIZED, "a valid client certificate is required", 0);
+        return;
+    }
     if (!authorize(h, req))
         return;
     switch (m.route->body) {
@@ -373,7 +394,7 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
  * response is queued. */
 static void run_handler(struct jg_http *h, struct jg_req *req, void (*fn)(struct jg_req *))
 {
-    clock_set(h, req->conn, 0);
+    clock_set(h, req->conn, CLOCK_OFF);
     if (!req->counted) {
         req->counted = true;
         atomic_fetch_add(&h->active, 1);
@@ -637,7 +658,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                  (long long)(jg_now_ms() - req->start_ms),
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
-        clock_set(h, conn, jg_now_ms());
+        clock_set(h, conn, CLOCK_LINE);
     atomic_store(&req->closed, true);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->on_close)
         req->on_close(req);
@@ -657,12 +678,13 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         if (!c || !ci)
             return;
         c->fd = ci->connect_fd;
+        c->mode = CLOCK_LINE;
         c->since_ms = jg_now_ms();
         pthread_mutex_lock(&h->clock_lock);
         if (++h->nconns > __atomic_load_n(&h->app->cfg.max_connections, __ATOMIC_RELAXED)) {
             /* over the limit: close at once rather than leave it waiting */
             shutdown(c->fd, SHUT_RDWR);
-            c->since_ms = 0;
+            c->mode = CLOCK_OFF;
             h->refused_conns++;
         }
         c->next = h->clocks;
@@ -696,11 +718,13 @@ static void *reaper_main(void *arg)
     pthread_mutex_lock(&h->clock_lock);
     while (!h->reaper_stop) {
         int64_t deadline = __atomic_load_n(&h->app->cfg.request_deadline_ms, __ATOMIC_RELAXED);
+        int64_t idle = __atomic_load_n(&h->app->cfg.idle_timeout_ms, __ATOMIC_RELAXED);
         int64_t now = jg_now_ms();
         for (struct conn_clock *c = h->clocks; c; c = c->next) {
-            if (c->since_ms && now - c->since_ms > deadline && c->fd >= 0) {
+            int64_t limit = c->mode == CLOCK_REQUEST ? deadline : idle;
+            if (c->mode != CLOCK_OFF && now - c->since_ms > limit && c->fd >= 0) {
                 shutdown(c->fd, SHUT_RDWR);
-                c->since_ms = 0;
+                c->mode = CLOCK_OFF;
                 h->deadline_cuts++;
             }
         }
@@ -715,6 +739,7 @@ static void *reaper_main(void *arg)
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+    clock_set(cls, conn, CLOCK_REQUEST);
     return req_new(cls);
 }
 
@@ -816,22 +841,46 @@ jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http
     if (v6)
         flags |= MHD_USE_IPv6;
     unsigned timeout_s = (unsigned)((cfg->idle_timeout_ms + 999) / 1000);
-    h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, h,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-        /* jetgate closes connections over max_connections itself (a
-         * reloadable limit); this only bounds what libmicrohttpd accepts */
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)(cfg->max_connections * 2 + 64),
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg->max_connections_per_ip,
-        MHD_OPTION_CONNECTION_TIMEOUT, timeout_s,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header_size,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
-        MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_UNESCAPE_CALLBACK, keep_raw, h,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-        MHD_OPTION_END);
+    struct MHD_OptionItem ops[24];
+    int no = 0;
+#define OPT(o, v, p) ops[no++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
+    OPT(MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)on_mhd_log, h);
+    OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
+    /* jetgate closes connections over max_connections itself (a
+     * reloadable limit); this only bounds what libmicrohttpd accepts */
+    OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections * 2 + 64, NULL);
+    OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL);
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL);
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_size, NULL);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h);
+    OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h);
+    OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h);
+    OPT(MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)keep_raw, h);
+    OPT(MHD_OPTION_LISTENING_ADDRESS_REUSE, 1, NULL);
+    if (cfg->tls_cert) {
+        if (!cfg->tls_key || jg_tls_load(cfg->tls_cert, cfg->tls_key) != JG_OK) {
+            jg_err("tls: 'tls_cert' needs a readable 'tls_key'");
+            free(h->stats);
+            free(h);
+            return JG_ERR_INVALID_CONFIG;
+        }
+        flags |= MHD_USE_TLS;
+        OPT(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, jg_tls_retrieve_callback());
+        if (cfg->tls_client_ca) {
+            h->client_ca = jg_tls_read_file(cfg->tls_client_ca);
+            if (!h->client_ca) {
+                jg_err("tls: cannot read 'tls_client_ca' file '%s'", cfg->tls_client_ca);
+                free(h->stats);
+                free(h);
+                return JG_ERR_INVALID_CONFIG;
+            }
+            OPT(MHD_OPTION_HTTPS_MEM_TRUST, 0, h->client_ca);
+        }
+    }
+    OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
+    h->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, h, MHD_OPTION_ARRAY, ops,
+                                 MHD_OPTION_END);
     if (!h->daemon) {
         jg_err("http: cannot listen on %s: %s", cfg->listen, strerror(errno));
         free(h->stats);
@@ -968,6 +1017,8 @@ void jg_http_stop(struct jg_http *h)
     pthread_mutex_destroy(&h->stream_lock);
     pthread_mutex_destroy(&h->clock_lock);
     pthread_cond_destroy(&h->reaper_cond);
+    free(h->client_ca);
+    jg_tls_done();
     free(h->stats);
     free(h);
 }

@@ -10,7 +10,7 @@ let stack;
 let port;
 
 before(async () => {
-  stack = await startStack({ jetgate: { args: ['--request-deadline', '2s', '--max-connections', '20'] } });
+  stack = await startStack({ jetgate: { args: ['--request-deadline', '2s', '--idle-timeout', '3s', '--max-connections', '20'] } });
   port = stack.jg.port;
 });
 
@@ -59,7 +59,7 @@ test('a client sending its headers one byte at a time is cut off at the request 
   assert.match(m.text, /^jetgate_http_deadline_closed_total [1-9]/m);
 });
 
-test('a slow request body is cut off too, and garbage that never forms a request line', async () => {
+test('a slow request body is cut off too, and garbage that never forms a request line (idle timeout)', async () => {
   const body = Buffer.from(`PUT /v1/kv/b/k HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n${'x'.repeat(100)}`);
   const closedAfter = await trickle(body, 50, 10000);
   assert.ok(closedAfter !== null && closedAfter < 5, `slow body: closed after ${closedAfter}s`);

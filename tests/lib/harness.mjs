@@ -401,6 +401,8 @@ async function startJetgateOnce(opts) {
   try {
     await waitFor(async () => {
       if (dead) throw fatalError('jetgate exited');
+      // opts.probe 'tcp': only wait for the port (an HTTPS listener)
+      if (opts.probe === 'tcp') return tcpAccepts(port);
       if ((await httpStatus(`${base}/healthz`)) !== 200) return false;
       return !waitReady || (await httpStatus(`${base}/readyz`)) === 200;
     }, START_TIMEOUT_MS, 50, waitReady ? 'jetgate /healthz and /readyz' : 'jetgate /healthz');
