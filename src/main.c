@@ -236,6 +236,6 @@ out:
     jg_config_free(&app.cfg);
     if (rc == 0)
         jg_info("stopped");
-    nats_Close();
+    nats_CloseAndWait(2000); /* the library's threads end before exit */
     return rc;
 }

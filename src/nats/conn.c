@@ -41,6 +41,7 @@ struct jg_nats {
     _Atomic(natsConnection *) evnc;
     atomic_bool stop;
     bool stopped;              /* pending requests failed (lock) */
+    bool closed;               /* the library's closed callback ran (lock) */
     pthread_cond_t stopped_cond;
     atomic_bool lost;       /* a disconnect happened: fail pending requests */
     atomic_bool reconnected;
@@ -234,6 +235,7 @@ static natsStatus ev_detach(void *user)
     if (n->evfd >= 0)
         jg_loop_del(n->loop, n->evfd);
     n->evfd = -1;
+    atomic_store(&n->evnc, NULL);
     return NATS_OK;
 }
 
@@ -326,6 +328,16 @@ static void on_connected(natsConnection *nc, void *closure)
     fetch_server_version(closure, url);
 }
 
+/* The last callback the library makes for a connection: after it, n may go. */
+static void on_closed(natsConnection *nc, void *closure)
+{
+    struct jg_nats *n = closure;
+    pthread_mutex_lock(&n->lock);
+    n->closed = true;
+    pthread_cond_broadcast(&n->stopped_cond);
+    pthread_mutex_unlock(&n->lock);
+}
+
 static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
 {
     jg_warn("nats: asynchronous error: %s", natsStatus_GetText(err));
@@ -374,6 +386,7 @@ static jg_status set_options(struct jg_nats *n)
     TRY(natsOptions_SetRetryOnFailedConnect(o, true, on_connected, n));
     TRY(natsOptions_SetDisconnectedCB(o, on_disconnected, n));
     TRY(natsOptions_SetReconnectedCB(o, on_reconnected, n));
+    TRY(natsOptions_SetClosedCB(o, on_closed, n));
     TRY(natsOptions_SetErrorHandler(o, on_error, n));
     /* Never let the library buffer writes while reconnecting: a write
      * answered 503 must not be sent later (0 would mean the 8 MB default). */
@@ -503,6 +516,17 @@ void jg_nats_shutdown(struct jg_nats *n)
         natsConnection_FlushTimeout(n->nc, 2000); /* what was published goes out */
     natsSubscription_Unsubscribe(n->sub);
     natsConnection_Close(n->nc);
+    /* callbacks (disconnected, closed) run on a library thread: wait for
+     * the last one, so none runs after jg_nats_free */
+    pthread_mutex_lock(&n->lock);
+    while (n->nc && !n->closed) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 2;
+        if (pthread_cond_timedwait(&n->stopped_cond, &n->lock, &ts) != 0)
+            break;
+    }
+    pthread_mutex_unlock(&n->lock);
 }
 
 void jg_nats_free(struct jg_nats *n)
