@@ -11,7 +11,8 @@ cd "$top"
 
 packages="build-essential autoconf automake libtool pkg-config
 libnats-dev nats-server libmicrohttpd-dev libcjson-dev check nettle-dev
-libgnutls28-dev libsystemd-dev curl openssl ${JETGATE_SETUP_EXTRA:-}"
+libgnutls28-dev libsystemd-dev curl openssl
+prometheus systemd man-db groff-base ${JETGATE_SETUP_EXTRA:-}"
 command -v node >/dev/null 2>&1 || packages="$packages nodejs npm"
 command -v npm >/dev/null 2>&1 || packages="$packages npm"
 
@@ -37,8 +38,10 @@ fi
 mkdir -p build
 (cd build && { [ -f Makefile ] || ../configure --quiet; } && make -j"$(nproc)" >/dev/null)
 
-if [ ! -d tests/node_modules ]; then
-	echo "setup: installing the test suites' npm packages"
-	npm ci --prefix tests --no-audit --no-fund --loglevel=error
-fi
+for d in tests tests/tools; do
+	if [ ! -d "$d/node_modules" ]; then
+		echo "setup: installing the npm packages of $d"
+		npm ci --prefix "$d" --no-audit --no-fund --loglevel=error
+	fi
+done
 echo "setup: jetgate built at $top/build/src/jetgate"

@@ -146,7 +146,7 @@ void jg_h_metrics(struct jg_req *req)
     jg_buf_init(&b);
     jg_http_metrics(req->app->http, &b);
     jg_buf_printf(&b,
-                  "# HELP jetgate_http_requests_active Requests waiting for NATS.\n"
+                  "# HELP jetgate_http_requests_active Requests being handled (this one included).\n"
                   "# TYPE jetgate_http_requests_active gauge\n"
                   "jetgate_http_requests_active %lld\n"
                   "# HELP jetgate_http_received_bytes_total Request body bytes received.\n"
