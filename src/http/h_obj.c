@@ -1,9 +1,850 @@
 /* h_obj.c - HTTP handlers for objects: /v1/obj/{bucket}/{name} and its
- * alias /v1/objm/buckets/{bucket}/keys/{name}. */
+ * alias /v1/objm/buckets/{bucket}/keys/{name}: streaming upload (PUT),
+ * streaming download with Range and conditional requests (GET, HEAD),
+ * DELETE and PATCH.  The NATS side lives in src/obj/. */
 #include "autoconfig.h"
 #include "http/handlers.h"
 
-void jg_h_obj_get(struct jg_req *req) { jg_h_not_implemented(req); }
-void jg_h_obj_put(struct jg_req *req) { jg_h_not_implemented(req); }
-void jg_h_obj_delete(struct jg_req *req) { jg_h_not_implemented(req); }
-void jg_h_obj_patch(struct jg_req *req) { jg_h_not_implemented(req); }
+
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/router.h"
+#include "log.h"
+#include "nats/conn.h"
+#include "obj/obj.h"
+
+#define MAX_LINK_HOPS 4
+#define META_PREFIX "X-Nats-Obj-Meta-"
+
+static bool check_names(struct jg_req *req)
+{
+    if (!jg_obj_bucket_valid(req->bucket)) {
+        jg_req_fail(req, JG_ERR_INVALID_BUCKET, "bucket names are [A-Za-z0-9_-]+");
+        return false;
+    }
+    if (!jg_obj_name_valid(req->key)) {
+        jg_req_fail(req, JG_ERR_INVALID_NAME,
+                    "object names are non-empty UTF-8 of at most %d bytes", JG_OBJ_MAX_NAME);
+        return false;
+    }
+    return true;
+}
+
+static const char *detail_for(jg_status st)
+{
+    switch (st) {
+    case JG_ERR_BUCKET_NOT_FOUND:
+        return "no such object bucket";
+    case JG_ERR_OBJECT_NOT_FOUND:
+        return "no such object";
+    case JG_ERR_NATS_UNAVAILABLE:
+        return "not connected to NATS; retry later";
+    case JG_ERR_NATS_TIMEOUT:
+        return "NATS did not answer within the request timeout";
+    case JG_ERR_BUCKET_SEALED:
+        return "the bucket is sealed";
+    default:
+        return jg_status_title(st);
+    }
+}
+
+/* Does an If-None-Match / If-Range list name the digest ("*" = any)? */
+static bool etag_in(const char *list, const char *digest)
+{
+    const char *q = list;
+    while (q && *q) {
+        while (*q == ' ' || *q == ',' || *q == '\t')
+            q++;
+        if (!*q)
+            break;
+        if (*q == '*')
+            return true;
+        if (q[0] == 'W' && q[1] == '/')
+            q += 2;
+        size_t n = strcspn(q, ","), m = n;
+        while (m && (q[m - 1] == ' ' || q[m - 1] == '\t'))
+            m--;
+        const char *t = q;
+        if (m >= 2 && t[0] == '"' && t[m - 1] == '"') {
+            t++;
+            m -= 2;
+        }
+        if (digest && strlen(digest) == m && strncmp(t, digest, m) == 0)
+            return true;
+        q += n;
+    }
+    return false;
+}
+
+/* --- GET / HEAD ------------------------------------------------------------ */
+
+struct get_ctx {
+    struct jg_req *req;
+    bool head, meta_only;
+    char *range, *if_range, *inm;
+    int hops;
+    struct jg_obj_reader *reader;
+};
+
+static void get_ctx_free(struct get_ctx *g)
+{
+    free(g->range);
+    free(g->if_range);
+    free(g->inm);
+    free(g);
+}
+
+static void object_headers(struct jg_req *req, const struct jg_obj_info *i)
+{
+    struct jg_resp *resp = &req->resp;
+    char when[40], http[32];
+    uint8_t sha[32];
+    char *v;
+    const char *ct = jg_obj_info_header(i, "Content-Type");
+    jg_resp_header(resp, "Content-Type", "%s", ct ? ct : "application/octet-stream");
+    if (i->digest) {
+        jg_resp_header(resp, "ETag", "\"%s\"", i->digest);
+        if (jg_obj_digest_parse(i->digest, sha) == JG_OK) {
+            char *b = jg_base64_encode(sha, 32, false);
+            if (b)
+                jg_resp_header(resp, "Repr-Digest", "sha-256=:%s:", b);
+            free(b);
+        }
+    }
+    if (i->stored_ns > 0) {
+        jg_time_http(i->stored_ns, http);
+        jg_resp_header(resp, "Last-Modified", "%s", http);
+        jg_time_rfc3339(i->stored_ns, when);
+    } else {
+        snprintf(when, sizeof(when), "%s", i->mtime ? i->mtime : "");
+    }
+    jg_resp_header(resp, "Accept-Ranges", "bytes");
+    v = jg_pct_encode_header(i->name, strlen(i->name));
+    jg_resp_header(resp, "X-Nats-Obj-Name", "%s", v ? v : "");
+    free(v);
+    jg_resp_header(resp, "X-Nats-Obj-Bucket", "%s", i->bucket ? i->bucket : "");
+    jg_resp_header(resp, "X-Nats-Obj-Nuid", "%s", i->nuid ? i->nuid : "");
+    jg_resp_header(resp, "X-Nats-Obj-Size", "%llu", (unsigned long long)i->size);
+    jg_resp_header(resp, "X-Nats-Obj-Mod-Time", "%s", when);
+    jg_resp_header(resp, "X-Nats-Obj-Chunks", "%llu", (unsigned long long)i->chunks);
+    jg_resp_header(resp, "X-Nats-Obj-Digest", "%s", i->digest ? i->digest : "");
+    if (i->description) {
+        v = jg_pct_encode_header(i->description, strlen(i->description));
+        jg_resp_header(resp, "X-Nats-Obj-Description", "%s", v ? v : "");
+        free(v);
+    }
+    if (i->max_chunk_size)
+        jg_resp_header(resp, "X-Nats-Obj-Max-Chunk-Size", "%u", i->max_chunk_size);
+    if (!i->headers)
+        return;
+    for (const cJSON *h = i->headers->child; h; h = h->next) {
+        if (!h->string || strcasecmp(h->string, "Content-Type") == 0)
+            continue;
+        const char *val = cJSON_IsString(h) ? h->valuestring
+                          : cJSON_IsArray(h) && cJSON_IsString(h->child) ? h->child->valuestring
+                                                                         : NULL;
+        if (!val || resp->nhdr >= JG_RESP_MAX_HEADERS - 2)
+            continue;
+        char *name = NULL;
+        if (asprintf(&name, META_PREFIX "%s", h->string) < 0)
+            continue;
+        /* response header names must outlive the response: the request's
+         * scratch list frees them with the request */
+        if (jg_buf_append(&req->scratch, &name, sizeof(name)) != JG_OK) {
+            free(name);
+            continue;
+        }
+        v = jg_pct_encode_header(val, strlen(val));
+        jg_resp_header(resp, name, "%s", v ? v : "");
+        free(v);
+    }
+}
+
+static long head_read(void *ctx, char *buf, size_t max)
+{
+    return JG_STREAM_END;
+}
+
+static long get_read(void *ctx, char *buf, size_t max)
+{
+    struct get_ctx *g = ctx;
+    long n = jg_obj_reader_read(g->reader, buf, max);
+    if (n == -1)
+        return JG_STREAM_END;
+    if (n == -2) {
+        jg_warn("obj: download of '%s' in '%s' cut short: %s", g->req->key, g->req->bucket,
+                jg_obj_reader_error(g->reader));
+        return JG_STREAM_ERROR;
+    }
+    return n;
+}
+
+static void get_free(void *ctx)
+{
+    struct get_ctx *g = ctx;
+    jg_obj_reader_free(g->reader); /* get_release follows */
+}
+
+static void get_wake(void *ctx)
+{
+    struct get_ctx *g = ctx;
+    jg_req_wake(g->req);
+}
+
+static void get_release(void *ctx)
+{
+    struct get_ctx *g = ctx;
+    struct jg_req *req = g->req;
+    get_ctx_free(g);
+    jg_req_unref(req);
+}
+
+static void on_get_info(void *ctx, jg_status st, struct jg_obj_info *info,
+                        const struct jg_bucket_info *binfo)
+{
+    struct get_ctx *g = ctx;
+    struct jg_req *req = g->req;
+    struct jg_resp *resp = &req->resp;
+    uint64_t start = 0, end = 0;
+
+    if (st == JG_OK && info->deleted)
+        st = JG_ERR_OBJECT_NOT_FOUND;
+    if (st != JG_OK) {
+        jg_obj_info_free(info);
+        get_ctx_free(g);
+        jg_req_fail(req, st, "%s", detail_for(st));
+        return;
+    }
+    if (info->is_link) {
+        if (!info->link_name) {
+            jg_req_fail(req, JG_ERR_BUCKET_LINK, "'%s' is a link to the bucket '%s'", info->name,
+                        info->link_bucket);
+            jg_obj_info_free(info);
+            get_ctx_free(g);
+            return;
+        }
+        if (++g->hops > MAX_LINK_HOPS || !jg_obj_bucket_valid(info->link_bucket)) {
+            jg_req_fail(req, JG_ERR_OBJECT_NOT_FOUND, "link '%s' leads nowhere", info->name);
+            jg_obj_info_free(info);
+            get_ctx_free(g);
+            return;
+        }
+        jg_obj_info_get(req->app, info->link_bucket, info->link_name, on_get_info, g);
+        jg_obj_info_free(info);
+        return;
+    }
+    if (g->inm && etag_in(g->inm, info->digest)) {
+        jg_resp_status(resp, 304);
+        if (info->digest)
+            jg_resp_header(resp, "ETag", "\"%s\"", info->digest);
+        jg_obj_info_free(info);
+        get_ctx_free(g);
+        jg_req_done(req);
+        return;
+    }
+    enum jg_obj_range_kind rk = JG_RANGE_NONE;
+    if (g->range && !g->meta_only) {
+        if (!g->if_range || etag_in(g->if_range, info->digest))
+            rk = jg_obj_range_parse(g->range, info->size, &start, &end);
+    }
+    if (rk == JG_RANGE_UNSATISFIABLE) {
+        jg_resp_problem(resp, JG_ERR_RANGE_NOT_SATISFIABLE, 0,
+                        "the range starts at or past the end of the object (%llu bytes)",
+                        (unsigned long long)info->size);
+        jg_resp_header(resp, "Content-Range", "bytes */%llu", (unsigned long long)info->size);
+        jg_obj_info_free(info);
+        get_ctx_free(g);
+        jg_req_done(req);
+        return;
+    }
+    object_headers(req, info);
+    uint64_t len = info->size;
+    jg_resp_status(resp, 200);
+    if (rk == JG_RANGE_OK) {
+        len = end - start + 1;
+        jg_resp_status(resp, 206);
+        jg_resp_header(resp, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)start,
+                       (unsigned long long)end, (unsigned long long)info->size);
+    }
+    if (g->meta_only || len == 0) {
+        jg_obj_info_free(info);
+        get_ctx_free(g);
+        jg_req_done(req);
+        return;
+    }
+    if (g->head) {
+        /* HEAD: the server sends the headers of a body of this size */
+        jg_resp_stream(resp, (int64_t)len, 0, head_read, NULL, NULL);
+        jg_obj_info_free(info);
+        get_ctx_free(g);
+        jg_req_done(req);
+        return;
+    }
+    jg_req_ref(req);
+    st = jg_obj_reader_new(req->app, binfo, info, start, len, get_wake, get_release, g,
+                           &g->reader);
+    jg_obj_info_free(info);
+    if (st != JG_OK) {
+        jg_req_unref(req);
+        get_ctx_free(g);
+        jg_req_fail(req, st, "cannot read the object");
+        return;
+    }
+    jg_resp_stream(resp, (int64_t)len, 64 * 1024, get_read, get_free, g);
+    jg_req_done(req);
+}
+
+static char *dup_header(struct jg_req *req, const char *name)
+{
+    const char *v = jg_req_header(req, name);
+    return v ? strdup(v) : NULL;
+}
+
+void jg_h_obj_get(struct jg_req *req)
+{
+    bool meta_only = false;
+    if (!check_names(req))
+        return;
+    if (jg_req_query_bool(req, "metaOnly", &meta_only) != JG_OK) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'metaOnly' must be true or false");
+        return;
+    }
+    struct get_ctx *g = calloc(1, sizeof(*g));
+    if (!g) {
+        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
+        return;
+    }
+    g->req = req;
+    g->head = req->method == JG_HEAD;
+    g->meta_only = meta_only;
+    g->range = dup_header(req, "Range");
+    g->if_range = dup_header(req, "If-Range");
+    g->inm = dup_header(req, "If-None-Match");
+    jg_req_suspend(req);
+    jg_obj_info_get(req->app, req->bucket, req->key, on_get_info, g);
+}
+
+/* --- PUT (streaming upload) ---------------------------------------------------- *
+ * The upload is paused (on_body takes less than offered) while the put
+ * session's window of unacknowledged chunks is full.  Its events arrive on
+ * the NATS dispatch thread; two of them act on a paused connection, and the
+ * HTTP thread marks a connection paused only after on_body returned, so
+ * they first wait for that mark (a few instructions away). */
+
+struct put_ctx {
+    struct jg_req *req;
+    struct jg_obj_put *put;
+    bool ended;              /* on_end ran: the request is suspended */
+    bool closed;             /* the client left */
+};
+
+static void wait_paused(struct jg_req *req)
+{
+    while (!__atomic_load_n(&req->upload_paused, __ATOMIC_ACQUIRE) ||
+           !__atomic_load_n(&req->suspended, __ATOMIC_ACQUIRE))
+        sched_yield();
+}
+
+static void put_ctx_free(struct put_ctx *c)
+{
+    struct jg_req *req = c->req;
+    free(c);
+    jg_req_unref(req);
+}
+
+/* The upload whose on_body runs on this thread (done may be delivered
+ * within the write: then the connection is not paused). */
+static __thread struct put_ctx *in_body;
+
+static size_t put_on_body(struct jg_req *req, const char *data, size_t len)
+{
+    struct put_ctx *c = req->hctx;
+    in_body = c;
+    /* c may be freed within the write (done delivered at once) */
+    size_t took = jg_obj_put_write(c->put, data, len);
+    in_body = NULL;
+    return took;
+}
+
+static void put_on_end(struct jg_req *req)
+{
+    struct put_ctx *c = req->hctx;
+    c->ended = true;
+    jg_req_suspend(req);
+    jg_obj_put_end(c->put);
+}
+
+static void put_on_close(struct jg_req *req)
+{
+    struct put_ctx *c = req->hctx;
+    req->on_close = NULL;
+    c->closed = true;
+    jg_obj_put_abort(c->put);
+}
+
+static void put_wake(void *ctx)
+{
+    struct put_ctx *c = ctx;
+    wait_paused(c->req);
+    jg_req_resume_upload(c->req);
+}
+
+static void put_done(void *ctx, jg_status st, const char *detail, const struct jg_obj_info *info)
+{
+    struct put_ctx *c = ctx;
+    struct jg_req *req = c->req;
+    if (c->closed) {
+        if (st != JG_OK)
+            jg_debug("obj: upload of '%s' in '%s' abandoned: %s", req->key, req->bucket, detail);
+        put_ctx_free(c);
+        return;
+    }
+    if (in_body != c && !c->ended)
+        wait_paused(req);
+    req->on_close = NULL;
+    req->hctx = NULL;
+    if (st == JG_OK) {
+        jg_resp_json(&req->resp, 201, jg_obj_info_api_json(info));
+        if (info->digest)
+            jg_resp_header(&req->resp, "ETag", "\"%s\"", info->digest);
+    } else {
+        if (st == JG_ERR_DIGEST_MISMATCH || st == JG_ERR_INSUFFICIENT_STORAGE)
+            jg_info("obj: upload of '%s' in '%s' refused: %s", req->key, req->bucket, detail);
+        jg_resp_problem(&req->resp, st, 0, "%s", *detail ? detail : detail_for(st));
+    }
+    free(c);
+    jg_req_done(req);
+    jg_req_unref(req); /* the put's reference */
+}
+
+struct meta_hdrs {
+    cJSON *headers;
+    jg_status st;
+};
+
+static bool collect_meta(void *ctx, const char *name, const char *value)
+{
+    struct meta_hdrs *m = ctx;
+    size_t pl = strlen(META_PREFIX);
+    if (strncasecmp(name, META_PREFIX, pl) != 0 || !name[pl])
+        return true;
+    char *n = strdup(name + pl), *v = NULL;
+    if (!n || jg_pct_decode(value, strlen(value), &v) != JG_OK) {
+        free(n);
+        m->st = JG_ERR_INVALID_PARAMETER;
+        return false;
+    }
+    jg_obj_canonical_header(n);
+    cJSON *arr = cJSON_GetObjectItemCaseSensitive(m->headers, n);
+    if (!arr)
+        arr = cJSON_AddArrayToObject(m->headers, n);
+    cJSON_AddItemToArray(arr, cJSON_CreateString(v));
+    free(n);
+    free(v);
+    return true;
+}
+
+void jg_h_obj_put(struct jg_req *req)
+{
+    struct jg_obj_put_opts o = {0};
+    struct meta_hdrs m = {NULL, JG_OK};
+    char *desc = NULL;
+    const char *v;
+    uint64_t u;
+
+    if (!check_names(req))
+        return;
+    o.bucket = req->bucket;
+    o.name = req->key;
+    o.declared_size = -1;
+    if (jg_req_query(req, "chunkSize", &v) != JG_OK ||
+        (v && (jg_u64_parse(v, &u) != JG_OK || u == 0 || u > UINT32_MAX))) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'chunkSize' must be a positive integer");
+        return;
+    }
+    o.chunk_size = v ? u : 0;
+    v = jg_req_header(req, "Content-Length");
+    if (v && jg_u64_parse(v, &u) == JG_OK)
+        o.declared_size = (int64_t)u;
+    bool found = false;
+    if (jg_obj_content_digest_parse(jg_req_header(req, "Content-Digest"), &found, o.digest) !=
+        JG_OK) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                    "Content-Digest must hold sha-256=:<base64 of 32 bytes>:");
+        return;
+    }
+    o.has_digest = found;
+    v = jg_req_header(req, "If-None-Match");
+    if (v) {
+        while (*v == ' ')
+            v++;
+        if (strcmp(v, "*") != 0) {
+            jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "only If-None-Match: * is supported on PUT");
+            return;
+        }
+        o.cond = JG_OBJ_COND_ABSENT;
+    }
+    v = jg_req_header(req, "If-Match");
+    if (v) {
+        if (o.cond != JG_OBJ_COND_NONE) {
+            jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "If-Match and If-None-Match together");
+            return;
+        }
+        o.cond = JG_OBJ_COND_DIGEST;
+        o.if_match = v;
+    }
+    v = jg_req_header(req, "X-Nats-Obj-Description");
+    if (v && jg_pct_decode(v, strlen(v), &desc) != JG_OK) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "bad percent-encoding in X-Nats-Obj-Description");
+        return;
+    }
+    o.description = desc;
+    o.msg_id = jg_req_header(req, "Idempotency-Key");
+    m.headers = cJSON_CreateObject();
+    v = jg_req_header(req, "Content-Type");
+    if (m.headers && v) {
+        cJSON *arr = cJSON_AddArrayToObject(m.headers, "Content-Type");
+        cJSON_AddItemToArray(arr, cJSON_CreateString(v));
+    }
+    if (m.headers)
+        jg_req_header_each(req, collect_meta, &m);
+    if (!m.headers || m.st != JG_OK) {
+        cJSON_Delete(m.headers);
+        free(desc);
+        jg_req_fail(req, m.st ? m.st : JG_ERR_NOMEM, "bad X-Nats-Obj-Meta-* header");
+        return;
+    }
+    o.headers = m.headers;
+    struct put_ctx *c = calloc(1, sizeof(*c));
+    if (!c) {
+        cJSON_Delete(m.headers);
+        free(desc);
+        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
+        return;
+    }
+    static const struct jg_obj_put_events ev = {put_wake, put_done};
+    c->req = req;
+    jg_obj_put_begin(req->app, &o, &ev, c, &c->put);
+    free(desc);
+    if (!c->put) {
+        free(c);
+        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
+        return;
+    }
+    jg_req_ref(req);
+    req->hctx = c;
+    req->on_close = put_on_close;
+    /* the body flows at once; the session holds it back until its checks
+     * (bucket, current version, preconditions) are done */
+    jg_req_read_body(req, put_on_body, put_on_end);
+}
+
+/* --- DELETE --------------------------------------------------------------------- */
+
+struct del_ctx {
+    struct jg_req *req;
+    struct jg_obj_info *info;    /* the tombstone written */
+    char chunk_subj[300];
+};
+
+static void del_finish(struct del_ctx *d, jg_status st, const char *detail)
+{
+    struct jg_req *req = d->req;
+    if (st == JG_OK)
+        jg_resp_json(&req->resp, 200, jg_obj_info_api_json(d->info));
+    else
+        jg_resp_problem(&req->resp, st, 0, "%s", detail ? detail : detail_for(st));
+    jg_obj_info_free(d->info);
+    free(d);
+    jg_req_done(req);
+}
+
+static void on_del_purged(void *ctx, jg_status st, uint64_t n)
+{
+    struct del_ctx *d = ctx;
+    if (st != JG_OK)
+        jg_warn("obj: purging the chunks of deleted '%s' in '%s' failed: %s", d->req->key,
+                d->req->bucket, jg_status_title(st));
+    del_finish(d, JG_OK, NULL);
+}
+
+static void on_del_written(void *ctx, jg_status st, uint64_t seq)
+{
+    struct del_ctx *d = ctx;
+    if (st != JG_OK) {
+        del_finish(d, st, NULL);
+        return;
+    }
+    d->info->revision = seq;
+    d->info->stored_ns = jg_realtime_ns();
+    if (!d->chunk_subj[0]) {
+        del_finish(d, JG_OK, NULL);
+        return;
+    }
+    jg_obj_purge_subject(d->req->app, d->req->bucket, d->chunk_subj, on_del_purged, d);
+}
+
+static void on_del_info(void *ctx, jg_status st, struct jg_obj_info *info,
+                        const struct jg_bucket_info *binfo)
+{
+    struct del_ctx *d = ctx;
+    char when[40];
+    if (st == JG_OK && info->deleted)
+        st = JG_ERR_OBJECT_NOT_FOUND;
+    if (st == JG_OK && binfo->sealed)
+        st = JG_ERR_BUCKET_SEALED;
+    if (st != JG_OK) {
+        jg_obj_info_free(info);
+        del_finish(d, st, NULL);
+        return;
+    }
+    if (info->nuid && *info->nuid && !info->is_link)
+        snprintf(d->chunk_subj, sizeof(d->chunk_subj), "$O.%s.C.%s", d->req->bucket, info->nuid);
+    info->deleted = true;
+    info->size = 0;
+    info->chunks = 0;
+    free(info->digest);
+    info->digest = NULL;
+    free(info->bucket);
+    info->bucket = strdup(d->req->bucket);
+    jg_time_rfc3339(jg_realtime_ns(), when);
+    free(info->mtime);
+    info->mtime = strdup(when);
+    d->info = info;
+    jg_obj_meta_write(d->req->app, d->req->bucket, info, -1, NULL, on_del_written, d);
+}
+
+void jg_h_obj_delete(struct jg_req *req)
+{
+    if (!check_names(req))
+        return;
+    struct del_ctx *d = calloc(1, sizeof(*d));
+    if (!d) {
+        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
+        return;
+    }
+    d->req = req;
+    jg_req_suspend(req);
+    jg_obj_info_get(req->app, req->bucket, req->key, on_del_info, d);
+}
+
+/* --- PATCH: JSON merge of name, description, headers, metadata ---------------------- */
+
+struct patch_ctx {
+    struct jg_req *req;
+    cJSON *patch;
+    struct jg_obj_info *info;    /* the new meta */
+    char *old_name;
+};
+
+static void patch_finish(struct patch_ctx *p, jg_status st, const char *detail)
+{
+    struct jg_req *req = p->req;
+    if (st == JG_OK)
+        jg_resp_json(&req->resp, 200, jg_obj_info_api_json(p->info));
+    else
+        jg_resp_problem(&req->resp, st, 0, "%s", detail ? detail : detail_for(st));
+    cJSON_Delete(p->patch);
+    jg_obj_info_free(p->info);
+    free(p->old_name);
+    free(p);
+    jg_req_done(req);
+}
+
+static void on_patch_old_purged(void *ctx, jg_status st, uint64_t n)
+{
+    struct patch_ctx *p = ctx;
+    if (st != JG_OK)
+        jg_warn("obj: removing the old name '%s' in '%s' failed: %s", p->old_name, p->req->bucket,
+                jg_status_title(st));
+    patch_finish(p, JG_OK, NULL);
+}
+
+static void on_patch_written(void *ctx, jg_status st, uint64_t seq)
+{
+    struct patch_ctx *p = ctx;
+    if (st != JG_OK) {
+        patch_finish(p, st == JG_ERR_PRECONDITION_FAILED ? JG_ERR_OBJECT_EXISTS : st,
+                     st == JG_ERR_PRECONDITION_FAILED ? "an object took the new name meanwhile"
+                                                      : NULL);
+        return;
+    }
+    p->info->revision = seq;
+    p->info->stored_ns = jg_realtime_ns();
+    if (strcmp(p->old_name, p->info->name) == 0) {
+        patch_finish(p, JG_OK, NULL);
+        return;
+    }
+    char *enc = jg_obj_name_encode(p->old_name);
+    char *subj = NULL;
+    if (!enc || asprintf(&subj, "$O.%s.M.%s", p->req->bucket, enc) < 0)
+        subj = NULL;
+    free(enc);
+    if (!subj) {
+        patch_finish(p, JG_OK, NULL);
+        return;
+    }
+    jg_obj_purge_subject(p->req->app, p->req->bucket, subj, on_patch_old_purged, p);
+    free(subj);
+}
+
+static void on_patch_target(void *ctx, jg_status st, struct jg_obj_info *info,
+                            const struct jg_bucket_info *binfo)
+{
+    struct patch_ctx *p = ctx;
+    int64_t expect = 0;
+    if (st == JG_OK) {
+        bool live = !info->deleted;
+        expect = (int64_t)info->revision;
+        jg_obj_info_free(info);
+        if (live) {
+            patch_finish(p, JG_ERR_OBJECT_EXISTS, "an object with the new name exists");
+            return;
+        }
+    } else if (st != JG_ERR_OBJECT_NOT_FOUND) {
+        patch_finish(p, st, NULL);
+        return;
+    }
+    jg_obj_meta_write(p->req->app, p->req->bucket, p->info, expect, NULL, on_patch_written, p);
+}
+
+/* Applies the merge patch to info; JG_OK or a reason in why. */
+static jg_status apply_patch(struct jg_obj_info *info, const cJSON *patch, char *why, size_t wl)
+{
+    for (const cJSON *f = patch->child; f; f = f->next) {
+        if (strcmp(f->string, "name") == 0) {
+            if (!cJSON_IsString(f) || !jg_obj_name_valid(f->valuestring)) {
+                snprintf(why, wl, "'name' must be a non-empty UTF-8 string");
+                return JG_ERR_INVALID_NAME;
+            }
+            free(info->name);
+            info->name = strdup(f->valuestring);
+        } else if (strcmp(f->string, "description") == 0) {
+            if (!cJSON_IsString(f) && !cJSON_IsNull(f)) {
+                snprintf(why, wl, "'description' must be a string or null");
+                return JG_ERR_INVALID_PARAMETER;
+            }
+            free(info->description);
+            info->description = cJSON_IsString(f) && *f->valuestring ? strdup(f->valuestring) : NULL;
+        } else if (strcmp(f->string, "headers") == 0 || strcmp(f->string, "metadata") == 0) {
+            bool hdr = f->string[0] == 'h';
+            cJSON **target = hdr ? &info->headers : &info->metadata;
+            if (cJSON_IsNull(f)) {
+                cJSON_Delete(*target);
+                *target = NULL;
+                continue;
+            }
+            if (!cJSON_IsObject(f)) {
+                snprintf(why, wl, "'%s' must be an object or null", f->string);
+                return JG_ERR_INVALID_PARAMETER;
+            }
+            if (!*target)
+                *target = cJSON_CreateObject();
+            for (const cJSON *h = f->child; h; h = h->next) {
+                char name[256];
+                snprintf(name, sizeof(name), "%s", h->string);
+                if (hdr)
+                    jg_obj_canonical_header(name);
+                cJSON_DeleteItemFromObjectCaseSensitive(*target, name);
+                if (cJSON_IsNull(h))
+                    continue;
+                if (!hdr) {
+                    if (!cJSON_IsString(h)) {
+                        snprintf(why, wl, "metadata values must be strings");
+                        return JG_ERR_INVALID_PARAMETER;
+                    }
+                    cJSON_AddStringToObject(*target, name, h->valuestring);
+                    continue;
+                }
+                cJSON *arr = cJSON_CreateArray();
+                if (cJSON_IsString(h)) {
+                    cJSON_AddItemToArray(arr, cJSON_CreateString(h->valuestring));
+                } else if (cJSON_IsArray(h)) {
+                    for (const cJSON *x = h->child; x; x = x->next) {
+                        if (!cJSON_IsString(x)) {
+                            cJSON_Delete(arr);
+                            snprintf(why, wl, "header values must be strings");
+                            return JG_ERR_INVALID_PARAMETER;
+                        }
+                        cJSON_AddItemToArray(arr, cJSON_CreateString(x->valuestring));
+                    }
+                } else {
+                    cJSON_Delete(arr);
+                    snprintf(why, wl, "header values must be strings or arrays of strings");
+                    return JG_ERR_INVALID_PARAMETER;
+                }
+                cJSON_AddItemToObject(*target, name, arr);
+            }
+            if (!(*target)->child) {
+                cJSON_Delete(*target);
+                *target = NULL;
+            }
+        } else {
+            snprintf(why, wl, "unknown field '%.64s' (name, description, headers, metadata)",
+                     f->string);
+            return JG_ERR_INVALID_PARAMETER;
+        }
+    }
+    return info->name ? JG_OK : JG_ERR_NOMEM;
+}
+
+static void on_patch_info(void *ctx, jg_status st, struct jg_obj_info *info,
+                          const struct jg_bucket_info *binfo)
+{
+    struct patch_ctx *p = ctx;
+    char why[200] = "", when[40];
+    if (st == JG_OK && info->deleted)
+        st = JG_ERR_OBJECT_NOT_FOUND;
+    if (st == JG_OK && binfo->sealed)
+        st = JG_ERR_BUCKET_SEALED;
+    if (st != JG_OK) {
+        jg_obj_info_free(info);
+        patch_finish(p, st, NULL);
+        return;
+    }
+    p->info = info;
+    st = apply_patch(info, p->patch, why, sizeof(why));
+    if (st != JG_OK) {
+        patch_finish(p, st, why);
+        return;
+    }
+    free(info->bucket);
+    info->bucket = strdup(p->req->bucket);
+    jg_time_rfc3339(jg_realtime_ns(), when);
+    free(info->mtime);
+    info->mtime = strdup(when);
+    if (strcmp(info->name, p->old_name) != 0) {
+        jg_obj_info_get(p->req->app, p->req->bucket, info->name, on_patch_target, p);
+        return;
+    }
+    jg_obj_meta_write(p->req->app, p->req->bucket, info, (int64_t)info->revision, NULL,
+                      on_patch_written, p);
+}
+
+void jg_h_obj_patch(struct jg_req *req)
+{
+    if (!check_names(req))
+        return;
+    cJSON *patch = req->body.len ? cJSON_ParseWithLength(req->body.data, req->body.len) : NULL;
+    if (!cJSON_IsObject(patch)) {
+        cJSON_Delete(patch);
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                    "the body must be a JSON object with name, description, headers or metadata");
+        return;
+    }
+    struct patch_ctx *p = calloc(1, sizeof(*p));
+    if (!p || !(p->old_name = strdup(req->key))) {
+        free(p);
+        cJSON_Delete(patch);
+        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
+        return;
+    }
+    p->req = req;
+    p->patch = patch;
+    jg_req_suspend(req);
+    jg_obj_info_get(req->app, req->bucket, req->key, on_patch_info, p);
+}

@@ -129,8 +129,9 @@ void jg_obj_info_get(struct jg_app *app, const char *bucket, const char *name, j
 
 /* Meta write with Nats-Rollup: sub on info->name's meta subject in bucket.
  * expect_seq >= 0 adds Nats-Expected-Last-Subject-Sequence (mismatch:
- * JG_ERR_PRECONDITION_FAILED).  msg_id may be NULL.  fn gets the new
- * sequence. */
+ * JG_ERR_PRECONDITION_FAILED).  msg_id may be NULL; when the server reports
+ * the message as a duplicate of that id, st is JG_ERR_OBJECT_EXISTS with the
+ * original's sequence.  fn gets the new sequence. */
 typedef void (*jg_obj_seq_fn)(void *ctx, jg_status st, uint64_t seq);
 void jg_obj_meta_write(struct jg_app *app, const char *bucket, const struct jg_obj_info *info,
                        int64_t expect_seq, const char *msg_id, jg_obj_seq_fn fn, void *ctx);
@@ -168,9 +169,6 @@ struct jg_obj_put;
 
 /* Events of a put session (see jg_obj_put_begin). */
 struct jg_obj_put_events {
-    /* Session ready for data (st JG_OK) or refused before any data (st
-     * error; no other event follows; the session is freed). */
-    void (*started)(void *ctx, jg_status st);
     /* A write that took less than offered may be retried now. */
     void (*wake)(void *ctx);
     /* Final: committed (st JG_OK, info valid during the call) or failed
@@ -180,9 +178,12 @@ struct jg_obj_put_events {
     void (*done)(void *ctx, jg_status st, const char *detail, const struct jg_obj_info *info);
 };
 
-/* Starts a put: bucket check, size limits, current version, preconditions.
- * opts' strings are copied.  Exactly one of started(error) or
- * started(JG_OK) ... done follows. */
+/* Starts a put: bucket check, size limits, current version, preconditions
+ * run while the caller already feeds data (writes take nothing until they
+ * pass; a failure among them ends in done).  opts' strings are copied.
+ * *ret is NULL only when out of memory (then nothing follows).  done is
+ * delivered only within a write, end or abort, or after a write that took
+ * less than offered, or after end or abort. */
 void jg_obj_put_begin(struct jg_app *app, const struct jg_obj_put_opts *opts,
                       const struct jg_obj_put_events *ev, void *ctx, struct jg_obj_put **ret);
 /* Takes up to len bytes (caller's thread).  Less than len: the window of

@@ -1,0 +1,1054 @@
+/* obj.c - the object store on JetStream (see obj.h).
+ *
+ * Layout: pure helpers (names, meta JSON, digests, parsing), bucket
+ * configuration, asynchronous single requests (meta read and write, purge)
+ * and the object list (a short-lived consumer on a worker thread).  The
+ * streaming put session lives in put.c, the chunk reader in reader.c. */
+#include "autoconfig.h"
+#include "obj/obj.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <nats/nats.h>
+#include <nettle/sha2.h>
+
+#include "log.h"
+#include "nats/conn.h"
+#include "util.h"
+
+#define TWO_MIN_NS (120LL * 1000000000LL)
+#define SUBJ_MAX 2400            /* "$O.<bucket>.M.<base64 of 1024 bytes>" fits */
+
+/* --- names and subjects ----------------------------------------------------- */
+
+bool jg_obj_bucket_valid(const char *b)
+{
+    if (!b || !*b || strlen(b) > 200)
+        return false;
+    for (const char *p = b; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '_' && *p != '-')
+            return false;
+    return true;
+}
+
+bool jg_obj_name_valid(const char *name)
+{
+    const unsigned char *p = (const unsigned char *)name;
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > JG_OBJ_MAX_NAME)
+        return false;
+    while (*p) {
+        int n;
+        if (*p < 0x80)
+            n = 0;
+        else if ((*p & 0xe0) == 0xc0 && *p >= 0xc2)
+            n = 1;
+        else if ((*p & 0xf0) == 0xe0)
+            n = 2;
+        else if ((*p & 0xf8) == 0xf0 && *p <= 0xf4)
+            n = 3;
+        else
+            return false;
+        p++;
+        for (int i = 0; i < n; i++, p++)
+            if ((*p & 0xc0) != 0x80)
+                return false;
+    }
+    return true;
+}
+
+char *jg_obj_name_encode(const char *name)
+{
+    return jg_base64_encode(name, strlen(name), true);
+}
+
+jg_status jg_obj_nuid(char out[23])
+{
+    natsInbox *inbox = NULL;
+    if (natsInbox_Create(&inbox) != NATS_OK)
+        return JG_ERR_NOMEM;
+    const char *s = (const char *)inbox;
+    if (strncmp(s, "_INBOX.", 7) == 0)
+        s += 7;
+    snprintf(out, 23, "%s", s);
+    natsInbox_Destroy(inbox);
+    return JG_OK;
+}
+
+static void meta_subject(const char *bucket, const char *enc, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "$O.%s.M.%s", bucket, enc);
+}
+
+/* --- ObjectInfo ------------------------------------------------------------ */
+
+void jg_obj_info_free(struct jg_obj_info *i)
+{
+    if (!i)
+        return;
+    free(i->name);
+    free(i->description);
+    cJSON_Delete(i->headers);
+    cJSON_Delete(i->metadata);
+    free(i->link_bucket);
+    free(i->link_name);
+    free(i->bucket);
+    free(i->nuid);
+    free(i->mtime);
+    free(i->digest);
+    free(i);
+}
+
+static char *jstrdup(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) && v->valuestring ? strdup(v->valuestring) : NULL;
+}
+
+static uint64_t jnum(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 1.8e19 ? (uint64_t)v->valuedouble
+                                                                               : 0;
+}
+
+jg_status jg_obj_info_parse(const char *json, size_t len, struct jg_obj_info **ret)
+{
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    struct jg_obj_info *i = NULL;
+    jg_status st = JG_ERR_INTERNAL;
+
+    if (!cJSON_IsObject(root))
+        goto out;
+    i = calloc(1, sizeof(*i));
+    if (!i) {
+        st = JG_ERR_NOMEM;
+        goto out;
+    }
+    i->name = jstrdup(root, "name");
+    if (!i->name)
+        goto out;
+    i->description = jstrdup(root, "description");
+    if (i->description && !*i->description) {
+        free(i->description);
+        i->description = NULL;
+    }
+    cJSON *h = cJSON_GetObjectItemCaseSensitive(root, "headers");
+    if (cJSON_IsObject(h) && h->child)
+        i->headers = cJSON_Duplicate(h, true);
+    cJSON *md = cJSON_GetObjectItemCaseSensitive(root, "metadata");
+    if (cJSON_IsObject(md) && md->child)
+        i->metadata = cJSON_Duplicate(md, true);
+    const cJSON *opt = cJSON_GetObjectItemCaseSensitive(root, "options");
+    if (cJSON_IsObject(opt)) {
+        i->max_chunk_size = (uint32_t)jnum(opt, "max_chunk_size");
+        const cJSON *link = cJSON_GetObjectItemCaseSensitive(opt, "link");
+        if (cJSON_IsObject(link)) {
+            i->is_link = true;
+            i->link_bucket = jstrdup(link, "bucket");
+            i->link_name = jstrdup(link, "name");
+            if (i->link_name && !*i->link_name) {
+                free(i->link_name);
+                i->link_name = NULL;
+            }
+            if (!i->link_bucket)
+                goto out;
+        }
+    }
+    i->bucket = jstrdup(root, "bucket");
+    i->nuid = jstrdup(root, "nuid");
+    i->size = jnum(root, "size");
+    i->chunks = jnum(root, "chunks");
+    i->mtime = jstrdup(root, "mtime");
+    i->digest = jstrdup(root, "digest");
+    if (i->digest && !*i->digest) {
+        free(i->digest);
+        i->digest = NULL;
+    }
+    i->deleted = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "deleted"));
+    *ret = i;
+    i = NULL;
+    st = JG_OK;
+out:
+    jg_obj_info_free(i);
+    cJSON_Delete(root);
+    return st;
+}
+
+static cJSON *options_json(const struct jg_obj_info *i)
+{
+    cJSON *opt = cJSON_CreateObject();
+    if (i->is_link) {
+        cJSON *l = cJSON_AddObjectToObject(opt, "link");
+        cJSON_AddStringToObject(l, "bucket", i->link_bucket ? i->link_bucket : "");
+        if (i->link_name)
+            cJSON_AddStringToObject(l, "name", i->link_name);
+    }
+    if (i->max_chunk_size)
+        cJSON_AddNumberToObject(opt, "max_chunk_size", i->max_chunk_size);
+    return opt;
+}
+
+static cJSON *info_json(const struct jg_obj_info *i, bool api)
+{
+    char when[40];
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    cJSON_AddStringToObject(o, "name", i->name);
+    if (i->description || api)
+        cJSON_AddStringToObject(o, "description", i->description ? i->description : "");
+    if (i->headers)
+        cJSON_AddItemToObject(o, "headers", cJSON_Duplicate(i->headers, true));
+    if (i->metadata)
+        cJSON_AddItemToObject(o, "metadata", cJSON_Duplicate(i->metadata, true));
+    cJSON_AddItemToObject(o, "options", options_json(i));
+    cJSON_AddStringToObject(o, "bucket", i->bucket ? i->bucket : "");
+    cJSON_AddStringToObject(o, "nuid", i->nuid ? i->nuid : "");
+    cJSON_AddNumberToObject(o, "size", (double)i->size);
+    if (api && i->stored_ns > 0) {
+        jg_time_rfc3339(i->stored_ns, when);
+        cJSON_AddStringToObject(o, "mtime", when);
+    } else {
+        cJSON_AddStringToObject(o, "mtime", i->mtime ? i->mtime : "0001-01-01T00:00:00Z");
+    }
+    cJSON_AddNumberToObject(o, "chunks", (double)i->chunks);
+    if (i->digest || api)
+        cJSON_AddStringToObject(o, "digest", i->digest ? i->digest : "");
+    if (i->deleted || api)
+        cJSON_AddBoolToObject(o, "deleted", i->deleted);
+    if (api)
+        cJSON_AddNumberToObject(o, "revision", (double)i->revision);
+    return o;
+}
+
+char *jg_obj_info_meta_json(const struct jg_obj_info *i)
+{
+    cJSON *o = info_json(i, false);
+    char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return text;
+}
+
+cJSON *jg_obj_info_api_json(const struct jg_obj_info *i)
+{
+    return info_json(i, true);
+}
+
+const char *jg_obj_info_header(const struct jg_obj_info *i, const char *name)
+{
+    if (!i->headers)
+        return NULL;
+    for (const cJSON *h = i->headers->child; h; h = h->next) {
+        if (!h->string || strcasecmp(h->string, name) != 0)
+            continue;
+        if (cJSON_IsString(h))
+            return h->valuestring;
+        if (cJSON_IsArray(h) && cJSON_IsString(h->child))
+            return h->child->valuestring;
+    }
+    return NULL;
+}
+
+void jg_obj_digest_format(const uint8_t sha[32], char out[54])
+{
+    char *b = jg_base64_encode(sha, 32, true);
+    snprintf(out, 54, "%s%s", JG_OBJ_DIGEST_PREFIX, b ? b : "");
+    free(b);
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c = tolower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+jg_status jg_obj_digest_parse(const char *d, uint8_t ret[32])
+{
+    char norm[80];
+    size_t n = 0;
+    if (!d || strncasecmp(d, JG_OBJ_DIGEST_PREFIX, 8) != 0)
+        return JG_ERR_INVALID_PARAMETER;
+    d += 8;
+    size_t len = strlen(d);
+    if (len == 64) {
+        bool hex = true;
+        for (size_t k = 0; k < 64 && hex; k++)
+            hex = hexval((unsigned char)d[k]) >= 0;
+        if (hex) {
+            for (size_t k = 0; k < 32; k++)
+                ret[k] = (uint8_t)(hexval((unsigned char)d[2 * k]) * 16 +
+                                   hexval((unsigned char)d[2 * k + 1]));
+            return JG_OK;
+        }
+    }
+    for (const char *p = d; *p && *p != '='; p++) {
+        if (n >= 60)
+            return JG_ERR_INVALID_PARAMETER;
+        norm[n++] = *p == '-' ? '+' : *p == '_' ? '/' : *p;
+    }
+    while (n % 4)
+        norm[n++] = '=';
+    norm[n] = '\0';
+    char *raw = NULL;
+    size_t rl = 0;
+    if (jg_base64_decode(norm, n, false, &raw, &rl) != JG_OK)
+        return JG_ERR_INVALID_PARAMETER;
+    jg_status st = rl == 32 ? JG_OK : JG_ERR_INVALID_PARAMETER;
+    if (st == JG_OK)
+        memcpy(ret, raw, 32);
+    free(raw);
+    return st;
+}
+
+void jg_obj_canonical_header(char *name)
+{
+    bool up = true;
+    for (char *p = name; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == ' ' || c >= 0x80)
+            return; /* as Go: leave names with odd characters alone */
+    }
+    for (char *p = name; *p; p++) {
+        *p = (char)(up ? toupper((unsigned char)*p) : tolower((unsigned char)*p));
+        up = *p == '-';
+    }
+}
+
+/* --- HTTP-adjacent parsing ------------------------------------------------- */
+
+static bool parse_u64_span(const char *s, size_t n, uint64_t *ret)
+{
+    uint64_t v = 0;
+    if (n == 0 || n > 19)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    *ret = v;
+    return true;
+}
+
+enum jg_obj_range_kind jg_obj_range_parse(const char *h, uint64_t size, uint64_t *ret_start,
+                                          uint64_t *ret_end)
+{
+    uint64_t a, b;
+    if (!h)
+        return JG_RANGE_NONE;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    if (strncasecmp(h, "bytes", 5) != 0)
+        return JG_RANGE_NONE;
+    h += 5;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    if (*h++ != '=')
+        return JG_RANGE_NONE;
+    while (*h == ' ' || *h == '\t')
+        h++;
+    size_t len = strlen(h);
+    while (len && (h[len - 1] == ' ' || h[len - 1] == '\t'))
+        len--;
+    if (memchr(h, ',', len))
+        return JG_RANGE_NONE; /* several ranges: send it all */
+    const char *dash = memchr(h, '-', len);
+    if (!dash)
+        return JG_RANGE_NONE;
+    size_t al = (size_t)(dash - h), bl = len - al - 1;
+    if (al == 0) {
+        if (!parse_u64_span(dash + 1, bl, &b))
+            return JG_RANGE_NONE;
+        if (b == 0 || size == 0)
+            return JG_RANGE_UNSATISFIABLE;
+        *ret_start = b >= size ? 0 : size - b;
+        *ret_end = size - 1;
+        return JG_RANGE_OK;
+    }
+    if (!parse_u64_span(h, al, &a))
+        return JG_RANGE_NONE;
+    if (bl == 0) {
+        b = UINT64_MAX;
+    } else {
+        if (!parse_u64_span(dash + 1, bl, &b))
+            return JG_RANGE_NONE;
+        if (b < a)
+            return JG_RANGE_NONE;
+    }
+    if (a >= size)
+        return JG_RANGE_UNSATISFIABLE;
+    *ret_start = a;
+    *ret_end = b >= size ? size - 1 : b;
+    return JG_RANGE_OK;
+}
+
+jg_status jg_obj_content_digest_parse(const char *h, bool *ret_found, uint8_t ret_sha[32])
+{
+    *ret_found = false;
+    if (!h)
+        return JG_OK;
+    const char *p = h;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *key = p;
+        while (*p && *p != '=' && *p != ',')
+            p++;
+        size_t kl = (size_t)(p - key);
+        while (kl && (key[kl - 1] == ' ' || key[kl - 1] == '\t'))
+            kl--;
+        bool sha = kl == 7 && strncasecmp(key, "sha-256", 7) == 0;
+        if (*p != '=') {
+            if (sha)
+                return JG_ERR_INVALID_PARAMETER;
+            continue;
+        }
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const char *val = p;
+        while (*p && *p != ',')
+            p++;
+        size_t vl = (size_t)(p - val);
+        while (vl && (val[vl - 1] == ' ' || val[vl - 1] == '\t'))
+            vl--;
+        if (!sha)
+            continue;
+        if (vl < 3 || val[0] != ':' || val[vl - 1] != ':')
+            return JG_ERR_INVALID_PARAMETER;
+        char *raw = NULL;
+        size_t rl = 0;
+        if (jg_base64_decode(val + 1, vl - 2, false, &raw, &rl) != JG_OK)
+            return JG_ERR_INVALID_PARAMETER;
+        if (rl != 32) {
+            free(raw);
+            return JG_ERR_INVALID_PARAMETER;
+        }
+        memcpy(ret_sha, raw, 32);
+        free(raw);
+        *ret_found = true;
+        return JG_OK;
+    }
+    return JG_OK;
+}
+
+/* --- buckets ------------------------------------------------------------------- */
+
+void jg_obj_bucket_cfg_done(struct jg_obj_bucket_cfg *c)
+{
+    free(c->description);
+    c->description = NULL;
+}
+
+static jg_status json_i64(const cJSON *v, int64_t *ret)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18) ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
+        return JG_ERR_INVALID_CONFIG;
+    *ret = (int64_t)v->valuedouble;
+    return JG_OK;
+}
+
+jg_status jg_obj_bucket_cfg_parse(const char *body, size_t len, struct jg_obj_bucket_cfg *c,
+                                  char *why, size_t wl)
+{
+    cJSON *root = NULL;
+    jg_status st = JG_ERR_INVALID_CONFIG;
+    if (len == 0)
+        return JG_OK;
+    if (strlen(body) != len || !(root = cJSON_ParseWithOpts(body, NULL, true)) ||
+        !cJSON_IsObject(root)) {
+        snprintf(why, wl, "the body must be a JSON object");
+        goto out;
+    }
+    for (const cJSON *f = root->child; f; f = f->next) {
+        const char *k = f->string;
+        if (strcmp(k, "description") == 0) {
+            if (!cJSON_IsString(f)) {
+                snprintf(why, wl, "'description' must be a string");
+                goto out;
+            }
+            free(c->description);
+            c->description = strdup(f->valuestring);
+            c->has_description = true;
+        } else if (strcmp(k, "ttl") == 0) {
+            if (cJSON_IsString(f) ? jg_duration_parse(f->valuestring, &c->ttl) != JG_OK
+                                  : (json_i64(f, &c->ttl) != JG_OK || c->ttl < 0)) {
+                snprintf(why, wl, "'ttl' must be nanoseconds or a duration such as \"1h\"");
+                goto out;
+            }
+            c->has_ttl = true;
+        } else if (strcmp(k, "max_bytes") == 0) {
+            if (json_i64(f, &c->max_bytes) != JG_OK || c->max_bytes < -1 || c->max_bytes == 0) {
+                snprintf(why, wl, "'max_bytes' must be -1 (unlimited) or a positive integer");
+                goto out;
+            }
+            c->has_max_bytes = true;
+        } else if (strcmp(k, "storage") == 0) {
+            if (!cJSON_IsString(f) ||
+                (strcmp(f->valuestring, "file") != 0 && strcmp(f->valuestring, "memory") != 0)) {
+                snprintf(why, wl, "'storage' must be \"file\" or \"memory\"");
+                goto out;
+            }
+            snprintf(c->storage, sizeof(c->storage), "%s", f->valuestring);
+            c->has_storage = true;
+        } else if (strcmp(k, "replicas") == 0) {
+            if (json_i64(f, &c->replicas) != JG_OK || c->replicas < 1 || c->replicas > 5) {
+                snprintf(why, wl, "'replicas' must be an integer from 1 to 5");
+                goto out;
+            }
+            c->has_replicas = true;
+        } else {
+            snprintf(why, wl, "unknown field '%.64s'", k);
+            goto out;
+        }
+    }
+    st = JG_OK;
+out:
+    cJSON_Delete(root);
+    return st;
+}
+
+char *jg_obj_stream_config(const char *bucket, const struct jg_obj_bucket_cfg *c)
+{
+    char subj[300], stream[300];
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    jg_js_stream_name(JG_BUCKET_OBJ, bucket, stream, sizeof(stream));
+    cJSON_AddStringToObject(o, "name", stream);
+    if (c->has_description && c->description && *c->description)
+        cJSON_AddStringToObject(o, "description", c->description);
+    cJSON *subjects = cJSON_AddArrayToObject(o, "subjects");
+    snprintf(subj, sizeof(subj), "$O.%s.C.>", bucket);
+    cJSON_AddItemToArray(subjects, cJSON_CreateString(subj));
+    snprintf(subj, sizeof(subj), "$O.%s.M.>", bucket);
+    cJSON_AddItemToArray(subjects, cJSON_CreateString(subj));
+    cJSON_AddStringToObject(o, "retention", "limits");
+    cJSON_AddNumberToObject(o, "max_consumers", -1);
+    cJSON_AddNumberToObject(o, "max_msgs", -1);
+    cJSON_AddNumberToObject(o, "max_bytes", c->has_max_bytes ? (double)c->max_bytes : -1);
+    cJSON_AddNumberToObject(o, "max_age", c->has_ttl ? (double)c->ttl : 0);
+    cJSON_AddNumberToObject(o, "max_msgs_per_subject", -1);
+    cJSON_AddNumberToObject(o, "max_msg_size", -1);
+    cJSON_AddStringToObject(o, "storage", c->has_storage ? c->storage : "file");
+    cJSON_AddStringToObject(o, "discard", "new");
+    cJSON_AddNumberToObject(o, "num_replicas", c->has_replicas ? (double)c->replicas : 1);
+    cJSON_AddBoolToObject(o, "allow_rollup_hdrs", true);
+    cJSON_AddBoolToObject(o, "deny_delete", false);
+    cJSON_AddBoolToObject(o, "deny_purge", false);
+    cJSON_AddBoolToObject(o, "allow_direct", true);
+    cJSON_AddBoolToObject(o, "mirror_direct", false);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static int64_t num(const cJSON *o, const char *name, int64_t def)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+}
+
+static const char *str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+bool jg_obj_bucket_cfg_same(const cJSON *cfg, const struct jg_obj_bucket_cfg *c)
+{
+    int64_t mb = num(cfg, "max_bytes", -1);
+    return strcmp(str(cfg, "description"), c->has_description ? c->description : "") == 0 &&
+           num(cfg, "max_age", 0) == (c->has_ttl ? c->ttl : 0) &&
+           (mb <= 0 ? -1 : mb) == (c->has_max_bytes ? c->max_bytes : -1) &&
+           strcmp(*str(cfg, "storage") ? str(cfg, "storage") : "file",
+                  c->has_storage ? c->storage : "file") == 0 &&
+           num(cfg, "num_replicas", 1) == (c->has_replicas ? c->replicas : 1);
+}
+
+cJSON *jg_obj_bucket_status_json(const char *bucket, const cJSON *si)
+{
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(si, "config");
+    const cJSON *state = cJSON_GetObjectItemCaseSensitive(si, "state");
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    int64_t mb = num(cfg, "max_bytes", -1);
+    cJSON_AddStringToObject(o, "bucket", bucket);
+    cJSON_AddStringToObject(o, "description", str(cfg, "description"));
+    cJSON_AddNumberToObject(o, "ttl", (double)num(cfg, "max_age", 0));
+    cJSON_AddStringToObject(o, "storage", *str(cfg, "storage") ? str(cfg, "storage") : "file");
+    cJSON_AddNumberToObject(o, "replicas", (double)num(cfg, "num_replicas", 1));
+    cJSON_AddBoolToObject(o, "sealed", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "sealed")));
+    cJSON_AddNumberToObject(o, "size", (double)num(state, "bytes", 0));
+    cJSON_AddNumberToObject(o, "max_bytes", (double)(mb <= 0 ? -1 : mb));
+    return o;
+}
+
+/* --- meta read ------------------------------------------------------------------ */
+
+struct info_op {
+    struct jg_app *app;
+    char *bucket, *name;
+    struct jg_bucket_info binfo;
+    bool leader;
+    jg_obj_info_fn fn;
+    void *ctx;
+    struct jg_nats_req lookup, req;
+};
+
+static void info_finish(struct info_op *op, jg_status st, struct jg_obj_info *info)
+{
+    jg_obj_info_fn fn = op->fn;
+    void *fctx = op->ctx;
+    struct jg_bucket_info binfo = op->binfo;
+    free(op->bucket);
+    free(op->name);
+    free(op);
+    fn(fctx, st, info, &binfo);
+}
+
+static void on_meta(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct info_op *op = ctx;
+    struct jg_obj_info *info = NULL;
+
+    if (st != JG_OK)
+        goto out;
+    if (!op->leader) {
+        int status = jg_nats_msg_status(msg);
+        if (status == 404 || status == 408) {
+            st = JG_ERR_OBJECT_NOT_FOUND;
+        } else if (status == 503) {
+            st = JG_ERR_NATS_UNAVAILABLE;
+        } else if (status) {
+            st = JG_ERR_INTERNAL;
+        } else {
+            st = jg_obj_info_parse(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &info);
+            if (st == JG_OK) {
+                const char *seq = jg_nats_msg_header(msg, "Nats-Sequence");
+                const char *ts = jg_nats_msg_header(msg, "Nats-Time-Stamp");
+                if (seq)
+                    jg_u64_parse(seq, &info->revision);
+                if (ts)
+                    jg_time_parse_rfc3339(ts, &info->stored_ns);
+            }
+        }
+        natsMsg_Destroy(msg);
+        goto out;
+    }
+    cJSON *json = NULL;
+    int ecode = 0;
+    st = jg_js_reply_json(msg, &json, &ecode, NULL, 0);
+    if (st != JG_OK && ecode == 10037)
+        st = JG_ERR_OBJECT_NOT_FOUND;
+    if (st == JG_OK) {
+        const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
+        const char *data = str(m, "data");
+        char *raw = NULL;
+        size_t rl = 0;
+        st = jg_base64_decode(data, strlen(data), false, &raw, &rl);
+        if (st == JG_OK)
+            st = jg_obj_info_parse(raw ? raw : "", rl, &info);
+        else
+            st = JG_ERR_INTERNAL;
+        free(raw);
+        if (st == JG_OK) {
+            info->revision = (uint64_t)num(m, "seq", 0);
+            if (*str(m, "time"))
+                jg_time_parse_rfc3339(str(m, "time"), &info->stored_ns);
+        }
+    }
+    cJSON_Delete(json);
+out:
+    if (st == JG_ERR_INTERNAL)
+        jg_debug("obj: unreadable meta for '%s' in '%s'", op->name, op->bucket);
+    info_finish(op, st, info);
+}
+
+static void info_bucket(void *ctx, jg_status st, const struct jg_bucket_info *binfo)
+{
+    struct info_op *op = ctx;
+    char subj[SUBJ_MAX + 400], body[SUBJ_MAX + 40], stream[300], msubj[SUBJ_MAX];
+    if (st != JG_OK) {
+        info_finish(op, st, NULL);
+        return;
+    }
+    op->binfo = *binfo;
+    op->leader = binfo->replicas > 1 || !binfo->allow_direct;
+    char *enc = jg_obj_name_encode(op->name);
+    if (!enc) {
+        info_finish(op, JG_ERR_NOMEM, NULL);
+        return;
+    }
+    jg_js_stream_name(JG_BUCKET_OBJ, op->bucket, stream, sizeof(stream));
+    meta_subject(op->bucket, enc, msubj, sizeof(msubj));
+    free(enc);
+    if (op->leader) {
+        snprintf(subj, sizeof(subj), "$JS.API.STREAM.MSG.GET.%s", stream);
+        snprintf(body, sizeof(body), "{\"last_by_subj\":\"%s\"}", msubj);
+    } else {
+        snprintf(subj, sizeof(subj), "$JS.API.DIRECT.GET.%s.%s", stream, msubj);
+        body[0] = '\0';
+    }
+    st = jg_nats_request(op->app->nats, &op->req, subj, NULL, body, strlen(body), 0, 0, on_meta, op);
+    if (st != JG_OK)
+        info_finish(op, st, NULL);
+}
+
+void jg_obj_info_get(struct jg_app *app, const char *bucket, const char *name, jg_obj_info_fn fn,
+                     void *ctx)
+{
+    struct info_op *op = calloc(1, sizeof(*op));
+    if (!op || !(op->bucket = strdup(bucket)) || !(op->name = strdup(name))) {
+        if (op)
+            free(op->bucket);
+        free(op);
+        fn(ctx, JG_ERR_NOMEM, NULL, NULL);
+        return;
+    }
+    op->app = app;
+    op->fn = fn;
+    op->ctx = ctx;
+    jg_buckets_lookup(app->buckets, JG_BUCKET_OBJ, bucket, &op->lookup, info_bucket, op);
+}
+
+/* --- meta write and purge ---------------------------------------------------------- */
+
+struct seq_op {
+    struct jg_app *app;
+    char *bucket;
+    bool purge;
+    jg_obj_seq_fn fn;
+    void *ctx;
+    struct jg_nats_req req;
+};
+
+static void seq_finish(struct seq_op *op, jg_status st, uint64_t seq)
+{
+    jg_obj_seq_fn fn = op->fn;
+    void *fctx = op->ctx;
+    free(op->bucket);
+    free(op);
+    if (fn)
+        fn(fctx, st, seq);
+}
+
+static void on_seq_reply(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct seq_op *op = ctx;
+    cJSON *json = NULL;
+    char desc[256] = "";
+    uint64_t seq = 0;
+    if (st == JG_OK && !op->purge && jg_nats_msg_status(msg) == 503) {
+        natsMsg_Destroy(msg);
+        jg_buckets_forget(op->app->buckets, JG_BUCKET_OBJ, op->bucket);
+        st = JG_ERR_BUCKET_NOT_FOUND;
+    } else if (st == JG_OK) {
+        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
+    }
+    if (st == JG_ERR_REVISION_MISMATCH)
+        st = JG_ERR_PRECONDITION_FAILED;
+    if (st == JG_OK) {
+        seq = (uint64_t)num(json, op->purge ? "purged" : "seq", 0);
+        if (!op->purge && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "duplicate")))
+            st = JG_ERR_OBJECT_EXISTS;
+    }
+    else if (st != JG_ERR_PRECONDITION_FAILED && st != JG_ERR_OBJECT_EXISTS)
+        jg_debug("obj: %s in '%s' failed: %s", op->purge ? "purge" : "meta write", op->bucket, desc);
+    cJSON_Delete(json);
+    seq_finish(op, st, seq);
+}
+
+static struct seq_op *seq_op_new(struct jg_app *app, const char *bucket, jg_obj_seq_fn fn,
+                                 void *ctx)
+{
+    struct seq_op *op = calloc(1, sizeof(*op));
+    if (!op || !(op->bucket = strdup(bucket))) {
+        free(op);
+        if (fn)
+            fn(ctx, JG_ERR_NOMEM, 0);
+        return NULL;
+    }
+    op->app = app;
+    op->fn = fn;
+    op->ctx = ctx;
+    return op;
+}
+
+void jg_obj_meta_write(struct jg_app *app, const char *bucket, const struct jg_obj_info *info,
+                       int64_t expect_seq, const char *msg_id, jg_obj_seq_fn fn, void *ctx)
+{
+    char subj[SUBJ_MAX], seqtxt[24];
+    const char *hdrs[8];
+    size_t h = 0;
+    struct seq_op *op = seq_op_new(app, bucket, fn, ctx);
+    if (!op)
+        return;
+    char *enc = jg_obj_name_encode(info->name);
+    char *json = jg_obj_info_meta_json(info);
+    if (!enc || !json) {
+        free(enc);
+        free(json);
+        seq_finish(op, JG_ERR_NOMEM, 0);
+        return;
+    }
+    meta_subject(bucket, enc, subj, sizeof(subj));
+    free(enc);
+    hdrs[h++] = "Nats-Rollup";
+    hdrs[h++] = "sub";
+    if (expect_seq >= 0) {
+        snprintf(seqtxt, sizeof(seqtxt), "%lld", (long long)expect_seq);
+        hdrs[h++] = "Nats-Expected-Last-Subject-Sequence";
+        hdrs[h++] = seqtxt;
+    }
+    if (msg_id) {
+        hdrs[h++] = "Nats-Msg-Id";
+        hdrs[h++] = msg_id;
+    }
+    hdrs[h] = NULL;
+    jg_status st = jg_nats_request(app->nats, &op->req, subj, hdrs, json, strlen(json),
+                                   JG_NATS_WRITE, 0, on_seq_reply, op);
+    free(json);
+    if (st != JG_OK)
+        seq_finish(op, st, 0);
+}
+
+void jg_obj_purge_subject(struct jg_app *app, const char *bucket, const char *subject,
+                          jg_obj_seq_fn fn, void *ctx)
+{
+    char api[400], stream[300];
+    struct seq_op *op = seq_op_new(app, bucket, fn, ctx);
+    if (!op)
+        return;
+    op->purge = true;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "filter", subject);
+    char *body = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    if (!body) {
+        seq_finish(op, JG_ERR_NOMEM, 0);
+        return;
+    }
+    jg_js_stream_name(JG_BUCKET_OBJ, bucket, stream, sizeof(stream));
+    snprintf(api, sizeof(api), "STREAM.PURGE.%s", stream);
+    jg_status st = jg_js_api(app->nats, &op->req, api, body, JG_NATS_WRITE, on_seq_reply, op);
+    free(body);
+    if (st != JG_OK)
+        seq_finish(op, st, 0);
+}
+
+/* --- list: last meta per name through an ephemeral push consumer ------------------ *
+ * A push consumer delivers only to a subject with a subscription of its own,
+ * so each listing subscribes to a fresh inbox and reads it on a short-lived
+ * worker thread (listings are rare; their number is capped). */
+
+#define MAX_LISTS 8
+
+static atomic_int lists_running;
+
+struct list_op {
+    struct jg_app *app;
+    char *bucket;
+    bool include_deleted;
+    struct jg_nats_req lookup;
+    jg_obj_list_fn fn;
+    void *ctx;
+    cJSON *arr;
+};
+
+/* "$JS.ACK.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending>" (9 tokens)
+ * or the 11/12-token form with domain and account hash. */
+static bool ack_meta(const char *reply, uint64_t *sseq, int64_t *ts, uint64_t *pending)
+{
+    const char *tok[16];
+    int n = 0;
+    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
+        return false;
+    tok[n++] = reply;
+    for (const char *p = reply; *p && n < 16; p++)
+        if (*p == '.')
+            tok[n++] = p + 1;
+    int off = n == 9 ? 0 : n >= 11 ? 2 : -1;
+    if (off < 0)
+        return false;
+    *sseq = strtoull(tok[5 + off], NULL, 10);
+    *ts = strtoll(tok[7 + off], NULL, 10);
+    *pending = strtoull(tok[8 + off], NULL, 10);
+    return true;
+}
+
+static jg_status list_run(struct list_op *op)
+{
+    natsConnection *nc = jg_nats_conn(op->app->nats);
+    int64_t timeout = op->app->cfg.request_timeout_ms;
+    natsInbox *inbox = NULL;
+    natsSubscription *sub = NULL;
+    natsMsg *reply = NULL;
+    char api[400], stream[300], filter[300], consumer[128] = "", desc[256] = "";
+    char *body = NULL;
+    cJSON *json = NULL, *req = NULL;
+    uint64_t expected = 0, received = 0;
+    jg_status st = JG_ERR_NOMEM;
+
+    jg_js_stream_name(JG_BUCKET_OBJ, op->bucket, stream, sizeof(stream));
+    snprintf(filter, sizeof(filter), "$O.%s.M.>", op->bucket);
+    if (natsInbox_Create(&inbox) != NATS_OK)
+        goto out;
+    if (natsConnection_SubscribeSync(&sub, nc, (const char *)inbox) != NATS_OK ||
+        natsSubscription_SetPendingLimits(sub, -1, -1) != NATS_OK) {
+        st = JG_ERR_NATS_UNAVAILABLE;
+        goto out;
+    }
+    req = cJSON_CreateObject();
+    cJSON *cfg = cJSON_AddObjectToObject(req, "config");
+    cJSON_AddStringToObject(req, "stream_name", stream);
+    cJSON_AddStringToObject(cfg, "deliver_subject", (const char *)inbox);
+    cJSON_AddStringToObject(cfg, "deliver_policy", "last_per_subject");
+    cJSON_AddStringToObject(cfg, "ack_policy", "none");
+    cJSON_AddNumberToObject(cfg, "max_deliver", 1);
+    cJSON_AddStringToObject(cfg, "filter_subject", filter);
+    cJSON_AddStringToObject(cfg, "replay_policy", "instant");
+    cJSON_AddBoolToObject(cfg, "mem_storage", true);
+    cJSON_AddNumberToObject(cfg, "num_replicas", 1);
+    cJSON_AddNumberToObject(cfg, "inactive_threshold", 30e9);
+    body = cJSON_PrintUnformatted(req);
+    if (!body)
+        goto out;
+    snprintf(api, sizeof(api), "$JS.API.CONSUMER.CREATE.%s", stream);
+    if (!jg_nats_connected(op->app->nats)) {
+        st = JG_ERR_NATS_UNAVAILABLE;
+        goto out;
+    }
+    natsStatus ns = natsConnection_RequestString(&reply, nc, api, body, timeout);
+    if (ns != NATS_OK) {
+        st = ns == NATS_TIMEOUT && jg_nats_connected(op->app->nats) ? JG_ERR_NATS_TIMEOUT
+                                                                   : JG_ERR_NATS_UNAVAILABLE;
+        goto out;
+    }
+    st = jg_js_reply_json(reply, &json, NULL, desc, sizeof(desc));
+    reply = NULL;
+    if (st != JG_OK) {
+        jg_debug("obj: list consumer on '%s' not created: %s", stream, desc);
+        goto out;
+    }
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(json, "name");
+    if (cJSON_IsString(name))
+        snprintf(consumer, sizeof(consumer), "%s", name->valuestring);
+    expected = (uint64_t)num(json, "num_pending", 0);
+    while (received < expected) {
+        natsMsg *m = NULL;
+        ns = natsSubscription_NextMsg(&m, sub, timeout);
+        if (ns != NATS_OK) {
+            st = ns == NATS_TIMEOUT && jg_nats_connected(op->app->nats) ? JG_ERR_NATS_TIMEOUT
+                                                                       : JG_ERR_NATS_UNAVAILABLE;
+            goto out;
+        }
+        uint64_t sseq = 0, pending = 0;
+        int64_t ts = 0;
+        struct jg_obj_info *info = NULL;
+        if (!jg_nats_msg_status(m) && ack_meta(natsMsg_GetReply(m), &sseq, &ts, &pending)) {
+            received++;
+            if (jg_obj_info_parse(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &info) ==
+                JG_OK) {
+                info->revision = sseq;
+                info->stored_ns = ts;
+                if (!info->deleted || op->include_deleted)
+                    cJSON_AddItemToArray(op->arr, jg_obj_info_api_json(info));
+                jg_obj_info_free(info);
+            }
+            if (pending == 0)
+                received = expected;
+        }
+        natsMsg_Destroy(m);
+    }
+    st = JG_OK;
+out:
+    if (consumer[0]) {
+        snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", stream, consumer);
+        natsConnection_Publish(nc, api, NULL, 0);
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    natsMsg_Destroy(reply);
+    cJSON_Delete(json);
+    cJSON_Delete(req);
+    free(body);
+    return st;
+}
+
+static void list_finish(struct list_op *op, jg_status st)
+{
+    jg_obj_list_fn fn = op->fn;
+    void *fctx = op->ctx;
+    cJSON *arr = st == JG_OK ? op->arr : NULL;
+    if (st != JG_OK)
+        cJSON_Delete(op->arr);
+    free(op->bucket);
+    free(op);
+    fn(fctx, st, arr);
+}
+
+static void *list_thread(void *arg)
+{
+    struct list_op *op = arg;
+    jg_status st = list_run(op);
+    list_finish(op, st);
+    atomic_fetch_sub(&lists_running, 1);
+    return NULL;
+}
+
+static void list_bucket(void *ctx, jg_status st, const struct jg_bucket_info *binfo)
+{
+    struct list_op *op = ctx;
+    pthread_t t;
+    pthread_attr_t attr;
+    if (st == JG_OK && atomic_fetch_add(&lists_running, 1) >= MAX_LISTS) {
+        atomic_fetch_sub(&lists_running, 1);
+        st = JG_ERR_TOO_MANY_REQUESTS;
+    }
+    if (st == JG_OK) {
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&t, &attr, list_thread, op) != 0) {
+            atomic_fetch_sub(&lists_running, 1);
+            st = JG_ERR_INTERNAL;
+        }
+        pthread_attr_destroy(&attr);
+        if (st == JG_OK)
+            return;
+    }
+    list_finish(op, st);
+}
+
+void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted, jg_obj_list_fn fn,
+                 void *ctx)
+{
+    struct list_op *op = calloc(1, sizeof(*op));
+    if (!op || !(op->bucket = strdup(bucket)) || !(op->arr = cJSON_CreateArray())) {
+        if (op)
+            free(op->bucket);
+        free(op);
+        fn(ctx, JG_ERR_NOMEM, NULL);
+        return;
+    }
+    op->app = app;
+    op->include_deleted = include_deleted;
+    op->fn = fn;
+    op->ctx = ctx;
+    jg_buckets_lookup(app->buckets, JG_BUCKET_OBJ, bucket, &op->lookup, list_bucket, op);
+}
+

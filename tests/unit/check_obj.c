@@ -1,0 +1,240 @@
+/* check_obj.c - unit tests for the pure parts of the object store (obj.c):
+ * names, meta JSON, digests, Range and Content-Digest parsing, bucket
+ * configuration. */
+#include "check_main.h"
+#include <stdlib.h>
+#include <string.h>
+
+#include <nettle/sha2.h>
+
+#include "obj/obj.h"
+
+START_TEST(test_obj_names)
+{
+    ck_assert(jg_obj_bucket_valid("a-B_9"));
+    ck_assert(!jg_obj_bucket_valid("a.b"));
+    ck_assert(!jg_obj_bucket_valid(""));
+    ck_assert(jg_obj_name_valid("dir/file.txt"));
+    ck_assert(jg_obj_name_valid("h\xc3\xa9llo"));
+    ck_assert(!jg_obj_name_valid(""));
+    ck_assert(!jg_obj_name_valid("bad\xc3"));
+    ck_assert(!jg_obj_name_valid("\xff"));
+    char big[JG_OBJ_MAX_NAME + 2];
+    memset(big, 'a', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    ck_assert(!jg_obj_name_valid(big));
+    big[JG_OBJ_MAX_NAME] = '\0';
+    ck_assert(jg_obj_name_valid(big));
+}
+END_TEST
+
+START_TEST(test_obj_name_encoding)
+{
+    /* padded URL-safe base64, as nats.go encodeName */
+    char *e = jg_obj_name_encode("test");
+    ck_assert_str_eq(e, "dGVzdA==");
+    free(e);
+    e = jg_obj_name_encode("ab");
+    ck_assert_str_eq(e, "YWI=");
+    free(e);
+    e = jg_obj_name_encode("\xfb\xff?");
+    ck_assert_str_eq(e, "-_8_");
+    free(e);
+    char nuid[23];
+    ck_assert_int_eq(jg_obj_nuid(nuid), JG_OK);
+    ck_assert_uint_eq(strlen(nuid), 22);
+}
+END_TEST
+
+START_TEST(test_obj_digest)
+{
+    uint8_t sha[32], back[32];
+    char d[54];
+    struct sha256_ctx c;
+    sha256_init(&c);
+    sha256_digest(&c, 32, sha);
+    jg_obj_digest_format(sha, d);
+    ck_assert_str_eq(d, "SHA-256=47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU=");
+    ck_assert_int_eq(jg_obj_digest_parse(d, back), JG_OK);
+    ck_assert(memcmp(sha, back, 32) == 0);
+    /* lenient: std alphabet, no padding, hex */
+    ck_assert_int_eq(jg_obj_digest_parse("SHA-256=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU", back),
+                     JG_OK);
+    ck_assert(memcmp(sha, back, 32) == 0);
+    ck_assert_int_eq(jg_obj_digest_parse("SHA-256=e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", back), JG_OK);
+    ck_assert(memcmp(sha, back, 32) == 0);
+    ck_assert_int_ne(jg_obj_digest_parse("MD5=abc", back), JG_OK);
+    ck_assert_int_ne(jg_obj_digest_parse("SHA-256=YWI=", back), JG_OK);
+}
+END_TEST
+
+START_TEST(test_obj_meta_json)
+{
+    const char *in = "{\"name\":\"a.txt\",\"description\":\"d\",\"headers\":{\"Content-Type\":[\"text/plain\"]},"
+                     "\"options\":{\"max_chunk_size\":131072},\"bucket\":\"files\",\"nuid\":\"N\","
+                     "\"size\":5,\"mtime\":\"2025-01-01T00:00:00Z\",\"chunks\":1,"
+                     "\"digest\":\"SHA-256=x\",\"revision\":9,\"extra\":true}";
+    struct jg_obj_info *i = NULL;
+    ck_assert_int_eq(jg_obj_info_parse(in, strlen(in), &i), JG_OK);
+    ck_assert_str_eq(i->name, "a.txt");
+    ck_assert_str_eq(i->description, "d");
+    ck_assert_uint_eq(i->size, 5);
+    ck_assert_uint_eq(i->chunks, 1);
+    ck_assert_uint_eq(i->max_chunk_size, 131072);
+    ck_assert(!i->deleted);
+    ck_assert(!i->is_link);
+    ck_assert_str_eq(jg_obj_info_header(i, "content-type"), "text/plain");
+    char *out = jg_obj_info_meta_json(i);
+    /* nats.go's field order; unknown fields (revision, extra) not written */
+    ck_assert_str_eq(out, "{\"name\":\"a.txt\",\"description\":\"d\",\"headers\":{\"Content-Type\":"
+                          "[\"text/plain\"]},\"options\":{\"max_chunk_size\":131072},\"bucket\":"
+                          "\"files\",\"nuid\":\"N\",\"size\":5,\"mtime\":\"2025-01-01T00:00:00Z\","
+                          "\"chunks\":1,\"digest\":\"SHA-256=x\"}");
+    free(out);
+    jg_obj_info_free(i);
+
+    /* a nats.js link (no nuid) and a bucket link */
+    const char *l = "{\"name\":\"L\",\"bucket\":\"other\",\"options\":{\"link\":{\"bucket\":\"B\",\"name\":\"N\"}}}";
+    ck_assert_int_eq(jg_obj_info_parse(l, strlen(l), &i), JG_OK);
+    ck_assert(i->is_link);
+    ck_assert_str_eq(i->link_bucket, "B");
+    ck_assert_str_eq(i->link_name, "N");
+    ck_assert_ptr_null(i->nuid);
+    jg_obj_info_free(i);
+    l = "{\"name\":\"L\",\"options\":{\"link\":{\"bucket\":\"B\"}},\"deleted\":true}";
+    ck_assert_int_eq(jg_obj_info_parse(l, strlen(l), &i), JG_OK);
+    ck_assert(i->is_link && !i->link_name && i->deleted);
+    out = jg_obj_info_meta_json(i);
+    ck_assert(strstr(out, "\"options\":{\"link\":{\"bucket\":\"B\"}}") != NULL);
+    ck_assert(strstr(out, "\"deleted\":true") != NULL);
+    ck_assert(strstr(out, "\"digest\"") == NULL);
+    free(out);
+    jg_obj_info_free(i);
+
+    ck_assert_int_ne(jg_obj_info_parse("[1]", 3, &i), JG_OK);
+    ck_assert_int_ne(jg_obj_info_parse("{\"size\":1}", 10, &i), JG_OK);
+}
+END_TEST
+
+START_TEST(test_obj_canonical_header)
+{
+    char a[] = "x-custom-THING", b[] = "content-type", c[] = "odd name";
+    jg_obj_canonical_header(a);
+    jg_obj_canonical_header(b);
+    jg_obj_canonical_header(c);
+    ck_assert_str_eq(a, "X-Custom-Thing");
+    ck_assert_str_eq(b, "Content-Type");
+    ck_assert_str_eq(c, "odd name");
+}
+END_TEST
+
+START_TEST(test_obj_range)
+{
+    uint64_t s = 99, e = 99;
+    ck_assert_int_eq(jg_obj_range_parse("bytes=0-9", 100, &s, &e), JG_RANGE_OK);
+    ck_assert_uint_eq(s, 0);
+    ck_assert_uint_eq(e, 9);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=90-", 100, &s, &e), JG_RANGE_OK);
+    ck_assert_uint_eq(s, 90);
+    ck_assert_uint_eq(e, 99);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=50-500", 100, &s, &e), JG_RANGE_OK);
+    ck_assert_uint_eq(e, 99);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=-10", 100, &s, &e), JG_RANGE_OK);
+    ck_assert_uint_eq(s, 90);
+    ck_assert_uint_eq(e, 99);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=-1000", 100, &s, &e), JG_RANGE_OK);
+    ck_assert_uint_eq(s, 0);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=100-", 100, &s, &e), JG_RANGE_UNSATISFIABLE);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=100-200", 100, &s, &e), JG_RANGE_UNSATISFIABLE);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=-0", 100, &s, &e), JG_RANGE_UNSATISFIABLE);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=0-0", 0, &s, &e), JG_RANGE_UNSATISFIABLE);
+    /* ignored: reversed, malformed, several ranges, other units */
+    ck_assert_int_eq(jg_obj_range_parse("bytes=9-0", 100, &s, &e), JG_RANGE_NONE);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=a-b", 100, &s, &e), JG_RANGE_NONE);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=0-1,5-6", 100, &s, &e), JG_RANGE_NONE);
+    ck_assert_int_eq(jg_obj_range_parse("items=0-1", 100, &s, &e), JG_RANGE_NONE);
+    ck_assert_int_eq(jg_obj_range_parse("bytes=-", 100, &s, &e), JG_RANGE_NONE);
+    ck_assert_int_eq(jg_obj_range_parse("bytes 0-1", 100, &s, &e), JG_RANGE_NONE);
+    ck_assert_int_eq(jg_obj_range_parse(NULL, 100, &s, &e), JG_RANGE_NONE);
+}
+END_TEST
+
+START_TEST(test_obj_content_digest)
+{
+    uint8_t sha[32];
+    bool found = true;
+    /* sha-256 of "hello" */
+    ck_assert_int_eq(jg_obj_content_digest_parse(
+                         "sha-256=:LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=:", &found, sha),
+                     JG_OK);
+    ck_assert(found);
+    ck_assert_uint_eq(sha[0], 0x2c);
+    ck_assert_uint_eq(sha[31], 0x24);
+    ck_assert_int_eq(jg_obj_content_digest_parse(
+                         "sha-512=:abc=:, sha-256=:LPJNul+wow4m6DsqxbninhsWHlwfp0JecwQzYpOLmCQ=:",
+                         &found, sha),
+                     JG_OK);
+    ck_assert(found);
+    ck_assert_int_eq(jg_obj_content_digest_parse("sha-512=:abc=:", &found, sha), JG_OK);
+    ck_assert(!found);
+    ck_assert_int_eq(jg_obj_content_digest_parse(NULL, &found, sha), JG_OK);
+    ck_assert(!found);
+    ck_assert_int_eq(jg_obj_content_digest_parse("sha-256=LPJN", &found, sha),
+                     JG_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(jg_obj_content_digest_parse("sha-256=:YWI=:", &found, sha),
+                     JG_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(jg_obj_content_digest_parse("sha-256=:!!:", &found, sha),
+                     JG_ERR_INVALID_PARAMETER);
+}
+END_TEST
+
+START_TEST(test_obj_bucket_config)
+{
+    struct jg_obj_bucket_cfg c = {0};
+    char why[200];
+    const char *body = "{\"description\":\"d\",\"ttl\":\"1h\",\"max_bytes\":1000,\"storage\":\"memory\",\"replicas\":1}";
+    ck_assert_int_eq(jg_obj_bucket_cfg_parse(body, strlen(body), &c, why, sizeof(why)), JG_OK);
+    ck_assert(c.has_ttl && c.ttl == 3600LL * 1000000000LL);
+    char *cfg = jg_obj_stream_config("b", &c);
+    ck_assert(strstr(cfg, "\"name\":\"OBJ_b\"") != NULL);
+    ck_assert(strstr(cfg, "\"subjects\":[\"$O.b.C.>\",\"$O.b.M.>\"]") != NULL);
+    ck_assert(strstr(cfg, "\"discard\":\"new\"") != NULL);
+    ck_assert(strstr(cfg, "\"allow_rollup_hdrs\":true") != NULL);
+    ck_assert(strstr(cfg, "\"allow_direct\":true") != NULL);
+    ck_assert(strstr(cfg, "\"deny_purge\":false") != NULL);
+    ck_assert(strstr(cfg, "\"storage\":\"memory\"") != NULL);
+    ck_assert(strstr(cfg, "\"max_bytes\":1000") != NULL);
+    cJSON *j = cJSON_Parse(cfg);
+    ck_assert(jg_obj_bucket_cfg_same(j, &c));
+    c.max_bytes = 2000;
+    ck_assert(!jg_obj_bucket_cfg_same(j, &c));
+    cJSON_Delete(j);
+    free(cfg);
+    jg_obj_bucket_cfg_done(&c);
+    struct jg_obj_bucket_cfg d = {0};
+    ck_assert_int_eq(jg_obj_bucket_cfg_parse("{\"history\":3}", 13, &d, why, sizeof(why)),
+                     JG_ERR_INVALID_CONFIG);
+    ck_assert_int_eq(jg_obj_bucket_cfg_parse("{\"replicas\":9}", 14, &d, why, sizeof(why)),
+                     JG_ERR_INVALID_CONFIG);
+    ck_assert_int_eq(jg_obj_bucket_cfg_parse("[]", 2, &d, why, sizeof(why)), JG_ERR_INVALID_CONFIG);
+    jg_obj_bucket_cfg_done(&d);
+}
+END_TEST
+
+static Suite *obj_suite(void)
+{
+    Suite *s = suite_create("obj");
+    TCase *tc = tcase_create("pure");
+    tcase_add_test(tc, test_obj_names);
+    tcase_add_test(tc, test_obj_name_encoding);
+    tcase_add_test(tc, test_obj_digest);
+    tcase_add_test(tc, test_obj_meta_json);
+    tcase_add_test(tc, test_obj_canonical_header);
+    tcase_add_test(tc, test_obj_range);
+    tcase_add_test(tc, test_obj_content_digest);
+    tcase_add_test(tc, test_obj_bucket_config);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+JG_CHECK_MAIN(obj_suite)
