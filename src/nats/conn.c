@@ -161,7 +161,7 @@ static int64_t nats_hook(void *arg)
     struct jg_nats *n = arg;
     int64_t wait = MAX_WAIT_MS;
 
-    for (int i = 0; i < 4096; i++) {
+    for (int i = 0; n->sub && i < 4096; i++) {
         natsMsg *msg = NULL;
         if (natsSubscription_NextMsg(&msg, n->sub, 0) != NATS_OK || !msg)
             break;
@@ -474,7 +474,17 @@ jg_status jg_nats_new(const struct jg_config *cfg, struct jg_loop *loop, struct 
     s = natsConnection_SubscribeSync(&n->sub, n->nc, subj);
     if (s == NATS_OK)
         s = natsSubscription_SetPendingLimits(n->sub, -1, -1);
-    if (s != NATS_OK) {
+    if (s == NATS_CONNECTION_CLOSED) {
+        /* the library gave up at once (e.g. the server refused the
+         * credentials): serve HTTP anyway, answering 503, so the operator
+         * sees it in /readyz and the log rather than a dead service */
+        const char *why = NULL;
+        natsConnection_GetLastError(n->nc, &why);
+        jg_err("nats: the connection was closed (%s); check the credentials and restart",
+               why ? why : "no reason given");
+        natsSubscription_Destroy(n->sub);
+        n->sub = NULL;
+    } else if (s != NATS_OK) {
         jg_err("nats: cannot subscribe: %s", natsStatus_GetText(s));
         st = JG_ERR_INTERNAL;
         goto out;
