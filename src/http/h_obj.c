@@ -342,13 +342,6 @@ struct put_ctx {
     bool closed;             /* the client left */
 };
 
-static void wait_paused(struct jg_req *req)
-{
-    while (!__atomic_load_n(&req->upload_paused, __ATOMIC_ACQUIRE) ||
-           !__atomic_load_n(&req->suspended, __ATOMIC_ACQUIRE))
-        sched_yield();
-}
-
 static void put_ctx_free(struct put_ctx *c)
 {
     struct jg_req *req = c->req;
@@ -356,18 +349,11 @@ static void put_ctx_free(struct put_ctx *c)
     jg_req_unref(req);
 }
 
-/* The upload whose on_body runs on this thread (done may be delivered
- * within the write: then the connection is not paused). */
-static __thread struct put_ctx *in_body;
-
 static size_t put_on_body(struct jg_req *req, const char *data, size_t len)
 {
     struct put_ctx *c = req->hctx;
-    in_body = c;
     /* c may be freed within the write (done delivered at once) */
-    size_t took = jg_obj_put_write(c->put, data, len);
-    in_body = NULL;
-    return took;
+    return jg_obj_put_write(c->put, data, len);
 }
 
 static void put_on_end(struct jg_req *req)
@@ -389,8 +375,7 @@ static void put_on_close(struct jg_req *req)
 static void put_wake(void *ctx)
 {
     struct put_ctx *c = ctx;
-    wait_paused(c->req);
-    jg_req_resume_upload(c->req);
+    jg_req_resume_upload(c->req); /* remembered if the pause is not in place yet */
 }
 
 static void put_done(void *ctx, jg_status st, const char *detail, const struct jg_obj_info *info)
@@ -403,8 +388,6 @@ static void put_done(void *ctx, jg_status st, const char *detail, const struct j
         put_ctx_free(c);
         return;
     }
-    if (in_body != c && !c->ended)
-        wait_paused(req);
     req->on_close = NULL;
     req->hctx = NULL;
     if (st == JG_OK) {

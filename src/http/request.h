@@ -122,7 +122,7 @@ struct jg_req {
     /* life cycle (server.c) */
     atomic_int refs;
     atomic_bool closed;
-    bool upload_paused;
+    atomic_int upload_gate;  /* streaming upload paused/woken (server.c) */
     bool counted;            /* counted in the server's active requests */
     uint64_t discarded;      /* body bytes read and dropped */
     bool stream_waiting;     /* guarded by the server's stream lock */
@@ -169,7 +169,9 @@ bool jg_req_closed(struct jg_req *req);
  * pieces, on_end runs at its end (HTTP thread).  May be called while the
  * handler is suspended (e.g. from a NATS callback); it resumes the upload. */
 void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_end);
-/* Upload paused by on_body taking less than offered: read on (any thread). */
+/* Upload paused by on_body taking less than offered: read on (any thread;
+ * safe to call whether or not the upload is paused yet: a wake that comes
+ * first is remembered). */
 void jg_req_resume_upload(struct jg_req *req);
 /* A streaming response has data (or its end) ready (any thread). */
 void jg_req_wake(struct jg_req *req);

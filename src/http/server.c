@@ -119,13 +119,45 @@ static void req_free(struct jg_req *req)
     free(req);
 }
 
+/* A streaming upload's gate: the HTTP thread pauses it (suspending the
+ * connection) when on_body takes less than offered; any thread may wake
+ * it.  A wake that comes before the pause is remembered, so it is never
+ * lost, and nothing waits or spins. */
+enum { GATE_RUNNING, GATE_PAUSED, GATE_WAKE };
+
+static void upload_wake(struct jg_req *req)
+{
+    int expect = GATE_PAUSED;
+    if (atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_RUNNING)) {
+        MHD_resume_connection(req->conn);
+        return;
+    }
+    expect = GATE_RUNNING;
+    atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_WAKE);
+}
+
+/* HTTP thread: on_body took less than offered. */
+static void upload_pause(struct jg_req *req)
+{
+    int expect = GATE_RUNNING;
+    MHD_suspend_connection(req->conn);
+    if (!atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_PAUSED)) {
+        /* woken already: carry on with the rest of the body */
+        atomic_store(&req->upload_gate, GATE_RUNNING);
+        MHD_resume_connection(req->conn);
+    }
+}
+
 void jg_req_done(struct jg_req *req)
 {
     bool suspended = req->suspended;
     void *conn = req->conn;
+    bool uploading = atomic_load(&req->state) == ST_STREAM;
     atomic_store(&req->state, ST_READY);
     /* req may be freed by the polling thread from here on */
-    if (suspended)
+    if (uploading)
+        upload_wake(req); /* a paused upload reads the rest away, then answers */
+    else if (suspended)
         MHD_resume_connection(conn);
 }
 
@@ -461,9 +493,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             atomic_fetch_add(&h->bytes_in, took);
             *upload_data_size = n - took;
             if (took < n && atomic_load(&req->state) == ST_STREAM) {
-                req->upload_paused = true;
-                req->suspended = true;
-                MHD_suspend_connection(conn);
+                upload_pause(req);
             } else if (atomic_load(&req->state) == ST_READY) {
                 /* answered before the end of the body: read the rest away */
                 atomic_store(&req->state, ST_DISCARD);
@@ -528,10 +558,7 @@ void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_
 
 void jg_req_resume_upload(struct jg_req *req)
 {
-    if (req->upload_paused) {
-        req->upload_paused = false;
-        MHD_resume_connection(req->conn);
-    }
+    upload_wake(req);
 }
 
 void jg_req_ref(struct jg_req *req)
