@@ -72,6 +72,8 @@ const struct jg_option jg_options[] = {
      "events queued for one slow watch client before it gets 'overflow'", false, true},
     {"log_level", JG_OPT_LEVEL, OFF(log_level), "info", 0, 0, "LEVEL",
      "error, warn, info or debug", false, true},
+    {"access_log", JG_OPT_BOOL, OFF(access_log), "false", 0, 0, "BOOL",
+     "log one line per request (no query strings, no secrets)", false, true},
     {"tokens_file", JG_OPT_STRING, OFF(tokens_file), NULL, 0, 0, "FILE",
      "bearer tokens and their rules (see jetgate.conf(5)); none = open access", false, true},
     {"allow_open_access", JG_OPT_BOOL, OFF(allow_open_access), "false", 0, 0, "BOOL",

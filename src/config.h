@@ -43,6 +43,7 @@ struct jg_config {
     int64_t max_watchers_per_ip;
     int64_t watch_queue_bytes;
     char *log_level;
+    bool access_log;
     char *tokens_file;
     bool allow_open_access;
     char *cors_origins;

@@ -250,6 +250,8 @@ void jg_resp_problem(struct jg_resp *resp, jg_status st, int http, const char *f
     cJSON_AddNumberToObject(o, "status", resp->status);
     cJSON_AddStringToObject(o, "detail", detail);
     cJSON_AddStringToObject(o, "code", jg_status_code(st));
+    if (resp->request_id[0])
+        cJSON_AddStringToObject(o, "request_id", resp->request_id);
     char *text = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
     if (text)

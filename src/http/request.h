@@ -73,6 +73,7 @@ struct jg_route {
 #define JG_RESP_MAX_HEADERS 32
 
 struct jg_resp {
+    char request_id[72];     /* X-Request-Id; also in problem bodies */
     int status;
     int nhdr;
     struct {
@@ -133,6 +134,9 @@ struct jg_req {
     struct jg_auth *auth;
     const struct jg_token *token;
     const char *cors_origin; /* allowed Origin of the request, or NULL */
+    const char *method_name; /* as sent (libmicrohttpd's copy) */
+    char *path;              /* raw path, without the query: for the access log */
+    uint64_t bytes_out;      /* response body bytes sent */
 };
 
 /* --- request accessors (MHD thread only: before jg_req_suspend) -------- */

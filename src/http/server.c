@@ -72,6 +72,8 @@ struct jg_http {
     atomic_uint_fast64_t by_class[6];
     atomic_uint_fast64_t bytes_in;
     atomic_uint_fast64_t bytes_out;
+    atomic_uint_fast64_t next_id;
+    uint32_t id_base;             /* per process, so ids differ across restarts */
     size_t nroutes;
     struct route_stats *stats;
     struct sockaddr_storage addr; /* where we listen, for the self check */
@@ -116,6 +118,7 @@ static void req_free(struct jg_req *req)
     jg_resp_clear(&req->resp);
     free(req->bucket);
     free(req->key);
+    free(req->path);
     free(req);
 }
 
@@ -232,6 +235,8 @@ static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
         return MHD_NO;
     for (int i = 0; i < r->nhdr; i++)
         MHD_add_response_header(mr, r->hdr[i].name, r->hdr[i].value);
+    if (r->request_id[0])
+        MHD_add_response_header(mr, "X-Request-Id", r->request_id);
     if (req->cors_origin) {
         MHD_add_response_header(mr, "Access-Control-Allow-Origin", req->cors_origin);
         MHD_add_response_header(mr, "Vary", "Origin");
@@ -239,8 +244,10 @@ static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
     }
     if (atomic_load(&h->app->shutting_down))
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
-    if (!r->stream_read)
+    if (!r->stream_read) {
         atomic_fetch_add(&h->bytes_out, body_len);
+        req->bytes_out = body_len;
+    }
     ret = MHD_queue_response(req->conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     int cls = r->status / 100;
@@ -358,6 +365,21 @@ static bool authorize(struct jg_http *h, struct jg_req *req)
     return true;
 }
 
+/* X-Request-Id: the client's when it is a sane token, else a fresh one. */
+static void request_id(struct jg_http *h, struct jg_req *req)
+{
+    const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Request-Id");
+    size_t n = v ? strlen(v) : 0;
+    if (n && n < sizeof(req->resp.request_id) &&
+        strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n) {
+        memcpy(req->resp.request_id, v, n + 1);
+        return;
+    }
+    uint64_t seq = atomic_fetch_add(&h->next_id, 1);
+    snprintf(req->resp.request_id, sizeof(req->resp.request_id), "%08llx%08llx",
+             (unsigned long long)h->id_base, (unsigned long long)seq);
+}
+
 /* First call for a request: route it and size its body. */
 static void begin(struct jg_http *h, struct jg_req *req, const char *url, const char *method)
 {
@@ -365,6 +387,11 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
     const struct jg_config *cfg = &h->app->cfg;
     int mflag = jg_method_from_name(method);
     jg_status st = jg_router_match(url, mflag, &m);
+
+    request_id(h, req);
+    req->method_name = method;
+    if (h->app->cfg.access_log)
+        req->path = strdup(url);
 
     req->bucket = m.bucket;
     req->key = m.key;
@@ -591,6 +618,7 @@ static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max)
     if (n > 0) {
         ret = n;
         atomic_fetch_add(&h->bytes_out, (uint64_t)n);
+        req->bytes_out += (uint64_t)n;
     } else if (n == 0 && atomic_load(&h->app->shutting_down)) {
         ret = MHD_CONTENT_READER_END_OF_STREAM;
     } else if (n == 0) {
@@ -663,6 +691,31 @@ int64_t jg_http_streams(struct jg_http *h)
     return n;
 }
 
+/* One line per request: client, method, path (never the query, which may
+ * hold ?authorization=), status, body bytes, time, request id, token name. */
+static void access_log(struct jg_req *req, struct MHD_Connection *conn,
+                       enum MHD_RequestTerminationCode toe)
+{
+    char addr[INET6_ADDRSTRLEN] = "-";
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, addr, sizeof(addr));
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof(addr));
+    }
+    char *path = jg_pct_encode_header(req->path ? req->path : "-",
+                                      req->path ? strlen(req->path) : 1);
+    jg_info("access: %s \"%s %s\" %d %llu %lldms id=%s token=%s%s", addr,
+            req->method_name ? req->method_name : "-", path ? path : "-", req->resp.status,
+            (unsigned long long)req->bytes_out, (long long)(jg_now_ms() - req->start_ms),
+            req->resp.request_id, req->token ? jg_auth_token_name(req->token) : "-",
+            toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
+    free(path);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -680,9 +733,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         atomic_fetch_add(&rs->buckets[b], 1);
         atomic_fetch_add(&rs->sum_us, (uint64_t)(secs * 1e6));
     }
-    if (jg_log_enabled(JG_LOG_DEBUG) && req->route)
-        jg_debug("http: %s %d %lldms%s", req->route->operation_id, req->resp.status,
-                 (long long)(jg_now_ms() - req->start_ms),
+    if (req->conn && h->app->cfg.access_log)
+        access_log(req, conn, toe);
+    else if (jg_log_enabled(JG_LOG_DEBUG) && req->route)
+        jg_debug("http: %s %d %lldms id=%s%s", req->route->operation_id, req->resp.status,
+                 (long long)(jg_now_ms() - req->start_ms), req->resp.request_id,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         clock_set(h, conn, CLOCK_LINE);
@@ -852,6 +907,7 @@ jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http
         return JG_ERR_NOMEM;
     h->app = app;
     h->addr = ss;
+    h->id_base = (uint32_t)(jg_realtime_ns() / 1000) ^ ((uint32_t)getpid() << 16);
     while (jg_routes[h->nroutes].pattern)
         h->nroutes++;
     pthread_mutex_init(&h->stream_lock, NULL);

@@ -287,3 +287,27 @@ describe('command line', () => {
     assert.ok(r.stderr.includes('no_such_option'), `names the bad option: ${r.stderr}`);
   });
 });
+
+test('X-Request-Id is echoed or generated, in problems and in the access log', async () => {
+  const { startStack: start, http: req } = await import('../lib/harness.mjs');
+  const s = await start({ jetgate: { args: ['--access-log'] } });
+  try {
+    const a = await req(s.base, 'GET', '/healthz', { headers: { 'X-Request-Id': 'abc-123.x' } });
+    assert.equal(a.headers.get('x-request-id'), 'abc-123.x');
+    const b = await req(s.base, 'GET', '/healthz');
+    const c = await req(s.base, 'GET', '/healthz');
+    assert.match(b.headers.get('x-request-id') || '', /^[0-9a-f]{16,}$/);
+    assert.notEqual(b.headers.get('x-request-id'), c.headers.get('x-request-id'));
+    const bad = await req(s.base, 'GET', '/healthz', { headers: { 'X-Request-Id': 'no spaces allowed' } });
+    assert.notEqual(bad.headers.get('x-request-id'), 'no spaces allowed');
+    const p = await req(s.base, 'GET', '/v1/kv/nobucket/k?authorization=sekrit-query', { headers: { 'X-Request-Id': 'trace-42' } });
+    assert.equal(p.status, 404);
+    assert.equal(p.json.request_id, 'trace-42');
+    await new Promise((r) => setTimeout(r, 200));
+    const log = s.jg.log();
+    assert.match(log, /access: 127\.0\.0\.1 "GET \/v1\/kv\/nobucket\/k" 404 \d+ \d+ms id=trace-42 token=-/);
+    assert.ok(!log.includes('sekrit-query'), 'query strings never reach the access log');
+  } finally {
+    await s.stop();
+  }
+});
