@@ -43,6 +43,8 @@ struct jg_config {
     int64_t max_watchers_per_ip;
     int64_t watch_queue_bytes;
     char *log_level;
+    int64_t obj_janitor_interval_ms;
+    int64_t obj_janitor_age_ms;
     bool access_log;
     char *tokens_file;
     bool allow_open_access;

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "loop.h"
 #include "nats/js.h"
+#include "obj/janitor.h"
 #include "nats/conn.h"
 #include "util.h"
 
@@ -135,6 +136,7 @@ int main(int argc, char **argv)
 {
     static struct jg_app app;
     struct jg_loop *loop = NULL;
+    struct jg_janitor *janitor = NULL;
     sigset_t sigs;
     int exit_code = -1, rc = 1;
     enum jg_log_level level;
@@ -188,6 +190,8 @@ int main(int argc, char **argv)
         goto out;
     if (jg_loop_start(loop) != JG_OK)
         goto out;
+    if (jg_janitor_start(&app, &janitor) != JG_OK)
+        goto out;
     notify("READY=1");
 
     uint64_t watchdog_us = 0;
@@ -223,6 +227,7 @@ int main(int argc, char **argv)
     drain_requests(&app);
     rc = 0;
 out:
+    jg_janitor_stop(janitor);
     /* NATS first: failing its pending requests resumes every suspended
      * connection, which libmicrohttpd requires before it stops; the loop
      * runs until then to carry the replies and the flush. */

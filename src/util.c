@@ -191,7 +191,12 @@ jg_status jg_time_parse_rfc3339(const char *s, int64_t *ret_unix_ns)
     tm.tm_min = mi;
     tm.tm_sec = se;
     time_t t = timegm(&tm);
-    *ret_unix_ns = ((int64_t)t - off) * 1000000000LL + frac;
+    /* years before 1678 or after 2261 do not fit in int64 nanoseconds */
+    int64_t ns;
+    if (__builtin_mul_overflow((int64_t)t - off, 1000000000LL, &ns) ||
+        __builtin_add_overflow(ns, frac, &ns))
+        return JG_ERR_INVALID_PARAMETER;
+    *ret_unix_ns = ns;
     return JG_OK;
 }
 

@@ -81,7 +81,8 @@ static void send_api(struct kvm_op *op, const char *api_fmt, const char *body, j
 
 static jg_status json_i64(const cJSON *v, int64_t *ret)
 {
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble)
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18) ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
         return JG_ERR_INVALID_CONFIG;
     *ret = (int64_t)v->valuedouble;
     return JG_OK;

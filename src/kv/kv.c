@@ -3,14 +3,13 @@
 #include "kv/kv.h"
 
 #include <ctype.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
 #include "nats/js.h"
+#include "nats/scan.h"
 #include "nats/conn.h"
 #include "util.h"
 
@@ -249,7 +248,7 @@ jg_status jg_kv_entry_from_stored(const char *bucket, const cJSON *m, struct jg_
     st = entry_new(bucket, subj->valuestring, &e);
     if (st != JG_OK)
         return st;
-    e->revision = (uint64_t)seq->valuedouble;
+    e->revision = seq->valuedouble > 0 && seq->valuedouble < 1.8e19 ? (uint64_t)seq->valuedouble : 0;
     if (cJSON_IsString(time))
         jg_time_parse_rfc3339(time->valuestring, &e->created_ns);
     if (cJSON_IsString(hdrs)) {
@@ -692,14 +691,7 @@ void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const 
     jg_buckets_lookup(app->buckets, JG_BUCKET_KV, bucket, &op->lookup, write_bucket, op);
 }
 
-/* --- scan: last message per key through an ephemeral push consumer ------ *
- *
- * A push consumer only delivers to a subject that has a subscription of
- * its own (the server does not count wildcard interest), so each scan
- * subscribes to a fresh inbox and reads it on a short-lived worker thread.
- * Scans are rare (key listings, purges) and capped in number. */
-
-#define MAX_SCANS 16
+/* --- scan: the last message of every key, on a worker thread ----------- */
 
 struct scan;
 /* Called for each current message (headers only) of the scan. */
@@ -717,174 +709,35 @@ struct scan {
     void *ctx;
 };
 
-static atomic_int scans_running;
-
-/* Parses "$JS.ACK.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending>"
- * (and the 12-token form with domain and account). */
-static bool ack_meta(const char *reply, int64_t *ts, uint64_t *pending)
-{
-    const char *tok[16];
-    int n = 0;
-    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
-        return false;
-    tok[n++] = reply;
-    for (const char *p = reply; *p && n < 16; p++)
-        if (*p == '.')
-            tok[n++] = p + 1;
-    int ti, pi;
-    if (n == 9) {
-        ti = 7;
-        pi = 8;
-    } else if (n >= 11) {
-        ti = 9;
-        pi = 10;
-    } else {
-        return false;
-    }
-    *ts = strtoll(tok[ti], NULL, 10);
-    *pending = strtoull(tok[pi], NULL, 10);
-    return true;
-}
-
 static void scan_free(struct scan *s)
 {
     free(s->bucket);
     free(s);
 }
 
-static char *consumer_request(struct scan *s, const char *deliver)
+static void scan_msg(void *ctx, natsMsg *m, uint64_t seq, int64_t ts)
 {
-    cJSON *req = cJSON_CreateObject(), *cfg = cJSON_AddObjectToObject(req, "config");
-    cJSON_AddStringToObject(req, "stream_name", s->stream);
-    cJSON_AddStringToObject(cfg, "deliver_subject", deliver);
-    cJSON_AddStringToObject(cfg, "deliver_policy", "last_per_subject");
-    cJSON_AddStringToObject(cfg, "ack_policy", "none");
-    cJSON_AddNumberToObject(cfg, "max_deliver", 1);
-    cJSON_AddStringToObject(cfg, "filter_subject", s->filter_subject);
-    cJSON_AddStringToObject(cfg, "replay_policy", "instant");
-    cJSON_AddBoolToObject(cfg, "headers_only", true);
-    cJSON_AddBoolToObject(cfg, "mem_storage", true);
-    cJSON_AddNumberToObject(cfg, "num_replicas", 1);
-    cJSON_AddNumberToObject(cfg, "inactive_threshold", 30e9);
-    char *body = cJSON_PrintUnformatted(req);
-    cJSON_Delete(req);
-    return body;
+    struct scan *s = ctx;
+    const char *subj = natsMsg_GetSubject(m);
+    size_t pl = strlen(s->bucket) + 5; /* "$KV.<bucket>." */
+    if (strlen(subj) > pl)
+        s->item(s, subj + pl, op_from_header(jg_nats_msg_header(m, "KV-Operation")), ts);
 }
 
-static jg_status scan_run(struct scan *s)
-{
-    natsConnection *nc = jg_nats_conn(s->app->nats);
-    int64_t timeout = s->app->cfg.request_timeout_ms;
-    natsInbox *inbox = NULL;
-    natsSubscription *sub = NULL;
-    natsMsg *reply = NULL;
-    char api[400], consumer[128] = "", desc[256] = "";
-    char *body = NULL;
-    cJSON *json = NULL;
-    uint64_t expected = 0, received = 0;
-    jg_status st = JG_ERR_NOMEM;
-
-    if (natsInbox_Create(&inbox) != NATS_OK)
-        goto out;
-    if (natsConnection_SubscribeSync(&sub, nc, (const char *)inbox) != NATS_OK ||
-        natsSubscription_SetPendingLimits(sub, -1, -1) != NATS_OK) {
-        st = JG_ERR_NATS_UNAVAILABLE;
-        goto out;
-    }
-    body = consumer_request(s, (const char *)inbox);
-    if (!body)
-        goto out;
-    snprintf(api, sizeof(api), "$JS.API.CONSUMER.CREATE.%s", s->stream);
-    if (!jg_nats_connected(s->app->nats)) {
-        st = JG_ERR_NATS_UNAVAILABLE;
-        goto out;
-    }
-    natsStatus ns = natsConnection_RequestString(&reply, nc, api, body, timeout);
-    if (ns != NATS_OK) {
-        st = ns == NATS_TIMEOUT && jg_nats_connected(s->app->nats) ? JG_ERR_NATS_TIMEOUT
-                                                                  : JG_ERR_NATS_UNAVAILABLE;
-        goto out;
-    }
-    st = jg_js_reply_json(reply, &json, NULL, desc, sizeof(desc));
-    reply = NULL;
-    if (st != JG_OK) {
-        jg_debug("kv: consumer on '%s' not created: %s", s->stream, desc);
-        goto out;
-    }
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(json, "name");
-    const cJSON *np = cJSON_GetObjectItemCaseSensitive(json, "num_pending");
-    const cJSON *dl = cJSON_GetObjectItemCaseSensitive(json, "delivered");
-    const cJSON *cs = dl ? cJSON_GetObjectItemCaseSensitive(dl, "consumer_seq") : NULL;
-    if (cJSON_IsString(name))
-        snprintf(consumer, sizeof(consumer), "%s", name->valuestring);
-    expected = (cJSON_IsNumber(np) ? (uint64_t)np->valuedouble : 0) +
-               (cJSON_IsNumber(cs) ? (uint64_t)cs->valuedouble : 0);
-    while (received < expected) {
-        natsMsg *m = NULL;
-        ns = natsSubscription_NextMsg(&m, sub, timeout);
-        if (ns != NATS_OK) {
-            st = ns == NATS_TIMEOUT && jg_nats_connected(s->app->nats) ? JG_ERR_NATS_TIMEOUT
-                                                                      : JG_ERR_NATS_UNAVAILABLE;
-            goto out;
-        }
-        int64_t ts = 0;
-        uint64_t pending = 0;
-        const char *subj = natsMsg_GetSubject(m);
-        size_t pl = strlen(s->bucket) + 5;
-        if (!jg_nats_msg_status(m) && ack_meta(natsMsg_GetReply(m), &ts, &pending)) {
-            received++;
-            if (strlen(subj) > pl)
-                s->item(s, subj + pl, op_from_header(jg_nats_msg_header(m, "KV-Operation")), ts);
-            if (pending == 0)
-                received = expected;
-        }
-        natsMsg_Destroy(m);
-    }
-    st = JG_OK;
-out:
-    if (consumer[0]) {
-        snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", s->stream, consumer);
-        natsConnection_Publish(nc, api, NULL, 0);
-    }
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
-    natsMsg_Destroy(reply);
-    cJSON_Delete(json);
-    free(body);
-    return st;
-}
-
-static void *scan_thread(void *arg)
+static void scan_work(void *arg)
 {
     struct scan *s = arg;
-    jg_status st = scan_run(s);
+    jg_status st = jg_scan_last_per_subject(s->app->nats, s->stream, s->filter_subject, true,
+                                            s->app->cfg.request_timeout_ms, scan_msg, s);
     s->done(s, st);
     scan_free(s);
-    atomic_fetch_sub(&scans_running, 1);
-    return NULL;
 }
 
 static void scan_bucket(void *ctx, jg_status st, const struct jg_bucket_info *info)
 {
     struct scan *s = ctx;
-    pthread_t t;
-    pthread_attr_t attr;
-    if (st == JG_OK && atomic_fetch_add(&scans_running, 1) >= MAX_SCANS) {
-        atomic_fetch_sub(&scans_running, 1);
-        st = JG_ERR_TOO_MANY_REQUESTS;
-    }
-    if (st == JG_OK) {
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, scan_thread, s) != 0) {
-            atomic_fetch_sub(&scans_running, 1);
-            st = JG_ERR_INTERNAL;
-        }
-        pthread_attr_destroy(&attr);
-        if (st == JG_OK)
-            return;
-    }
+    if (st == JG_OK && (st = jg_scan_spawn(scan_work, s)) == JG_OK)
+        return;
     s->done(s, st);
     scan_free(s);
 }

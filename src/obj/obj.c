@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "nats/conn.h"
+#include "nats/scan.h"
 #include "util.h"
 
 #define TWO_MIN_NS (120LL * 1000000000LL)
@@ -855,9 +856,7 @@ void jg_obj_purge_subject(struct jg_app *app, const char *bucket, const char *su
  * so each listing subscribes to a fresh inbox and reads it on a short-lived
  * worker thread (listings are rare; their number is capped). */
 
-#define MAX_LISTS 8
 
-static atomic_int lists_running;
 
 struct list_op {
     struct jg_app *app;
@@ -869,125 +868,26 @@ struct list_op {
     cJSON *arr;
 };
 
-/* "$JS.ACK.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending>" (9 tokens)
- * or the 11/12-token form with domain and account hash. */
-static bool ack_meta(const char *reply, uint64_t *sseq, int64_t *ts, uint64_t *pending)
+static void list_msg(void *ctx, natsMsg *m, uint64_t sseq, int64_t ts)
 {
-    const char *tok[16];
-    int n = 0;
-    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
-        return false;
-    tok[n++] = reply;
-    for (const char *p = reply; *p && n < 16; p++)
-        if (*p == '.')
-            tok[n++] = p + 1;
-    int off = n == 9 ? 0 : n >= 11 ? 2 : -1;
-    if (off < 0)
-        return false;
-    *sseq = strtoull(tok[5 + off], NULL, 10);
-    *ts = strtoll(tok[7 + off], NULL, 10);
-    *pending = strtoull(tok[8 + off], NULL, 10);
-    return true;
+    struct list_op *op = ctx;
+    struct jg_obj_info *info = NULL;
+    if (jg_obj_info_parse(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &info) != JG_OK)
+        return;
+    info->revision = sseq;
+    info->stored_ns = ts;
+    if (!info->deleted || op->include_deleted)
+        cJSON_AddItemToArray(op->arr, jg_obj_info_api_json(info));
+    jg_obj_info_free(info);
 }
 
 static jg_status list_run(struct list_op *op)
 {
-    natsConnection *nc = jg_nats_conn(op->app->nats);
-    int64_t timeout = op->app->cfg.request_timeout_ms;
-    natsInbox *inbox = NULL;
-    natsSubscription *sub = NULL;
-    natsMsg *reply = NULL;
-    char api[400], stream[300], filter[300], consumer[128] = "", desc[256] = "";
-    char *body = NULL;
-    cJSON *json = NULL, *req = NULL;
-    uint64_t expected = 0, received = 0;
-    jg_status st = JG_ERR_NOMEM;
-
+    char stream[300], filter[300];
     jg_js_stream_name(JG_BUCKET_OBJ, op->bucket, stream, sizeof(stream));
     snprintf(filter, sizeof(filter), "$O.%s.M.>", op->bucket);
-    if (natsInbox_Create(&inbox) != NATS_OK)
-        goto out;
-    if (natsConnection_SubscribeSync(&sub, nc, (const char *)inbox) != NATS_OK ||
-        natsSubscription_SetPendingLimits(sub, -1, -1) != NATS_OK) {
-        st = JG_ERR_NATS_UNAVAILABLE;
-        goto out;
-    }
-    req = cJSON_CreateObject();
-    cJSON *cfg = cJSON_AddObjectToObject(req, "config");
-    cJSON_AddStringToObject(req, "stream_name", stream);
-    cJSON_AddStringToObject(cfg, "deliver_subject", (const char *)inbox);
-    cJSON_AddStringToObject(cfg, "deliver_policy", "last_per_subject");
-    cJSON_AddStringToObject(cfg, "ack_policy", "none");
-    cJSON_AddNumberToObject(cfg, "max_deliver", 1);
-    cJSON_AddStringToObject(cfg, "filter_subject", filter);
-    cJSON_AddStringToObject(cfg, "replay_policy", "instant");
-    cJSON_AddBoolToObject(cfg, "mem_storage", true);
-    cJSON_AddNumberToObject(cfg, "num_replicas", 1);
-    cJSON_AddNumberToObject(cfg, "inactive_threshold", 30e9);
-    body = cJSON_PrintUnformatted(req);
-    if (!body)
-        goto out;
-    snprintf(api, sizeof(api), "$JS.API.CONSUMER.CREATE.%s", stream);
-    if (!jg_nats_connected(op->app->nats)) {
-        st = JG_ERR_NATS_UNAVAILABLE;
-        goto out;
-    }
-    natsStatus ns = natsConnection_RequestString(&reply, nc, api, body, timeout);
-    if (ns != NATS_OK) {
-        st = ns == NATS_TIMEOUT && jg_nats_connected(op->app->nats) ? JG_ERR_NATS_TIMEOUT
-                                                                   : JG_ERR_NATS_UNAVAILABLE;
-        goto out;
-    }
-    st = jg_js_reply_json(reply, &json, NULL, desc, sizeof(desc));
-    reply = NULL;
-    if (st != JG_OK) {
-        jg_debug("obj: list consumer on '%s' not created: %s", stream, desc);
-        goto out;
-    }
-    const cJSON *name = cJSON_GetObjectItemCaseSensitive(json, "name");
-    if (cJSON_IsString(name))
-        snprintf(consumer, sizeof(consumer), "%s", name->valuestring);
-    expected = (uint64_t)num(json, "num_pending", 0);
-    while (received < expected) {
-        natsMsg *m = NULL;
-        ns = natsSubscription_NextMsg(&m, sub, timeout);
-        if (ns != NATS_OK) {
-            st = ns == NATS_TIMEOUT && jg_nats_connected(op->app->nats) ? JG_ERR_NATS_TIMEOUT
-                                                                       : JG_ERR_NATS_UNAVAILABLE;
-            goto out;
-        }
-        uint64_t sseq = 0, pending = 0;
-        int64_t ts = 0;
-        struct jg_obj_info *info = NULL;
-        if (!jg_nats_msg_status(m) && ack_meta(natsMsg_GetReply(m), &sseq, &ts, &pending)) {
-            received++;
-            if (jg_obj_info_parse(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &info) ==
-                JG_OK) {
-                info->revision = sseq;
-                info->stored_ns = ts;
-                if (!info->deleted || op->include_deleted)
-                    cJSON_AddItemToArray(op->arr, jg_obj_info_api_json(info));
-                jg_obj_info_free(info);
-            }
-            if (pending == 0)
-                received = expected;
-        }
-        natsMsg_Destroy(m);
-    }
-    st = JG_OK;
-out:
-    if (consumer[0]) {
-        snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", stream, consumer);
-        natsConnection_Publish(nc, api, NULL, 0);
-    }
-    natsSubscription_Unsubscribe(sub);
-    natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
-    natsMsg_Destroy(reply);
-    cJSON_Delete(json);
-    cJSON_Delete(req);
-    free(body);
-    return st;
+    return jg_scan_last_per_subject(op->app->nats, stream, filter, false,
+                                    op->app->cfg.request_timeout_ms, list_msg, op);
 }
 
 static void list_finish(struct list_op *op, jg_status st)
@@ -1002,35 +902,17 @@ static void list_finish(struct list_op *op, jg_status st)
     fn(fctx, st, arr);
 }
 
-static void *list_thread(void *arg)
+static void list_work(void *arg)
 {
     struct list_op *op = arg;
-    jg_status st = list_run(op);
-    list_finish(op, st);
-    atomic_fetch_sub(&lists_running, 1);
-    return NULL;
+    list_finish(op, list_run(op));
 }
 
 static void list_bucket(void *ctx, jg_status st, const struct jg_bucket_info *binfo)
 {
     struct list_op *op = ctx;
-    pthread_t t;
-    pthread_attr_t attr;
-    if (st == JG_OK && atomic_fetch_add(&lists_running, 1) >= MAX_LISTS) {
-        atomic_fetch_sub(&lists_running, 1);
-        st = JG_ERR_TOO_MANY_REQUESTS;
-    }
-    if (st == JG_OK) {
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        if (pthread_create(&t, &attr, list_thread, op) != 0) {
-            atomic_fetch_sub(&lists_running, 1);
-            st = JG_ERR_INTERNAL;
-        }
-        pthread_attr_destroy(&attr);
-        if (st == JG_OK)
-            return;
-    }
+    if (st == JG_OK && (st = jg_scan_spawn(list_work, op)) == JG_OK)
+        return;
     list_finish(op, st);
 }
 
