@@ -16,6 +16,8 @@
 struct jg_config {
     char *config_file;
     char *listen;
+    char *listen_unix;
+    char *listen_unix_mode;
     char *nats;
     char *nats_user;
     char *nats_password;

@@ -19,6 +19,8 @@
 #include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -67,6 +69,7 @@ struct route_stats {
 struct jg_http {
     struct jg_app *app;
     struct MHD_Daemon *daemon;
+    struct MHD_Daemon *unix_daemon;   /* listen_unix, or NULL */
     atomic_int_fast64_t active;
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t by_class[6];
@@ -874,21 +877,82 @@ static jg_status parse_listen(const char *listen, struct sockaddr_storage *ss, b
     return inet_pton(AF_INET, host, &a->sin_addr) == 1 ? JG_OK : JG_ERR_INVALID_CONFIG;
 }
 
+static void on_http_fd(void *ctx, uint32_t events)
+{
+    /* nothing to do here: the hook runs MHD_run every iteration */
+}
+
 /* Loop hook: let libmicrohttpd do its work (accept, read, resume,
  * respond); returns how long it may wait. */
 static int64_t http_hook(void *ctx)
 {
     struct jg_http *h = ctx;
     MHD_UNSIGNED_LONG_LONG t = 0;
-    MHD_run(h->daemon);
-    if (MHD_get_timeout(h->daemon, &t) == MHD_YES)
-        return t > 1000 ? 1000 : (int64_t)t;
-    return -1;
+    int64_t wait = -1;
+    struct MHD_Daemon *ds[2] = {h->daemon, h->unix_daemon};
+    for (int i = 0; i < 2; i++) {
+        if (!ds[i])
+            continue;
+        MHD_run(ds[i]);
+        if (MHD_get_timeout(ds[i], &t) == MHD_YES && (wait < 0 || (int64_t)t < wait))
+            wait = t > 1000 ? 1000 : (int64_t)t;
+    }
+    return wait;
 }
 
-static void on_http_fd(void *ctx, uint32_t events)
+/* The Unix-domain listener: plain HTTP on a socket file with the given
+ * permissions, served by a second daemon on the same loop and with the
+ * same handlers and limits. */
+static jg_status start_unix(struct jg_http *h, struct jg_loop *loop, unsigned flags,
+                            struct MHD_OptionItem *ops)
 {
-    /* nothing to do here: the hook runs MHD_run every iteration */
+    const struct jg_config *cfg = &h->app->cfg;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    uint64_t mode = 0;
+    int fd;
+
+    for (const char *p = cfg->listen_unix_mode; *p; p++) {
+        if (*p < '0' || *p > '7' || mode > 07777) {
+            jg_err("config: 'listen_unix_mode' must be octal, such as 0660");
+            return JG_ERR_INVALID_CONFIG;
+        }
+        mode = mode * 8 + (uint64_t)(*p - '0');
+    }
+    if (strlen(cfg->listen_unix) >= sizeof(sa.sun_path)) {
+        jg_err("config: 'listen_unix' path is too long");
+        return JG_ERR_INVALID_CONFIG;
+    }
+    strcpy(sa.sun_path, cfg->listen_unix);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    unlink(sa.sun_path); /* a stale socket file from an earlier run */
+    if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        chmod(sa.sun_path, (mode_t)mode) != 0 || listen(fd, 511) != 0) {
+        jg_err("http: cannot listen on unix:%s: %s", sa.sun_path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return JG_ERR_INVALID_CONFIG;
+    }
+    for (int i = 0; ops[i].option != MHD_OPTION_END; i++) {
+        if (ops[i].option == MHD_OPTION_SOCK_ADDR) {
+            ops[i].option = MHD_OPTION_LISTEN_SOCKET;
+            ops[i].value = fd;
+            ops[i].ptr_value = NULL;
+        }
+        if (ops[i].option == MHD_OPTION_PER_IP_CONNECTION_LIMIT)
+            ops[i].value = 0; /* no addresses on a Unix socket */
+    }
+    h->unix_daemon = MHD_start_daemon(flags & ~(unsigned)(MHD_USE_TLS | MHD_USE_IPv6), 0, NULL,
+                                      NULL, on_access, h, MHD_OPTION_ARRAY, ops, MHD_OPTION_END);
+    if (!h->unix_daemon) {
+        jg_err("http: cannot serve unix:%s", sa.sun_path);
+        close(fd);
+        return JG_ERR_INTERNAL;
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->unix_daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (!di || jg_loop_add(loop, di->epoll_fd, EPOLLIN, on_http_fd, h) != JG_OK)
+        return JG_ERR_INTERNAL;
+    jg_info("http: listening on unix:%s (mode %04llo)", sa.sun_path, (unsigned long long)mode);
+    return JG_OK;
 }
 
 jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http **ret_http)
@@ -971,13 +1035,16 @@ jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http
         return JG_ERR_INVALID_CONFIG;
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-    if (!di || jg_loop_add(loop, di->epoll_fd, EPOLLIN, on_http_fd, h) != JG_OK ||
+    jg_status ust = cfg->listen_unix && *cfg->listen_unix ? start_unix(h, loop, flags, ops) : JG_OK;
+    if (ust != JG_OK || !di || jg_loop_add(loop, di->epoll_fd, EPOLLIN, on_http_fd, h) != JG_OK ||
         jg_loop_add_hook(loop, http_hook, h) != JG_OK ||
         pthread_create(&h->reaper, NULL, reaper_main, h) != 0) {
+        if (h->unix_daemon)
+            MHD_stop_daemon(h->unix_daemon);
         MHD_stop_daemon(h->daemon);
         free(h->stats);
         free(h);
-        return JG_ERR_INTERNAL;
+        return ust != JG_OK ? ust : JG_ERR_INTERNAL;
     }
     jg_info("http: listening on %s", cfg->listen);
     *ret_http = h;
@@ -1022,6 +1089,10 @@ void jg_http_quiesce(struct jg_http *h)
     MHD_socket s = MHD_quiesce_daemon(h->daemon);
     if (s != MHD_INVALID_SOCKET)
         close(s);
+    if (h->unix_daemon && (s = MHD_quiesce_daemon(h->unix_daemon)) != MHD_INVALID_SOCKET) {
+        close(s);
+        unlink(h->app->cfg.listen_unix);
+    }
 }
 
 int64_t jg_http_active(struct jg_http *h)
@@ -1096,6 +1167,8 @@ void jg_http_stop(struct jg_http *h)
     pthread_cond_signal(&h->reaper_cond);
     pthread_mutex_unlock(&h->clock_lock);
     pthread_join(h->reaper, NULL);
+    if (h->unix_daemon)
+        MHD_stop_daemon(h->unix_daemon);
     MHD_stop_daemon(h->daemon);
     pthread_mutex_destroy(&h->stream_lock);
     pthread_mutex_destroy(&h->clock_lock);
