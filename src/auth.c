@@ -81,12 +81,12 @@ bool jg_auth_glob(const char *p, const char *s)
 {
     const char *star = NULL, *mark = NULL;
     while (*s) {
-        if (*p == '?' || *p == *s) {
-            p++;
-            s++;
-        } else if (*p == '*') {
+        if (*p == '*') {
             star = p++;
             mark = s;
+        } else if (*p == '?' || *p == *s) {
+            p++;
+            s++;
         } else if (star) {
             p = star + 1;
             s = ++mark;

@@ -27,6 +27,7 @@ START_TEST(test_auth_glob)
     ck_assert(!jg_auth_glob("a?c", "abbc"));
     ck_assert(jg_auth_glob("*-prod", "eu-prod"));
     ck_assert(!jg_auth_glob("app", "app-one"));
+    ck_assert(jg_auth_glob("*x", "*ax")); /* a literal star in the text is no wildcard */
 }
 END_TEST
 
