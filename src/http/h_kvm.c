@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "http/bucketm.h"
 #include "kv/kv.h"
 #include "nats/js.h"
 #include "nats/conn.h"
@@ -20,62 +21,6 @@ struct kv_cfg {
     char storage[8];
     bool has_description, has_history, has_ttl, has_mvs, has_mb, has_storage, has_replicas;
 };
-
-struct kvm_op {
-    struct jg_req *req;
-    char stream[300];
-    struct kv_cfg cfg;
-    struct jg_nats_req nreq;
-    bool update;         /* PUT: create or update */
-    cJSON *names;        /* list: names so far */
-    int offset;
-};
-
-static void op_free(struct kvm_op *op)
-{
-    if (!op)
-        return;
-    free(op->cfg.description);
-    cJSON_Delete(op->names);
-    free(op);
-}
-
-static void op_fail(struct kvm_op *op, jg_status st, const char *detail)
-{
-    struct jg_req *req = op->req;
-    op_free(op);
-    jg_req_fail(req, st, "%s", detail && *detail ? detail : jg_status_title(st));
-}
-
-static struct kvm_op *op_new(struct jg_req *req)
-{
-    struct kvm_op *op = calloc(1, sizeof(*op));
-    if (!op) {
-        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
-        return NULL;
-    }
-    op->req = req;
-    if (req->bucket)
-        jg_js_stream_name(JG_BUCKET_KV, req->bucket, op->stream, sizeof(op->stream));
-    return op;
-}
-
-static bool check_bucket(struct jg_req *req)
-{
-    if (jg_kv_bucket_valid(req->bucket))
-        return true;
-    jg_req_fail(req, JG_ERR_INVALID_BUCKET, "bucket names are [A-Za-z0-9_-]+");
-    return false;
-}
-
-static void send_api(struct kvm_op *op, const char *api_fmt, const char *body, jg_nats_reply_fn fn)
-{
-    char api[400];
-    snprintf(api, sizeof(api), api_fmt, op->stream);
-    jg_status st = jg_js_api(op->req->app->nats, &op->nreq, api, body, 0, fn, op);
-    if (st != JG_OK)
-        op_fail(op, st, st == JG_ERR_NATS_UNAVAILABLE ? "not connected to NATS; retry later" : NULL);
-}
 
 /* --- config parsing ------------------------------------------------------ */
 
@@ -98,8 +43,9 @@ static jg_status json_duration(const cJSON *v, int64_t *ret)
 }
 
 /* Parses the body; on error writes a reason into why. */
-static jg_status parse_cfg(const struct jg_buf *body, struct kv_cfg *c, char *why, size_t wl)
+static jg_status parse_cfg(const struct jg_buf *body, void *cfg, char *why, size_t wl)
 {
+    struct kv_cfg *c = cfg;
     cJSON *root = NULL;
     jg_status st = JG_OK;
     if (body->len == 0)
@@ -180,10 +126,17 @@ static int64_t dup_window(int64_t ttl)
     return ttl > 0 && ttl < TWO_MIN_NS ? ttl : TWO_MIN_NS;
 }
 
-/* The stream configuration nats.go writes for a KV bucket. */
-static char *stream_config(const char *bucket, const char *stream, const struct kv_cfg *c)
+static void cfg_done(void *cfg)
 {
-    char subj[300];
+    free(((struct kv_cfg *)cfg)->description);
+}
+
+/* The stream configuration nats.go writes for a KV bucket. */
+static char *stream_config(const char *bucket, const void *cfg)
+{
+    const struct kv_cfg *c = cfg;
+    char subj[300], stream[300];
+    jg_js_stream_name(JG_BUCKET_KV, bucket, stream, sizeof(stream));
     cJSON *o = cJSON_CreateObject();
     int64_t ttl = c->has_ttl ? c->ttl : 0;
     snprintf(subj, sizeof(subj), "$KV.%s.>", bucket);
@@ -245,8 +198,9 @@ static cJSON *status_json(const char *bucket, const cJSON *si)
 }
 
 /* Does the existing stream config hold what c asks (with defaults)? */
-static bool same_config(const cJSON *cfg, const struct kv_cfg *c)
+static bool same_config(const cJSON *cfg, const void *arg)
 {
+    const struct kv_cfg *c = arg;
     int64_t ttl = c->has_ttl ? c->ttl : 0;
     return strcmp(str(cfg, "description"), c->has_description ? c->description : "") == 0 &&
            num(cfg, "max_msgs_per_subject", 1) == (c->has_history ? c->history : 1) &&
@@ -258,60 +212,13 @@ static bool same_config(const cJSON *cfg, const struct kv_cfg *c)
            num(cfg, "num_replicas", 1) == (c->has_replicas ? c->replicas : 1);
 }
 
-/* --- replies --------------------------------------------------------------- */
-
-static void reply_status(struct kvm_op *op, natsMsg *msg, jg_status st, int http)
-{
-    cJSON *json = NULL;
-    char desc[256];
-    struct jg_req *req = op->req;
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
-    else
-        snprintf(desc, sizeof(desc), "%s", jg_status_title(st));
-    if (st != JG_OK) {
-        op_fail(op, st, desc);
-        return;
-    }
-    jg_resp_json(&req->resp, http, status_json(req->bucket, json));
-    cJSON_Delete(json);
-    op_free(op);
-    jg_req_done(req);
-}
-
-static void on_created(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct kvm_op *op = ctx;
-    jg_buckets_forget(op->req->app->buckets, JG_BUCKET_KV, op->req->bucket);
-    reply_status(op, msg, st, 201);
-}
-
-static void on_updated(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct kvm_op *op = ctx;
-    jg_buckets_forget(op->req->app->buckets, JG_BUCKET_KV, op->req->bucket);
-    reply_status(op, msg, st, 200);
-}
-
-static void create_stream(struct kvm_op *op)
-{
-    char *body = stream_config(op->req->bucket, op->stream, &op->cfg);
-    if (!body) {
-        op_fail(op, JG_ERR_NOMEM, NULL);
-        return;
-    }
-    send_api(op, "STREAM.CREATE.%s", body, on_created);
-    free(body);
-}
-
 /* PUT on an existing bucket: change what was given, keep the rest. */
-static void update_stream(struct kvm_op *op, cJSON *info)
+static jg_status update_config(cJSON *cfg, const void *arg, char *why, size_t wl)
 {
-    cJSON *cfg = cJSON_GetObjectItemCaseSensitive(info, "config");
-    const struct kv_cfg *c = &op->cfg;
+    const struct kv_cfg *c = arg;
     if (c->has_storage && strcmp(str(cfg, "storage"), c->storage) != 0) {
-        op_fail(op, JG_ERR_INVALID_CONFIG, "the storage of an existing bucket cannot change");
-        return;
+        snprintf(why, wl, "the storage of an existing bucket cannot change");
+        return JG_ERR_INVALID_CONFIG;
     }
 #define SETNUM(field, name, val)                                            \
     if (c->field) {                                                         \
@@ -333,180 +240,46 @@ static void update_stream(struct kvm_op *op, cJSON *info)
         if (*c->description)
             cJSON_AddStringToObject(cfg, "description", c->description);
     }
-    char *body = cJSON_PrintUnformatted(cfg);
-    if (!body) {
-        op_fail(op, JG_ERR_NOMEM, NULL);
-        return;
-    }
-    send_api(op, "STREAM.UPDATE.%s", body, on_updated);
-    free(body);
+    return JG_OK;
 }
 
-static void on_info_for_write(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct kvm_op *op = ctx;
-    cJSON *json = NULL;
-    char desc[256] = "";
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
-    if (st == JG_ERR_BUCKET_NOT_FOUND) {
-        create_stream(op);
-        return;
-    }
-    if (st != JG_OK) {
-        op_fail(op, st, desc);
-        return;
-    }
-    if (op->update) {
-        update_stream(op, json);
-        cJSON_Delete(json);
-        return;
-    }
-    struct jg_req *req = op->req;
-    if (same_config(cJSON_GetObjectItemCaseSensitive(json, "config"), &op->cfg)) {
-        jg_resp_json(&req->resp, 200, status_json(req->bucket, json));
-        cJSON_Delete(json);
-        op_free(op);
-        jg_req_done(req);
-        return;
-    }
-    cJSON_Delete(json);
-    op_fail(op, JG_ERR_BUCKET_EXISTS, "the bucket exists with another configuration");
-}
-
-static void start_write(struct jg_req *req, bool update)
-{
-    char why[200] = "";
-    if (!check_bucket(req))
-        return;
-    struct kvm_op *op = op_new(req);
-    if (!op)
-        return;
-    op->update = update;
-    jg_status st = parse_cfg(&req->body, &op->cfg, why, sizeof(why));
-    if (st != JG_OK) {
-        op_fail(op, st, why);
-        return;
-    }
-    jg_req_suspend(req);
-    send_api(op, "STREAM.INFO.%s", NULL, on_info_for_write);
-}
+static const struct jg_bucketm_kind kv_kind = {
+    .kind = JG_BUCKET_KV,
+    .stream_prefix = "KV_",
+    .missing = "no such key-value bucket",
+    .valid = jg_kv_bucket_valid,
+    .cfg_size = sizeof(struct kv_cfg),
+    .cfg_parse = parse_cfg,
+    .cfg_done = cfg_done,
+    .stream_config = stream_config,
+    .cfg_same = same_config,
+    .cfg_update = update_config,
+    .status_json = status_json,
+};
 
 void jg_h_kvm_create(struct jg_req *req)
 {
-    start_write(req, false);
+    jg_bucketm_write(req, &kv_kind, false);
 }
 
 void jg_h_kvm_put(struct jg_req *req)
 {
-    start_write(req, true);
-}
-
-static void on_status(void *ctx, jg_status st, natsMsg *msg)
-{
-    reply_status(ctx, msg, st, 200);
+    jg_bucketm_write(req, &kv_kind, true);
 }
 
 void jg_h_kvm_status(struct jg_req *req)
 {
-    if (!check_bucket(req))
-        return;
-    struct kvm_op *op = op_new(req);
-    if (!op)
-        return;
-    jg_req_suspend(req);
-    send_api(op, "STREAM.INFO.%s", NULL, on_status);
-}
-
-static void on_deleted(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct kvm_op *op = ctx;
-    struct jg_req *req = op->req;
-    cJSON *json = NULL;
-    char desc[256] = "";
-    jg_buckets_forget(req->app->buckets, JG_BUCKET_KV, req->bucket);
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
-    cJSON_Delete(json);
-    if (st != JG_OK) {
-        op_fail(op, st, desc);
-        return;
-    }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "bucket", req->bucket);
-    cJSON_AddBoolToObject(o, "deleted", true);
-    jg_resp_json(&req->resp, 200, o);
-    op_free(op);
-    jg_req_done(req);
+    jg_bucketm_status(req, &kv_kind);
 }
 
 void jg_h_kvm_delete(struct jg_req *req)
 {
-    if (!check_bucket(req))
-        return;
-    struct kvm_op *op = op_new(req);
-    if (!op)
-        return;
-    jg_req_suspend(req);
-    send_api(op, "STREAM.DELETE.%s", NULL, on_deleted);
-}
-
-/* --- list ---------------------------------------------------------------- */
-
-static void list_page(struct kvm_op *op);
-
-static void on_names(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct kvm_op *op = ctx;
-    cJSON *json = NULL;
-    char desc[256] = "";
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
-    if (st != JG_OK) {
-        op_fail(op, st, desc);
-        return;
-    }
-    const cJSON *streams = cJSON_GetObjectItemCaseSensitive(json, "streams");
-    int total = (int)num(json, "total", 0), got = 0;
-    const cJSON *s;
-    cJSON_ArrayForEach(s, streams)
-    {
-        got++;
-        if (cJSON_IsString(s) && strncmp(s->valuestring, "KV_", 3) == 0 &&
-            (!op->req->token ||
-             jg_auth_allows(op->req->token, JG_PERM_LIST, s->valuestring + 3, NULL)))
-            cJSON_AddItemToArray(op->names, cJSON_CreateString(s->valuestring + 3));
-    }
-    cJSON_Delete(json);
-    op->offset += got;
-    if (got > 0 && op->offset < total) {
-        list_page(op);
-        return;
-    }
-    struct jg_req *req = op->req;
-    jg_resp_json(&req->resp, 200, op->names);
-    op->names = NULL;
-    op_free(op);
-    jg_req_done(req);
-}
-
-static void list_page(struct kvm_op *op)
-{
-    char body[64];
-    snprintf(body, sizeof(body), "{\"offset\":%d}", op->offset);
-    jg_status st = jg_js_api(op->req->app->nats, &op->nreq, "STREAM.NAMES", body, 0, on_names, op);
-    if (st != JG_OK)
-        op_fail(op, st, st == JG_ERR_NATS_UNAVAILABLE ? "not connected to NATS; retry later" : NULL);
+    jg_bucketm_delete(req, &kv_kind);
 }
 
 void jg_h_kvm_list(struct jg_req *req)
 {
-    struct kvm_op *op = op_new(req);
-    if (!op)
-        return;
-    op->names = cJSON_CreateArray();
-    jg_req_suspend(req);
-    list_page(op);
+    jg_bucketm_list(req, &kv_kind);
 }
 
 /* --- keys and purge ---------------------------------------------------------- */
@@ -553,7 +326,7 @@ static void on_keys(void *ctx, jg_status st, char *json, size_t len)
 void jg_h_kvm_keys(struct jg_req *req)
 {
     struct strv filters = {0}, prefixes = {0};
-    if (!check_bucket(req))
+    if (!jg_bucketm_check(req, &kv_kind))
         return;
     if (jg_req_query_each(req, "filter", collect, &filters) != JG_OK ||
         jg_req_query_each(req, "prefix", collect, &prefixes) != JG_OK) {
@@ -596,7 +369,7 @@ void jg_h_kvm_purge(struct jg_req *req)
 {
     const char *v;
     int64_t older = 30LL * 60 * 1000000000LL;
-    if (!check_bucket(req))
+    if (!jg_bucketm_check(req, &kv_kind))
         return;
     if (jg_req_query(req, "olderThan", &v) != JG_OK || (v && jg_duration_parse(v, &older) != JG_OK)) {
         jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'olderThan' must be a duration such as 30m");

@@ -10,17 +10,14 @@
 
 #include "nats/conn.h"
 #include "nats/js.h"
+#include "http/bucketm.h"
 #include "obj/obj.h"
 
+/* A link being written. */
 struct objm_op {
     struct jg_req *req;
     char stream[300];
-    struct jg_obj_bucket_cfg cfg;
     struct jg_nats_req nreq;
-    bool update;             /* PUT: create or update */
-    cJSON *names;            /* list: names so far */
-    int offset;
-    /* links */
     char *target_bucket, *target_name;
     struct jg_obj_info *existing;
 };
@@ -29,8 +26,6 @@ static void op_free(struct objm_op *op)
 {
     if (!op)
         return;
-    jg_obj_bucket_cfg_done(&op->cfg);
-    cJSON_Delete(op->names);
     free(op->target_bucket);
     free(op->target_name);
     jg_obj_info_free(op->existing);
@@ -59,65 +54,26 @@ static struct objm_op *op_new(struct jg_req *req)
     return op;
 }
 
-static bool check_bucket(struct jg_req *req)
+/* --- buckets: the shared management with the object store's config ----- */
+
+static jg_status cfg_parse(const struct jg_buf *body, void *cfg, char *why, size_t wl)
 {
-    if (jg_obj_bucket_valid(req->bucket))
-        return true;
-    jg_req_fail(req, JG_ERR_INVALID_BUCKET, "bucket names are [A-Za-z0-9_-]+");
-    return false;
+    return jg_obj_bucket_cfg_parse(body->data, body->len, cfg, why, wl);
 }
 
-static void send_api(struct objm_op *op, const char *api_fmt, const char *body, jg_nats_reply_fn fn)
+static void cfg_done(void *cfg)
 {
-    char api[400];
-    snprintf(api, sizeof(api), api_fmt, op->stream);
-    jg_status st = jg_js_api(op->req->app->nats, &op->nreq, api, body, 0, fn, op);
-    if (st != JG_OK)
-        op_fail(op, st, NULL);
+    jg_obj_bucket_cfg_done(cfg);
 }
 
-static void reply_status(struct objm_op *op, natsMsg *msg, jg_status st, int http)
+static char *stream_config(const char *bucket, const void *cfg)
 {
-    cJSON *json = NULL;
-    char desc[256] = "";
-    struct jg_req *req = op->req;
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
-    if (st != JG_OK) {
-        op_fail(op, st, st == JG_ERR_BUCKET_NOT_FOUND ? "no such object bucket" : desc);
-        return;
-    }
-    jg_resp_json(&req->resp, http, jg_obj_bucket_status_json(req->bucket, json));
-    cJSON_Delete(json);
-    op_free(op);
-    jg_req_done(req);
+    return jg_obj_stream_config(bucket, cfg);
 }
 
-/* --- create / update ---------------------------------------------------------- */
-
-static void on_created(void *ctx, jg_status st, natsMsg *msg)
+static bool cfg_same(const cJSON *stream_cfg, const void *cfg)
 {
-    struct objm_op *op = ctx;
-    jg_buckets_forget(op->req->app->buckets, JG_BUCKET_OBJ, op->req->bucket);
-    reply_status(op, msg, st, 201);
-}
-
-static void on_updated(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct objm_op *op = ctx;
-    jg_buckets_forget(op->req->app->buckets, JG_BUCKET_OBJ, op->req->bucket);
-    reply_status(op, msg, st, 200);
-}
-
-static void create_stream(struct objm_op *op)
-{
-    char *body = jg_obj_stream_config(op->req->bucket, &op->cfg);
-    if (!body) {
-        op_fail(op, JG_ERR_NOMEM, NULL);
-        return;
-    }
-    send_api(op, "STREAM.CREATE.%s", body, on_created);
-    free(body);
+    return jg_obj_bucket_cfg_same(stream_cfg, cfg);
 }
 
 static void set_num(cJSON *cfg, const char *name, double v)
@@ -127,14 +83,13 @@ static void set_num(cJSON *cfg, const char *name, double v)
 }
 
 /* PUT on an existing bucket: change what was given, keep the rest. */
-static void update_stream(struct objm_op *op, cJSON *info)
+static jg_status cfg_update(cJSON *cfg, const void *arg, char *why, size_t wl)
 {
-    cJSON *cfg = cJSON_GetObjectItemCaseSensitive(info, "config");
-    const struct jg_obj_bucket_cfg *c = &op->cfg;
+    const struct jg_obj_bucket_cfg *c = arg;
     const cJSON *storage = cJSON_GetObjectItemCaseSensitive(cfg, "storage");
     if (c->has_storage && (!cJSON_IsString(storage) || strcmp(storage->valuestring, c->storage) != 0)) {
-        op_fail(op, JG_ERR_INVALID_CONFIG, "the storage of an existing bucket cannot change");
-        return;
+        snprintf(why, wl, "the storage of an existing bucket cannot change");
+        return JG_ERR_INVALID_CONFIG;
     }
     if (c->has_ttl) {
         set_num(cfg, "max_age", (double)c->ttl);
@@ -151,217 +106,62 @@ static void update_stream(struct objm_op *op, cJSON *info)
         if (c->description && *c->description)
             cJSON_AddStringToObject(cfg, "description", c->description);
     }
-    char *body = cJSON_PrintUnformatted(cfg);
-    if (!body) {
-        op_fail(op, JG_ERR_NOMEM, NULL);
-        return;
-    }
-    send_api(op, "STREAM.UPDATE.%s", body, on_updated);
-    free(body);
+    return JG_OK;
 }
 
-static void on_info_for_write(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct objm_op *op = ctx;
-    struct jg_req *req = op->req;
-    cJSON *json = NULL;
-    char desc[256] = "";
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
-    if (st == JG_ERR_BUCKET_NOT_FOUND) {
-        create_stream(op);
-        return;
-    }
-    if (st != JG_OK) {
-        op_fail(op, st, desc);
-        return;
-    }
-    if (op->update) {
-        update_stream(op, json);
-        cJSON_Delete(json);
-        return;
-    }
-    if (jg_obj_bucket_cfg_same(cJSON_GetObjectItemCaseSensitive(json, "config"), &op->cfg)) {
-        jg_resp_json(&req->resp, 200, jg_obj_bucket_status_json(req->bucket, json));
-        cJSON_Delete(json);
-        op_free(op);
-        jg_req_done(req);
-        return;
-    }
-    cJSON_Delete(json);
-    op_fail(op, JG_ERR_BUCKET_EXISTS, "the bucket exists with another configuration");
-}
+static const struct jg_bucketm_kind obj_kind = {
+    .kind = JG_BUCKET_OBJ,
+    .stream_prefix = "OBJ_",
+    .missing = "no such object bucket",
+    .valid = jg_obj_bucket_valid,
+    .cfg_size = sizeof(struct jg_obj_bucket_cfg),
+    .cfg_parse = cfg_parse,
+    .cfg_done = cfg_done,
+    .stream_config = stream_config,
+    .cfg_same = cfg_same,
+    .cfg_update = cfg_update,
+    .status_json = jg_obj_bucket_status_json,
+};
 
-static void start_write(struct jg_req *req, bool update)
+static bool check_bucket(struct jg_req *req)
 {
-    char why[200] = "";
-    if (!check_bucket(req))
-        return;
-    struct objm_op *op = op_new(req);
-    if (!op)
-        return;
-    op->update = update;
-    jg_status st = jg_obj_bucket_cfg_parse(req->body.data, req->body.len, &op->cfg, why, sizeof(why));
-    if (st != JG_OK) {
-        op_fail(op, st, why);
-        return;
-    }
-    jg_req_suspend(req);
-    send_api(op, "STREAM.INFO.%s", NULL, on_info_for_write);
+    return jg_bucketm_check(req, &obj_kind);
 }
 
 void jg_h_objm_create(struct jg_req *req)
 {
-    start_write(req, false);
+    jg_bucketm_write(req, &obj_kind, false);
 }
 
 void jg_h_objm_put(struct jg_req *req)
 {
-    start_write(req, true);
-}
-
-/* --- status, delete, seal ------------------------------------------------------------ */
-
-static void on_status(void *ctx, jg_status st, natsMsg *msg)
-{
-    reply_status(ctx, msg, st, 200);
+    jg_bucketm_write(req, &obj_kind, true);
 }
 
 void jg_h_objm_status(struct jg_req *req)
 {
-    if (!check_bucket(req))
-        return;
-    struct objm_op *op = op_new(req);
-    if (!op)
-        return;
-    jg_req_suspend(req);
-    send_api(op, "STREAM.INFO.%s", NULL, on_status);
-}
-
-static void on_deleted(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct objm_op *op = ctx;
-    struct jg_req *req = op->req;
-    cJSON *json = NULL;
-    char desc[256] = "";
-    jg_buckets_forget(req->app->buckets, JG_BUCKET_OBJ, req->bucket);
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
-    cJSON_Delete(json);
-    if (st != JG_OK) {
-        op_fail(op, st, st == JG_ERR_BUCKET_NOT_FOUND ? "no such object bucket" : desc);
-        return;
-    }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "bucket", req->bucket);
-    cJSON_AddBoolToObject(o, "deleted", true);
-    jg_resp_json(&req->resp, 200, o);
-    op_free(op);
-    jg_req_done(req);
+    jg_bucketm_status(req, &obj_kind);
 }
 
 void jg_h_objm_delete(struct jg_req *req)
 {
-    if (!check_bucket(req))
-        return;
-    struct objm_op *op = op_new(req);
-    if (!op)
-        return;
-    jg_req_suspend(req);
-    send_api(op, "STREAM.DELETE.%s", NULL, on_deleted);
-}
-
-static void on_info_for_seal(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct objm_op *op = ctx;
-    cJSON *json = NULL;
-    char desc[256] = "";
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
-    if (st != JG_OK) {
-        op_fail(op, st, st == JG_ERR_BUCKET_NOT_FOUND ? "no such object bucket" : desc);
-        return;
-    }
-    cJSON *cfg = cJSON_GetObjectItemCaseSensitive(json, "config");
-    cJSON_DeleteItemFromObjectCaseSensitive(cfg, "sealed");
-    cJSON_AddBoolToObject(cfg, "sealed", true);
-    char *body = cJSON_PrintUnformatted(cfg);
-    cJSON_Delete(json);
-    if (!body) {
-        op_fail(op, JG_ERR_NOMEM, NULL);
-        return;
-    }
-    send_api(op, "STREAM.UPDATE.%s", body, on_updated);
-    free(body);
-}
-
-void jg_h_objm_seal(struct jg_req *req)
-{
-    if (!check_bucket(req))
-        return;
-    struct objm_op *op = op_new(req);
-    if (!op)
-        return;
-    jg_req_suspend(req);
-    send_api(op, "STREAM.INFO.%s", NULL, on_info_for_seal);
-}
-
-/* --- bucket list ------------------------------------------------------------------------ */
-
-static void list_page(struct objm_op *op);
-
-static void on_names(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct objm_op *op = ctx;
-    cJSON *json = NULL;
-    char desc[256] = "";
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
-    if (st != JG_OK) {
-        op_fail(op, st, desc);
-        return;
-    }
-    const cJSON *streams = cJSON_GetObjectItemCaseSensitive(json, "streams");
-    const cJSON *total = cJSON_GetObjectItemCaseSensitive(json, "total");
-    int got = 0;
-    const cJSON *s;
-    cJSON_ArrayForEach(s, streams)
-    {
-        got++;
-        if (cJSON_IsString(s) && strncmp(s->valuestring, "OBJ_", 4) == 0)
-            cJSON_AddItemToArray(op->names, cJSON_CreateString(s->valuestring + 4));
-    }
-    op->offset += got;
-    bool more = got > 0 && cJSON_IsNumber(total) && op->offset < total->valueint;
-    cJSON_Delete(json);
-    if (more) {
-        list_page(op);
-        return;
-    }
-    struct jg_req *req = op->req;
-    jg_resp_json(&req->resp, 200, op->names);
-    op->names = NULL;
-    op_free(op);
-    jg_req_done(req);
-}
-
-static void list_page(struct objm_op *op)
-{
-    char body[64];
-    snprintf(body, sizeof(body), "{\"offset\":%d}", op->offset);
-    jg_status st = jg_js_api(op->req->app->nats, &op->nreq, "STREAM.NAMES", body, 0, on_names, op);
-    if (st != JG_OK)
-        op_fail(op, st, NULL);
+    jg_bucketm_delete(req, &obj_kind);
 }
 
 void jg_h_objm_list(struct jg_req *req)
 {
-    struct objm_op *op = op_new(req);
-    if (!op)
-        return;
-    op->names = cJSON_CreateArray();
-    jg_req_suspend(req);
-    list_page(op);
+    jg_bucketm_list(req, &obj_kind);
+}
+
+static void seal(cJSON *stream_cfg)
+{
+    cJSON_DeleteItemFromObjectCaseSensitive(stream_cfg, "sealed");
+    cJSON_AddBoolToObject(stream_cfg, "sealed", true);
+}
+
+void jg_h_objm_seal(struct jg_req *req)
+{
+    jg_bucketm_edit(req, &obj_kind, seal);
 }
 
 /* --- object list ------------------------------------------------------------------------- */

@@ -111,6 +111,11 @@ test('listings hide buckets a token has no rule for, as if they did not exist', 
   assert.ok(!r.includes('other') && !r.includes('shared'), `reader sees ${r}`);
   const a = (await as(T.admin, 'GET', '/v1/kvm/buckets')).json;
   assert.ok(a.includes('other') && a.includes('shared'));
+  for (const b of ['app-files', 'other-files']) {
+    assert.equal((await as(T.admin, 'PUT', `/v1/objm/buckets/${b}`, { body: '{}' })).status, 201);
+  }
+  const o = (await as(T.reader, 'GET', '/v1/objm/buckets')).json;
+  assert.ok(o.includes('app-files') && !o.includes('other-files'), `reader sees object buckets ${o}`);
 });
 
 test('watch needs the watch permission; ?authorization= is accepted there', async () => {

@@ -1,0 +1,321 @@
+/* bucketm.c - bucket management shared by KV and object buckets (see
+ * bucketm.h).  Every step is an asynchronous JetStream API request. */
+#include "autoconfig.h"
+#include "http/bucketm.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "nats/conn.h"
+
+struct op {
+    struct jg_req *req;
+    const struct jg_bucketm_kind *k;
+    char stream[300];
+    void *cfg;                   /* k->cfg_size bytes, parsed */
+    struct jg_nats_req nreq;
+    bool update;                 /* PUT: create or update */
+    void (*edit)(cJSON *stream_cfg);
+    cJSON *names;                /* list: names so far */
+    int offset;
+};
+
+static void op_free(struct op *op)
+{
+    if (!op)
+        return;
+    if (op->cfg && op->k->cfg_done)
+        op->k->cfg_done(op->cfg);
+    free(op->cfg);
+    cJSON_Delete(op->names);
+    free(op);
+}
+
+static void op_fail(struct op *op, jg_status st, const char *detail)
+{
+    struct jg_req *req = op->req;
+    if (st == JG_ERR_BUCKET_NOT_FOUND)
+        detail = op->k->missing;
+    if (st == JG_ERR_NATS_UNAVAILABLE && (!detail || !*detail))
+        detail = "not connected to NATS; retry later";
+    op_free(op);
+    jg_req_fail(req, st, "%s", detail && *detail ? detail : jg_status_title(st));
+}
+
+static void done(struct op *op, int http, cJSON *json)
+{
+    struct jg_req *req = op->req;
+    op_free(op);
+    jg_resp_json(&req->resp, http, json);
+    jg_req_done(req);
+}
+
+bool jg_bucketm_check(struct jg_req *req, const struct jg_bucketm_kind *k)
+{
+    if (k->valid(req->bucket))
+        return true;
+    jg_req_fail(req, JG_ERR_INVALID_BUCKET, "bucket names are [A-Za-z0-9_-]+");
+    return false;
+}
+
+/* A new operation on {bucket}, with the request suspended. */
+static struct op *op_start(struct jg_req *req, const struct jg_bucketm_kind *k, bool bucket)
+{
+    struct op *op;
+    if (bucket && !jg_bucketm_check(req, k))
+        return NULL;
+    op = calloc(1, sizeof(*op));
+    if (!op) {
+        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    op->req = req;
+    op->k = k;
+    if (bucket)
+        jg_js_stream_name(k->kind, req->bucket, op->stream, sizeof(op->stream));
+    return op;
+}
+
+static void send_api(struct op *op, const char *api_fmt, const char *body, jg_nats_reply_fn fn)
+{
+    char api[400];
+    snprintf(api, sizeof(api), api_fmt, op->stream);
+    jg_status st = jg_js_api(op->req->app->nats, &op->nreq, api, body, 0, fn, op);
+    if (st != JG_OK)
+        op_fail(op, st, NULL);
+}
+
+/* The JSON of an API reply, or the operation failed (and is gone). */
+static cJSON *reply_json(struct op *op, jg_status st, natsMsg *msg)
+{
+    cJSON *json = NULL;
+    char desc[256] = "";
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
+    if (st != JG_OK) {
+        op_fail(op, st, desc);
+        return NULL;
+    }
+    return json;
+}
+
+static void reply_status(struct op *op, jg_status st, natsMsg *msg, int http)
+{
+    cJSON *json = reply_json(op, st, msg);
+    if (!json)
+        return;
+    cJSON *status = op->k->status_json(op->req->bucket, json);
+    cJSON_Delete(json);
+    done(op, http, status);
+}
+
+/* --- create / update / edit -------------------------------------------------- */
+
+static void on_changed(void *ctx, jg_status st, natsMsg *msg, int http)
+{
+    struct op *op = ctx;
+    jg_buckets_forget(op->req->app->buckets, op->k->kind, op->req->bucket);
+    reply_status(op, st, msg, http);
+}
+
+static void on_created(void *ctx, jg_status st, natsMsg *msg)
+{
+    on_changed(ctx, st, msg, 201);
+}
+
+static void on_updated(void *ctx, jg_status st, natsMsg *msg)
+{
+    on_changed(ctx, st, msg, 200);
+}
+
+/* Writes the (edited) config of an existing stream back. */
+static void send_update(struct op *op, cJSON *stream_cfg)
+{
+    char *body = cJSON_PrintUnformatted(stream_cfg);
+    if (!body) {
+        op_fail(op, JG_ERR_NOMEM, NULL);
+        return;
+    }
+    send_api(op, "STREAM.UPDATE.%s", body, on_updated);
+    free(body);
+}
+
+static void on_info_for_write(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct op *op = ctx;
+    cJSON *json = NULL;
+    char desc[256] = "", why[200] = "";
+
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
+    if (st == JG_ERR_BUCKET_NOT_FOUND) {
+        /* not there yet: create it */
+        char *body = op->k->stream_config(op->req->bucket, op->cfg);
+        if (!body) {
+            op_fail(op, JG_ERR_NOMEM, NULL);
+            return;
+        }
+        send_api(op, "STREAM.CREATE.%s", body, on_created);
+        free(body);
+        return;
+    }
+    if (st != JG_OK) {
+        op_fail(op, st, desc);
+        return;
+    }
+    cJSON *stream_cfg = cJSON_GetObjectItemCaseSensitive(json, "config");
+    if (op->update) {
+        st = op->k->cfg_update(stream_cfg, op->cfg, why, sizeof(why));
+        if (st == JG_OK)
+            send_update(op, stream_cfg);
+        else
+            op_fail(op, st, why);
+    } else if (op->k->cfg_same(stream_cfg, op->cfg)) {
+        cJSON *status = op->k->status_json(op->req->bucket, json);
+        done(op, 200, status);
+    } else {
+        op_fail(op, JG_ERR_BUCKET_EXISTS, "the bucket exists with another configuration");
+    }
+    cJSON_Delete(json);
+}
+
+void jg_bucketm_write(struct jg_req *req, const struct jg_bucketm_kind *k, bool update)
+{
+    char why[200] = "";
+    struct op *op = op_start(req, k, true);
+    if (!op)
+        return;
+    op->update = update;
+    op->cfg = calloc(1, k->cfg_size);
+    if (!op->cfg) {
+        op_fail(op, JG_ERR_NOMEM, NULL);
+        return;
+    }
+    jg_status st = k->cfg_parse(&req->body, op->cfg, why, sizeof(why));
+    if (st != JG_OK) {
+        op_fail(op, st, why);
+        return;
+    }
+    jg_req_suspend(req);
+    send_api(op, "STREAM.INFO.%s", NULL, on_info_for_write);
+}
+
+static void on_info_for_edit(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct op *op = ctx;
+    cJSON *json = reply_json(op, st, msg);
+    if (!json)
+        return;
+    cJSON *stream_cfg = cJSON_GetObjectItemCaseSensitive(json, "config");
+    op->edit(stream_cfg);
+    send_update(op, stream_cfg);
+    cJSON_Delete(json);
+}
+
+void jg_bucketm_edit(struct jg_req *req, const struct jg_bucketm_kind *k,
+                     void (*edit)(cJSON *stream_cfg))
+{
+    struct op *op = op_start(req, k, true);
+    if (!op)
+        return;
+    op->edit = edit;
+    jg_req_suspend(req);
+    send_api(op, "STREAM.INFO.%s", NULL, on_info_for_edit);
+}
+
+/* --- status / delete ------------------------------------------------------------ */
+
+static void on_status(void *ctx, jg_status st, natsMsg *msg)
+{
+    reply_status(ctx, st, msg, 200);
+}
+
+void jg_bucketm_status(struct jg_req *req, const struct jg_bucketm_kind *k)
+{
+    struct op *op = op_start(req, k, true);
+    if (!op)
+        return;
+    jg_req_suspend(req);
+    send_api(op, "STREAM.INFO.%s", NULL, on_status);
+}
+
+static void on_deleted(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct op *op = ctx;
+    jg_buckets_forget(op->req->app->buckets, op->k->kind, op->req->bucket);
+    cJSON *json = reply_json(op, st, msg);
+    if (!json)
+        return;
+    cJSON_Delete(json);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "bucket", op->req->bucket);
+    cJSON_AddBoolToObject(o, "deleted", true);
+    done(op, 200, o);
+}
+
+void jg_bucketm_delete(struct jg_req *req, const struct jg_bucketm_kind *k)
+{
+    struct op *op = op_start(req, k, true);
+    if (!op)
+        return;
+    jg_req_suspend(req);
+    send_api(op, "STREAM.DELETE.%s", NULL, on_deleted);
+}
+
+/* --- list ------------------------------------------------------------------------- */
+
+static void list_page(struct op *op);
+
+static void on_names(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct op *op = ctx;
+    cJSON *json = reply_json(op, st, msg);
+    if (!json)
+        return;
+    const cJSON *s, *streams = cJSON_GetObjectItemCaseSensitive(json, "streams");
+    const cJSON *total = cJSON_GetObjectItemCaseSensitive(json, "total");
+    size_t pl = strlen(op->k->stream_prefix);
+    int got = 0;
+    cJSON_ArrayForEach(s, streams)
+    {
+        got++;
+        if (!cJSON_IsString(s) || strncmp(s->valuestring, op->k->stream_prefix, pl) != 0)
+            continue;
+        const char *name = s->valuestring + pl;
+        /* a bucket the token has no rule for is not there */
+        if (op->req->token && !jg_auth_allows(op->req->token, JG_PERM_LIST, name, NULL))
+            continue;
+        cJSON_AddItemToArray(op->names, cJSON_CreateString(name));
+    }
+    op->offset += got;
+    bool more = got > 0 && cJSON_IsNumber(total) && op->offset < total->valueint;
+    cJSON_Delete(json);
+    if (more) {
+        list_page(op);
+        return;
+    }
+    cJSON *names = op->names;
+    op->names = NULL;
+    done(op, 200, names);
+}
+
+static void list_page(struct op *op)
+{
+    char body[64];
+    snprintf(body, sizeof(body), "{\"offset\":%d}", op->offset);
+    jg_status st = jg_js_api(op->req->app->nats, &op->nreq, "STREAM.NAMES", body, 0, on_names, op);
+    if (st != JG_OK)
+        op_fail(op, st, NULL);
+}
+
+void jg_bucketm_list(struct jg_req *req, const struct jg_bucketm_kind *k)
+{
+    struct op *op = op_start(req, k, false);
+    if (!op)
+        return;
+    op->names = cJSON_CreateArray();
+    jg_req_suspend(req);
+    list_page(op);
+}
