@@ -530,12 +530,7 @@ static void write_finish(struct write_op *op, jg_status st, uint64_t rev)
 {
     jg_kv_write_fn fn = op->fn;
     void *fctx = op->ctx;
-    free(op->bucket);
-    free(op->key);
-    free(op->value);
-    free(op->content_type);
-    free(op->msg_id);
-    free(op);
+    free(op); /* the strings and the value live in the same block */
     fn(fctx, st, rev);
 }
 
@@ -564,6 +559,11 @@ static void on_ack(void *ctx, jg_status st, natsMsg *msg)
     uint64_t rev = 0;
     char desc[256] = "";
 
+    if (st == JG_OK && jg_js_ack_seq(msg, &rev) == JG_OK) {
+        natsMsg_Destroy(msg); /* the common case, without a JSON tree */
+        write_finish(op, JG_OK, rev);
+        return;
+    }
     if (st == JG_OK) {
         if (jg_nats_msg_status(msg) == 503) {
             /* no stream listens any more: the bucket is gone */
@@ -659,28 +659,36 @@ static void write_bucket(void *ctx, jg_status st, const struct jg_bucket_info *i
 void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const void *value,
                  size_t len, const struct jg_kv_write *w, jg_kv_write_fn fn, void *ctx)
 {
-    struct write_op *op = calloc(1, sizeof(*op));
+    size_t bl = strlen(bucket) + 1, kl = strlen(key) + 1;
+    size_t cl = w->content_type ? strlen(w->content_type) + 1 : 0;
+    size_t ml = w->msg_id ? strlen(w->msg_id) + 1 : 0;
+    /* one block: the op, then bucket, key, content type, msg id, value */
+    struct write_op *op = malloc(sizeof(*op) + bl + kl + cl + ml + len + 1);
     if (!op) {
         fn(ctx, JG_ERR_NOMEM, 0);
         return;
     }
+    memset(op, 0, sizeof(*op));
+    char *p = (char *)(op + 1);
+    op->bucket = memcpy(p, bucket, bl);
+    op->key = memcpy(p += bl, key, kl);
+    p += kl;
+    if (cl) {
+        op->content_type = memcpy(p, w->content_type, cl);
+        p += cl;
+    }
+    if (ml) {
+        op->msg_id = memcpy(p, w->msg_id, ml);
+        p += ml;
+    }
+    op->value = p;
+    if (len)
+        memcpy(op->value, value, len);
+    op->len = len;
     op->app = app;
     op->w = *w;
     op->fn = fn;
     op->ctx = ctx;
-    op->bucket = strdup(bucket);
-    op->key = strdup(key);
-    op->value = malloc(len + 1);
-    op->len = len;
-    op->content_type = w->content_type ? strdup(w->content_type) : NULL;
-    op->msg_id = w->msg_id ? strdup(w->msg_id) : NULL;
-    if (!op->bucket || !op->key || !op->value || (w->content_type && !op->content_type) ||
-        (w->msg_id && !op->msg_id)) {
-        write_finish(op, JG_ERR_NOMEM, 0);
-        return;
-    }
-    if (len)
-        memcpy(op->value, value, len);
     if (w->expect == JG_KV_EXPECT_REVISION) {
         op->expect_set = true;
         op->expect_seq = w->revision;

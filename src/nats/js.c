@@ -70,6 +70,29 @@ jg_status jg_js_error_status(int code, int err_code, const char *desc)
     return JG_ERR_INTERNAL;
 }
 
+jg_status jg_js_ack_seq(natsMsg *msg, uint64_t *ret_seq)
+{
+    const char *d = natsMsg_GetData(msg);
+    int len = natsMsg_GetDataLength(msg);
+    char buf[256];
+    if (!d || len < 12 || len >= (int)sizeof(buf) || jg_nats_msg_status(msg))
+        return JG_ERR_INTERNAL;
+    memcpy(buf, d, (size_t)len);
+    buf[len] = '\0';
+    if (strncmp(buf, "{\"stream\":", 10) != 0 || strstr(buf, "\"error\""))
+        return JG_ERR_INTERNAL;
+    const char *p = strstr(buf, "\"seq\":");
+    if (!p)
+        return JG_ERR_INTERNAL;
+    p += 6;
+    char *end;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (end == p || (*end != ',' && *end != '}'))
+        return JG_ERR_INTERNAL;
+    *ret_seq = v;
+    return JG_OK;
+}
+
 jg_status jg_js_reply_json(natsMsg *msg, cJSON **ret_json, int *ret_err_code, char *desc,
                            size_t desclen)
 {

@@ -33,6 +33,13 @@ jg_status jg_js_api(struct jg_nats *n, struct jg_nats_req *r, const char *api, c
 jg_status jg_js_reply_json(natsMsg *msg, cJSON **ret_json, int *ret_err_code, char *desc,
                            size_t desclen);
 
+/* The stream sequence of a publish acknowledgement ({"stream":..,"seq":N,...})
+ * without building a JSON tree: the hot path of every write.  JG_OK with
+ * *ret_seq; anything else (an error reply, a status message, an unexpected
+ * shape) is JG_ERR_INTERNAL and the caller falls back to
+ * jg_js_reply_json(). */
+jg_status jg_js_ack_seq(natsMsg *msg, uint64_t *ret_seq);
+
 /* Maps a JetStream API error (HTTP-like code, err_code, description). */
 jg_status jg_js_error_status(int code, int err_code, const char *desc);
 
