@@ -25,6 +25,7 @@
 #include "loop.h"
 #include "nats/js.h"
 #include "obj/janitor.h"
+#include "watch/watch.h"
 #include "nats/conn.h"
 #include "util.h"
 
@@ -225,6 +226,7 @@ int main(int argc, char **argv)
     jg_http_quiesce(app.http);
     jg_http_end_streams(app.http);
     drain_requests(&app);
+    jg_watch_shutdown();
     rc = 0;
 out:
     jg_janitor_stop(janitor);

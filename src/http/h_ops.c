@@ -10,6 +10,7 @@
 
 #include "http/server.h"
 #include "nats/js.h"
+#include "watch/watch.h"
 #include "nats/conn.h"
 
 void jg_h_healthz(struct jg_req *req)
@@ -166,9 +167,7 @@ void jg_h_metrics(struct jg_req *req)
                   "# HELP jetgate_http_connections_open HTTP connections open.\n"
                   "# TYPE jetgate_http_connections_open gauge\n"
                   "jetgate_http_connections_open %lld\n"
-                  "# HELP jetgate_watchers_open Server-Sent Events watch streams open.\n"
-                  "# TYPE jetgate_watchers_open gauge\n"
-                  "jetgate_watchers_open 0\n"
+
                   "# HELP jetgate_nats_connected 1 when connected to NATS.\n"
                   "# TYPE jetgate_nats_connected gauge\n"
                   "jetgate_nats_connected %d\n"
@@ -193,6 +192,7 @@ void jg_h_metrics(struct jg_req *req)
                   jg_nats_connected(req->app->nats) ? 1 : 0, (unsigned long long)ns.reconnects,
                   (unsigned long long)ns.timeouts, (unsigned long long)ns.inflight,
                   process_rss_bytes(), open_fds());
+    jg_watch_metrics(&b);
     size_t len;
     char *text = jg_buf_take(&b, &len);
     jg_resp_status(&req->resp, 200);

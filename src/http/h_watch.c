@@ -1,6 +1,267 @@
-/* h_watch.c - HTTP handlers for watches (Server-Sent Events). */
+/* h_watch.c - HTTP handlers for watches (Server-Sent Events):
+ * GET /v1/kvm/buckets/{b}/watch and GET /v1/objm/buckets/{b}/watch.
+ * Parses and checks the query, takes a watcher place (limits), opens the
+ * watcher (src/watch/) and streams what it queues.  The events themselves
+ * are built by the watch engine. */
 #include "autoconfig.h"
 #include "http/handlers.h"
 
-void jg_h_kv_watch(struct jg_req *req) { jg_h_not_implemented(req); }
-void jg_h_obj_watch(struct jg_req *req) { jg_h_not_implemented(req); }
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "auth.h"
+#include "kv/kv.h"
+#include "nats/conn.h"
+#include "watch/watch.h"
+
+#define MAX_FILTERS 64
+#define MAX_OBJ_NAME 1024
+#define SSE_BLOCK 16384
+
+struct strv {
+    char **v;
+    size_t n;
+};
+
+static jg_status collect(void *ctx, const char *value)
+{
+    struct strv *s = ctx;
+    if (s->n >= MAX_FILTERS)
+        return JG_ERR_INVALID_PARAMETER;
+    char **n = realloc(s->v, (s->n + 2) * sizeof(char *));
+    if (!n)
+        return JG_ERR_NOMEM;
+    s->v = n;
+    if (!(s->v[s->n] = strdup(value)))
+        return JG_ERR_NOMEM;
+    s->v[++s->n] = NULL;
+    return JG_OK;
+}
+
+static void strv_free(struct strv *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+}
+
+/* The client's address as text.  The one place a handler asks
+ * libmicrohttpd directly (request.h has no accessor for it yet). */
+static void client_addr(struct jg_req *req, char *out, size_t outlen)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    const struct sockaddr *sa = ci->client_addr;
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)outlen);
+}
+
+/* --- streaming ------------------------------------------------------------- */
+
+struct hw {
+    struct jg_req *req;
+    struct jg_watch *w;
+};
+
+static void sink_wake(void *ctx)
+{
+    jg_req_wake(ctx);
+}
+
+static void sink_release(void *ctx)
+{
+    jg_req_unref(ctx);
+}
+
+static long stream_read(void *ctx, char *buf, size_t max)
+{
+    long n = jg_watch_read(ctx, buf, max);
+    return n < 0 ? JG_STREAM_END : n;
+}
+
+static void stream_free(void *ctx)
+{
+    jg_watch_close(ctx);
+}
+
+static void on_ready(void *ctx, jg_status st)
+{
+    struct hw *hw = ctx;
+    struct jg_req *req = hw->req;
+    struct jg_watch *w = hw->w;
+    free(hw);
+    if (st != JG_OK) {
+        jg_watch_close(w);
+        switch (st) {
+        case JG_ERR_BUCKET_NOT_FOUND:
+            jg_req_fail(req, st, "no such bucket");
+            break;
+        case JG_ERR_NATS_UNAVAILABLE:
+            jg_req_fail(req, st, "not connected to NATS; retry later");
+            break;
+        default:
+            jg_req_fail(req, st, "%s", jg_status_title(st));
+            break;
+        }
+        return;
+    }
+    struct jg_resp *resp = &req->resp;
+    jg_resp_status(resp, 200);
+    jg_resp_header(resp, "Content-Type", "text/event-stream");
+    jg_resp_header(resp, "Cache-Control", "no-cache");
+    jg_resp_header(resp, "X-Accel-Buffering", "no");
+    jg_resp_stream(resp, -1, SSE_BLOCK, stream_read, stream_free, w);
+    jg_req_done(req);
+}
+
+/* --- parameters ------------------------------------------------------------- */
+
+static bool bad(struct jg_req *req, jg_status st, const char *detail)
+{
+    jg_req_fail(req, st, "%s", detail);
+    return false;
+}
+
+static bool parse_params(struct jg_req *req, enum jg_watch_kind kind, struct jg_watch_params *p,
+                         struct strv *filters, struct strv *prefixes)
+{
+    const char *v;
+
+    if (jg_req_query_each(req, "filter", collect, filters) != JG_OK)
+        return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'filter' (at most 64)");
+    for (size_t i = 0; i < filters->n; i++) {
+        const char *f = filters->v[i];
+        if (kind == JG_WATCH_KV && !jg_kv_filter_valid(f))
+            return bad(req, JG_ERR_INVALID_KEY,
+                       "a filter is a key pattern: key tokens, '*' tokens and a final '>'");
+        if (kind == JG_WATCH_OBJ && (!*f || strlen(f) > MAX_OBJ_NAME))
+            return bad(req, JG_ERR_INVALID_NAME, "a filter is an object name (1 to 1024 bytes)");
+    }
+    if (kind == JG_WATCH_KV) {
+        if (jg_req_query_each(req, "prefix", collect, prefixes) != JG_OK)
+            return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'prefix' (at most 64)");
+        for (size_t i = 0; i < prefixes->n; i++)
+            if (!*prefixes->v[i])
+                return bad(req, JG_ERR_INVALID_PARAMETER, "'prefix' must not be empty");
+    }
+    p->filters = filters->v;
+    p->prefixes = prefixes->v;
+
+    if (jg_req_query(req, "include", &v) != JG_OK)
+        return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'include'");
+    p->include = JG_WATCH_LAST_VALUE;
+    if (v && strcmp(v, "allHistory") == 0)
+        p->include = JG_WATCH_ALL_HISTORY;
+    else if (v && strcmp(v, "updatesOnly") == 0)
+        p->include = JG_WATCH_UPDATES_ONLY;
+    else if (v && strcmp(v, "lastValue") != 0)
+        return bad(req, JG_ERR_INVALID_PARAMETER,
+                   "'include' is lastValue, allHistory or updatesOnly");
+    if (jg_req_query_bool(req, "ignoreDeletes", &p->ignore_deletes) != JG_OK)
+        return bad(req, JG_ERR_INVALID_PARAMETER, "'ignoreDeletes' is true or false");
+    if (kind == JG_WATCH_KV && jg_req_query_bool(req, "metaOnly", &p->meta_only) != JG_OK)
+        return bad(req, JG_ERR_INVALID_PARAMETER, "'metaOnly' is true or false");
+
+    if (jg_req_query(req, "resumeRevision", &v) != JG_OK)
+        return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'resumeRevision'");
+    if (v) {
+        if (jg_u64_parse(v, &p->resume) != JG_OK)
+            return bad(req, JG_ERR_INVALID_PARAMETER, "'resumeRevision' is a revision number");
+        p->has_resume = true;
+    }
+    if (jg_req_query(req, "startTime", &v) != JG_OK)
+        return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'startTime'");
+    if (v) {
+        if (jg_time_parse_rfc3339(v, &p->start_ns) != JG_OK)
+            return bad(req, JG_ERR_INVALID_PARAMETER, "'startTime' is an RFC 3339 time");
+        p->has_start_time = true;
+    }
+    if (p->has_resume && p->has_start_time)
+        return bad(req, JG_ERR_INVALID_PARAMETER, "give 'resumeRevision' or 'startTime', not both");
+
+    /* a reconnecting EventSource repeats the URL: Last-Event-ID wins */
+    const char *last = jg_req_header(req, "Last-Event-ID");
+    if (last && *last) {
+        if (jg_u64_parse(last, &p->resume) != JG_OK)
+            return bad(req, JG_ERR_INVALID_PARAMETER, "'Last-Event-ID' is a revision number");
+        p->has_resume = true;
+        p->has_start_time = false;
+    }
+    return true;
+}
+
+static void watch_handler(struct jg_req *req, enum jg_watch_kind kind)
+{
+    struct jg_watch_params p = {0};
+    struct strv filters = {0}, prefixes = {0};
+    char addr[64];
+    struct hw *hw = NULL;
+    jg_status st;
+
+    if (!jg_kv_bucket_valid(req->bucket)) {
+        jg_req_fail(req, JG_ERR_INVALID_BUCKET, "bucket names are [A-Za-z0-9_-]+");
+        return;
+    }
+    p.kind = kind;
+    p.bucket = req->bucket;
+    if (!parse_params(req, kind, &p, &filters, &prefixes))
+        goto out;
+    if (!jg_nats_connected(req->app->nats)) {
+        jg_req_fail(req, JG_ERR_NATS_UNAVAILABLE, "not connected to NATS; retry later");
+        goto out;
+    }
+    if (req->token) {
+        /* a token limited to part of the bucket sees only that part */
+        p.must_prefix = jg_auth_key_prefix(req->token, JG_PERM_WATCH, req->bucket);
+        if (!p.must_prefix) {
+            jg_req_fail(req, JG_ERR_FORBIDDEN, "the token may not watch this bucket");
+            goto out;
+        }
+    }
+    client_addr(req, addr, sizeof(addr));
+    st = jg_watch_reserve(req->app, addr);
+    if (st != JG_OK) {
+        jg_req_fail(req, st, "too many watch streams open; retry later");
+        goto out;
+    }
+    hw = calloc(1, sizeof(*hw));
+    if (!hw) {
+        jg_watch_unreserve(req->app, addr);
+        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    hw->req = req;
+    struct jg_watch_sink sink = {sink_wake, sink_release, req};
+    jg_req_ref(req); /* the watcher's, dropped through sink_release */
+    jg_req_suspend(req);
+    st = jg_watch_open(req->app, &p, addr, &sink, on_ready, hw, &hw->w);
+    if (st != JG_OK) {
+        free(hw);
+        jg_req_unref(req);
+        jg_req_fail(req, st, "cannot open the watch");
+    }
+out:
+    strv_free(&filters);
+    strv_free(&prefixes);
+}
+
+void jg_h_kv_watch(struct jg_req *req)
+{
+    watch_handler(req, JG_WATCH_KV);
+}
+
+void jg_h_obj_watch(struct jg_req *req)
+{
+    watch_handler(req, JG_WATCH_OBJ);
+}

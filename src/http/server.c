@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -70,6 +71,7 @@ struct jg_http {
     struct jg_app *app;
     struct MHD_Daemon *daemon;
     struct MHD_Daemon *unix_daemon;   /* listen_unix, or NULL */
+    struct jg_loop *loop;
     atomic_int_fast64_t active;
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t by_class[6];
@@ -131,11 +133,21 @@ static void req_free(struct jg_req *req)
  * lost, and nothing waits or spins. */
 enum { GATE_RUNNING, GATE_PAUSED, GATE_WAKE };
 
+/* Resumes a suspended connection.  libmicrohttpd runs on the loop thread
+ * and does not watch its own wake-up channel there, so a resume from any
+ * other thread also wakes the loop. */
+static void resume(struct jg_req *req)
+{
+    MHD_resume_connection(req->conn);
+    if (!jg_loop_on_thread(req->http->loop))
+        jg_loop_wake(req->http->loop);
+}
+
 static void upload_wake(struct jg_req *req)
 {
     int expect = GATE_PAUSED;
     if (atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_RUNNING)) {
-        MHD_resume_connection(req->conn);
+        resume(req);
         return;
     }
     expect = GATE_RUNNING;
@@ -157,14 +169,18 @@ static void upload_pause(struct jg_req *req)
 void jg_req_done(struct jg_req *req)
 {
     bool suspended = req->suspended;
-    void *conn = req->conn;
+    struct MHD_Connection *conn = req->conn;
+    struct jg_loop *loop = req->http->loop;
     bool uploading = atomic_load(&req->state) == ST_STREAM;
     atomic_store(&req->state, ST_READY);
-    /* req may be freed by the polling thread from here on */
-    if (uploading)
+    /* req may be freed by the loop thread from here on: use the copies */
+    if (uploading) {
         upload_wake(req); /* a paused upload reads the rest away, then answers */
-    else if (suspended)
+    } else if (suspended) {
         MHD_resume_connection(conn);
+        if (!jg_loop_on_thread(loop))
+            jg_loop_wake(loop);
+    }
 }
 
 static void clock_set(struct jg_http *h, struct MHD_Connection *conn, int mode)
@@ -667,7 +683,7 @@ void jg_req_wake(struct jg_req *req)
     pthread_mutex_lock(&h->stream_lock);
     if (req->stream_waiting) {
         req->stream_waiting = false;
-        MHD_resume_connection(req->conn);
+        resume(req);
     }
     pthread_mutex_unlock(&h->stream_lock);
 }
@@ -678,7 +694,27 @@ void jg_http_end_streams(struct jg_http *h)
     for (struct jg_req *r = h->streams; r; r = r->snext) {
         if (r->stream_waiting) {
             r->stream_waiting = false;
-            MHD_resume_connection(r->conn);
+            resume(r);
+        }
+    }
+    pthread_mutex_unlock(&h->stream_lock);
+}
+
+/* Streams waiting for data are suspended, so libmicrohttpd does not see
+ * their clients leave: look at their sockets and wake those whose peer
+ * hung up, so the stream ends and its resources (a watch's consumer) go. */
+static void reap_gone_streams(struct jg_http *h)
+{
+    pthread_mutex_lock(&h->stream_lock);
+    for (struct jg_req *r = h->streams; r; r = r->snext) {
+        if (!r->stream_waiting)
+            continue;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct pollfd p = {.fd = ci ? ci->connect_fd : -1, .events = POLLRDHUP};
+        if (p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+            r->stream_waiting = false;
+            resume(r);
         }
     }
     pthread_mutex_unlock(&h->stream_lock);
@@ -813,10 +849,14 @@ static void *reaper_main(void *arg)
                 h->deadline_cuts++;
             }
         }
+        pthread_mutex_unlock(&h->clock_lock);
+        reap_gone_streams(h);
+        pthread_mutex_lock(&h->clock_lock);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
-        pthread_cond_timedwait(&h->reaper_cond, &h->clock_lock, &ts);
+        if (!h->reaper_stop)
+            pthread_cond_timedwait(&h->reaper_cond, &h->clock_lock, &ts);
     }
     pthread_mutex_unlock(&h->clock_lock);
     return NULL;
@@ -970,6 +1010,7 @@ jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http
     if (!h)
         return JG_ERR_NOMEM;
     h->app = app;
+    h->loop = loop;
     h->addr = ss;
     h->id_base = (uint32_t)(jg_realtime_ns() / 1000) ^ ((uint32_t)getpid() << 16);
     while (jg_routes[h->nroutes].pattern)

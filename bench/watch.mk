@@ -1,0 +1,9 @@
+# Watch fan-out benchmark, included from the top-level Makefile.am.
+# Not built or run by "make" or "make check": run "make bench-watch"
+# (QUICK=1 for a 200-watcher smoke run; WATCHERS=, WRITES= to size it).
+
+EXTRA_DIST += bench/watch.mk bench/watch.sh bench/watch_fanout.mjs
+
+.PHONY: bench-watch
+bench-watch: src/jetgate$(EXEEXT)
+	JETGATE=src/jetgate$(EXEEXT) $(SHELL) $(srcdir)/bench/watch.sh

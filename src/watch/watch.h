@@ -1,0 +1,133 @@
+/* watch.h - the watch engine: live changes of a KV or object bucket as
+ * Server-Sent Events, resumable by revision with no gap and no duplicate.
+ *
+ * A watcher is one HTTP event stream.  Its events come from a feed: an
+ * ordered push consumer (ADR-17: ack none, flow control, idle heartbeat,
+ * recreated from the last stream sequence + 1 after a gap, a missed
+ * heartbeat or a reconnect) on the bucket's stream, read by an asynchronous
+ * subscription on the library's delivery pool.  A watcher starts on a feed
+ * of its own (initial values, history or backlog); once it has caught up it
+ * moves to the shared live feed of its bucket, server filter and
+ * headers-only setting, so that many watchers cost one consumer.  Filters
+ * and prefixes are matched here (nats-server 2.9 has one filter subject per
+ * consumer).  Each message is formatted once and queued by reference on
+ * every watcher it matches; a watcher's queue is bounded and a reader that
+ * falls behind gets an `overflow` event naming the revision to resume from.
+ *
+ * One engine thread sends keepalives and re-creates consumers after a
+ * reconnect or a lost heartbeat; there is no thread per watcher.
+ *
+ * This module builds event-stream bytes but no HTTP response: the handler
+ * (src/http/h_watch.c) passes jg_watch_read/jg_watch_close to the server. */
+#ifndef JG_WATCH_H
+#define JG_WATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "app.h"
+#include "status.h"
+#include "util.h"
+
+enum jg_watch_kind { JG_WATCH_KV, JG_WATCH_OBJ };
+
+enum jg_watch_include { JG_WATCH_LAST_VALUE, JG_WATCH_ALL_HISTORY, JG_WATCH_UPDATES_ONLY };
+
+/* What a client asked for (validated by the caller).  Strings and arrays
+ * are copied by jg_watch_open. */
+struct jg_watch_params {
+    enum jg_watch_kind kind;
+    const char *bucket;
+    char **filters;          /* NULL-terminated or NULL: KV patterns / object names */
+    char **prefixes;         /* NULL-terminated or NULL: KV key prefixes */
+    const char *must_prefix; /* NULL or "": none; else every key must start with it
+                              * (a token limited to part of the bucket) */
+    enum jg_watch_include include;
+    bool ignore_deletes;
+    bool meta_only;          /* KV only: headers-only consumer, no values */
+    bool has_resume;         /* resume after revision `resume` */
+    uint64_t resume;
+    bool has_start_time;     /* every change stored at or after start_ns */
+    int64_t start_ns;
+};
+
+/* How the watcher reaches its HTTP stream: wake(ctx) after events were
+ * queued for a reader that found the queue empty (any thread, no lock of
+ * this module held); release(ctx) once when the watcher is freed. */
+struct jg_watch_sink {
+    void (*wake)(void *ctx);
+    void (*release)(void *ctx);
+    void *ctx;
+};
+
+struct jg_watch;
+
+/* The watch is set up (st JG_OK: the stream may start) or failed
+ * (JG_ERR_BUCKET_NOT_FOUND, JG_ERR_NATS_UNAVAILABLE, JG_ERR_NATS_TIMEOUT,
+ * ...).  Called once, on the NATS dispatch thread or before jg_watch_open
+ * returns.  Either way the caller still owns the watcher and ends it with
+ * jg_watch_close(). */
+typedef void (*jg_watch_ready_fn)(void *ctx, jg_status st);
+
+/* Takes a place for a new watcher of client address addr (may be NULL):
+ * JG_ERR_TOO_MANY_REQUESTS over max_watchers or max_watchers_per_ip.  On
+ * JG_OK the place is held by the next jg_watch_open with the same addr, or
+ * must be given back with jg_watch_unreserve(). */
+jg_status jg_watch_reserve(struct jg_app *app, const char *addr);
+void jg_watch_unreserve(struct jg_app *app, const char *addr);
+
+/* Opens a watcher (taking the reserved place): checks the bucket and its
+ * revisions, then starts the consumer and calls ready.  *ret_watch is set
+ * before ready can run.  JG_ERR_NOMEM is returned without calling ready
+ * (the place is given back). */
+jg_status jg_watch_open(struct jg_app *app, const struct jg_watch_params *p, const char *addr,
+                        const struct jg_watch_sink *sink, jg_watch_ready_fn ready, void *ctx,
+                        struct jg_watch **ret_watch);
+
+/* Copies up to max bytes of queued events into buf.  Returns the count, 0
+ * when nothing is queued (sink.wake follows when something is), or -1 when
+ * the stream is over (after overflow, an error event or shutdown).  Called
+ * by one reader at a time. */
+long jg_watch_read(struct jg_watch *w, char *buf, size_t max);
+
+/* The client is gone or the stream ended: stops the watcher, deletes its
+ * consumer when no other watcher uses it, and drops the caller's
+ * reference (sink.release runs once the last reference is gone).
+ * NULL-safe. */
+void jg_watch_close(struct jg_watch *w);
+
+/* Prometheus lines: jetgate_watchers_open, jetgate_watch_consumers,
+ * jetgate_watch_events_total, jetgate_watch_overflows_total,
+ * jetgate_watch_resets_total, jetgate_watch_consumer_restarts_total. */
+void jg_watch_metrics(struct jg_buf *b);
+/* Watchers open now. */
+int64_t jg_watch_open_count(void);
+
+/* Stops the engine thread; call after the HTTP streams ended and before
+ * the NATS connection is freed.  Idempotent. */
+void jg_watch_shutdown(void);
+
+/* --- pieces with no NATS involved (unit-tested) ------------------------- */
+
+/* Parses a JetStream delivery reply subject
+ * "$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>"
+ * (also the 11/12-token form with domain and account hash). */
+struct jg_watch_ack {
+    const char *consumer;    /* the consumer's name, in reply (not terminated) */
+    size_t consumer_len;
+    uint64_t sseq, cseq, pending;
+    int64_t ts_ns;
+};
+bool jg_watch_ack_parse(const char *reply, struct jg_watch_ack *ret);
+
+/* Does key pass the filters and prefixes (NULL or empty = all)? */
+bool jg_watch_key_wanted(char *const *filters, char *const *prefixes, bool exact_names,
+                         const char *key);
+
+/* Appends one SSE event: optional "event:" name, optional "id:" (0 = none)
+ * and data (one line; must hold no newline). */
+jg_status jg_watch_sse_append(struct jg_buf *b, const char *event, uint64_t id, const char *data,
+                              size_t len);
+
+#endif
