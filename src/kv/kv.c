@@ -281,16 +281,43 @@ typedef void (*fetch_fn)(void *ctx, jg_status st, struct jg_kv_entry *e);
 
 struct fetch {
     struct jg_nats_req req;
+    struct jg_app *app;
     const char *bucket;  /* owned by the operation */
     bool leader;
     fetch_fn fn;
     void *ctx;
+    int64_t deadline_ms; /* of the whole read, across attempts */
+    char subj[MAX_KEY_LEN + 600];
+    char body[MAX_KEY_LEN + 300];
 };
+
+/* Reads are safe to repeat: an attempt that gets no answer (a stream leader
+ * being elected, a frozen server) is sent again, in slices of the request
+ * timeout, until the request's deadline; then 503, never a hang. */
+static int64_t attempt_ms(const struct fetch *f)
+{
+    int64_t t = f->app->cfg.request_timeout_ms / 4;
+    return t < 250 ? 250 : t;
+}
+
+static void fetch_send(struct fetch *f);
 
 static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
 {
     struct fetch *f = ctx;
     struct jg_kv_entry *e = NULL;
+    bool no_answer = st == JG_ERR_NATS_TIMEOUT ||
+                     (st == JG_OK && jg_nats_msg_status(msg) == 503); /* no responders */
+    if (no_answer || (st == JG_ERR_NATS_UNAVAILABLE && jg_nats_connected(f->app->nats))) {
+        if (st == JG_OK)
+            natsMsg_Destroy(msg);
+        if (jg_now_ms() + 10 < f->deadline_ms && jg_nats_connected(f->app->nats)) {
+            fetch_send(f);
+            return;
+        }
+        f->fn(f->ctx, JG_ERR_NATS_UNAVAILABLE, NULL); /* 503 + Retry-After */
+        return;
+    }
     if (st == JG_OK && !f->leader) {
         st = jg_kv_entry_from_direct(f->bucket, msg, &e);
     } else if (st == JG_OK) {
@@ -299,8 +326,23 @@ static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
         if (st == JG_OK)
             st = jg_kv_entry_from_stored(f->bucket, cJSON_GetObjectItemCaseSensitive(json, "message"), &e);
         cJSON_Delete(json);
+        if (st == JG_ERR_NATS_UNAVAILABLE && jg_now_ms() + 10 < f->deadline_ms) {
+            fetch_send(f); /* "JetStream temporarily unavailable": no leader yet */
+            return;
+        }
     }
     f->fn(f->ctx, st, e);
+}
+
+static void fetch_send(struct fetch *f)
+{
+    int64_t left = f->deadline_ms - jg_now_ms(), t = attempt_ms(f);
+    if (t > left)
+        t = left > 10 ? left : 10;
+    jg_status st = jg_nats_request(f->app->nats, &f->req, f->subj, NULL, f->body, strlen(f->body),
+                                   0, t, on_fetch, f);
+    if (st != JG_OK)
+        f->fn(f->ctx, st, NULL);
 }
 
 /* seq 0 and !next: the key's last message; seq > 0: that sequence
@@ -309,33 +351,33 @@ static void fetch_start(struct jg_app *app, const struct jg_bucket_info *info, s
                         const char *bucket, const char *key, uint64_t seq, bool next,
                         fetch_fn fn, void *ctx)
 {
-    char subj[MAX_KEY_LEN + 600], body[MAX_KEY_LEN + 300], stream[300];
-    jg_status st;
+    char *subj = f->subj, *body = f->body, stream[300];
+    const size_t subjsz = sizeof(f->subj), bodysz = sizeof(f->body);
 
+    f->app = app;
     f->bucket = bucket;
     f->leader = info->replicas > 1 || !info->allow_direct;
     f->fn = fn;
     f->ctx = ctx;
+    f->deadline_ms = jg_now_ms() + app->cfg.request_timeout_ms;
     jg_js_stream_name(JG_BUCKET_KV, bucket, stream, sizeof(stream));
     if (!f->leader && seq == 0 && !next) {
-        snprintf(subj, sizeof(subj), "$JS.API.DIRECT.GET.%s.$KV.%s.%s", stream, bucket, key);
+        snprintf(subj, subjsz, "$JS.API.DIRECT.GET.%s.$KV.%s.%s", stream, bucket, key);
         body[0] = '\0';
     } else {
         if (f->leader)
-            snprintf(subj, sizeof(subj), "$JS.API.STREAM.MSG.GET.%s", stream);
+            snprintf(subj, subjsz, "$JS.API.STREAM.MSG.GET.%s", stream);
         else
-            snprintf(subj, sizeof(subj), "$JS.API.DIRECT.GET.%s", stream);
+            snprintf(subj, subjsz, "$JS.API.DIRECT.GET.%s", stream);
         if (seq == 0 && !next)
-            snprintf(body, sizeof(body), "{\"last_by_subj\":\"$KV.%s.%s\"}", bucket, key);
+            snprintf(body, bodysz, "{\"last_by_subj\":\"$KV.%s.%s\"}", bucket, key);
         else if (next)
-            snprintf(body, sizeof(body), "{\"seq\":%llu,\"next_by_subj\":\"$KV.%s.%s\"}",
+            snprintf(body, bodysz, "{\"seq\":%llu,\"next_by_subj\":\"$KV.%s.%s\"}",
                      (unsigned long long)seq, bucket, key);
         else
-            snprintf(body, sizeof(body), "{\"seq\":%llu}", (unsigned long long)seq);
+            snprintf(body, bodysz, "{\"seq\":%llu}", (unsigned long long)seq);
     }
-    st = jg_nats_request(app->nats, &f->req, subj, NULL, body, strlen(body), 0, 0, on_fetch, f);
-    if (st != JG_OK)
-        fn(ctx, st, NULL);
+    fetch_send(f);
 }
 
 /* --- get --------------------------------------------------------------- */

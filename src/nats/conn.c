@@ -398,7 +398,9 @@ static jg_status set_options(struct jg_nats *n)
     /* the socket is read on jetgate's event loop thread (see loop.h) */
     TRY(natsOptions_SetEventLoop(o, n, ev_attach, ev_read, ev_write, ev_detach));
     TRY(natsOptions_SetTimeout(o, 2000));
-    TRY(natsOptions_SetPingInterval(o, 10000));
+    /* a server that stops answering (frozen, partitioned) is left within
+     * about 6-9 s for another one of the cluster */
+    TRY(natsOptions_SetPingInterval(o, 3000));
     TRY(natsOptions_SetMaxPingsOut(o, 2));
     if (c->nats_user)
         TRY(natsOptions_SetUserInfo(o, c->nats_user, c->nats_password));

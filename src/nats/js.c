@@ -61,6 +61,11 @@ jg_status jg_js_error_status(int code, int err_code, const char *desc)
     default:
         break;
     }
+    /* account or server limits: "resource limits exceeded for account",
+     * "insufficient resources" (the err_code differs between versions) */
+    if (desc && (strstr(desc, "resource limits exceeded") || strstr(desc, "insufficient resources") ||
+                 strstr(desc, "insufficient storage")))
+        return JG_ERR_INSUFFICIENT_STORAGE;
     if (code == 404)
         return JG_ERR_BUCKET_NOT_FOUND;
     if (code == 503)
@@ -236,8 +241,9 @@ struct lookup {
     struct jg_buckets *b;
     enum jg_bucket_kind kind;
     char bucket[256];
-    jg_buckets_fn fn;
+    jg_buckets_fn fn;        /* NULL for a background refresh */
     void *ctx;
+    struct jg_nats_req own;  /* the request of a background refresh */
 };
 
 static void store(struct jg_buckets *b, const struct jg_bucket_info *info)
@@ -263,9 +269,28 @@ static void on_info(void *ctx, jg_status st, natsMsg *msg)
         st = jg_bucket_info_from_json(l->kind, l->bucket, json, &info);
     if (st == JG_OK)
         store(l->b, &info);
+    else if (st == JG_ERR_BUCKET_NOT_FOUND)
+        jg_buckets_forget(l->b, l->kind, l->bucket);
     cJSON_Delete(json);
-    l->fn(l->ctx, st, st == JG_OK ? &info : NULL);
+    if (l->fn)
+        l->fn(l->ctx, st, st == JG_OK ? &info : NULL);
     free(l);
+}
+
+/* Refreshes an expired entry without making anyone wait for it. */
+static void refresh(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket)
+{
+    char api[300], stream[280];
+    struct lookup *l = calloc(1, sizeof(*l));
+    if (!l)
+        return;
+    l->b = b;
+    l->kind = kind;
+    snprintf(l->bucket, sizeof(l->bucket), "%s", bucket);
+    jg_js_stream_name(kind, bucket, stream, sizeof(stream));
+    snprintf(api, sizeof(api), "STREAM.INFO.%s", stream);
+    if (jg_js_api(b->nats, &l->own, api, NULL, 0, on_info, l) != JG_OK)
+        free(l);
 }
 
 void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
@@ -276,14 +301,26 @@ void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const cha
     bool hit = false;
     char api[300], stream[280];
 
+    bool stale = false;
+    int64_t now = jg_now_ms();
+
+    /* An expired entry is still answered from (a stream leader being
+     * elected must not stall every request on a stream-info call) and
+     * refreshed in the background; deletions reach the cache at once
+     * through the stream advisories. */
     pthread_mutex_lock(&b->lock);
-    if (s->used && s->info.kind == kind && strcmp(s->info.name, bucket) == 0 &&
-        s->expires_ms > jg_now_ms()) {
+    if (s->used && s->info.kind == kind && strcmp(s->info.name, bucket) == 0) {
         info = s->info;
         hit = true;
+        if (s->expires_ms <= now) {
+            stale = true;
+            s->expires_ms = now + CACHE_TTL_MS; /* one refresh at a time */
+        }
     }
     pthread_mutex_unlock(&b->lock);
     if (hit) {
+        if (stale)
+            refresh(b, kind, bucket);
         fn(ctx, JG_OK, &info);
         return;
     }
