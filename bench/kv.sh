@@ -407,7 +407,11 @@ CPU_MODEL=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | h
 NPROC=$(nproc)
 
 write_results() { # file
-    local out=$1 marker='<!-- results -->' prose
+    local out=$1 marker='<!-- results -->' prose tail=''
+    # the object store section (bench/obj.sh) follows ours: keep it
+    if [ -f "$out" ] && grep -qF '<!-- obj results -->' "$out"; then
+        tail=$(sed -n '/<!-- obj results -->/,$p' "$out")
+    fi
     if [ -f "$out" ] && grep -qF "$marker" "$out"; then
         prose=$(sed "/$marker/q" "$out")
     elif [ -f "$out" ]; then
@@ -451,6 +455,10 @@ $marker"
         awk -F'\t' '{ printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) }' "$RAW"
         echo
         echo "</details>"
+        if [ -n "$tail" ]; then
+            echo
+            printf '%s\n' "$tail"
+        fi
     } >"$out.tmp"
     mv "$out.tmp" "$out"
 }

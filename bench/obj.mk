@@ -1,17 +1,32 @@
-# Object store: heavy test and throughput run, included from the top-level
-# Makefile.am.  Neither is part of "make check" (which runs the 64 MiB
-# version of tests/integration/obj_large.test.mjs).
+# Object store: heavy test and throughput benchmark, included from the
+# top-level Makefile.am.  Neither is part of "make check" (which runs the
+# 64 MiB version of tests/integration/obj_large.test.mjs).
 #
-#   make check-obj-large   1 GiB object up and down, peak RSS bound
-#   make bench-obj         256 MiB object: upload/download MiB/s and RSS
+#   make check-obj-large   1 GiB object up and down through jetgate, peak RSS
+#                          growth under 32 MiB (JETGATE_OBJ_LARGE_MB= to resize)
+#   make bench-obj         256 MiB and 1 GiB up and down: jetgate against a
+#                          direct libnats client (bench/obj_direct) and the
+#                          official JavaScript client; writes bench/RESULTS.md
+#                          (QUICK=1: one 64 MiB round, prints the results)
+#
+# Uses "+=" on EXTRA_PROGRAMS, EXTRA_DIST and CLEANFILES like bench/bench.mk.
 
-EXTRA_DIST += bench/obj.mk
+EXTRA_PROGRAMS += bench/obj_direct
+bench_obj_direct_SOURCES = bench/obj_direct.c
+bench_obj_direct_CFLAGS = $(NATS_CFLAGS) $(WARN_CFLAGS)
+bench_obj_direct_LDADD = $(NATS_LIBS) -lpthread
+
+EXTRA_DIST += bench/obj.mk bench/obj.sh bench/obj_js.mjs
+CLEANFILES += bench/obj_direct$(EXEEXT)
 
 .PHONY: check-obj-large bench-obj
 check-obj-large: src/jetgate$(EXEEXT)
 	JETGATE_OBJ_LARGE_MB=$${JETGATE_OBJ_LARGE_MB:-1024} abs_top_builddir='$(abs_top_builddir)' \
 	  $(SHELL) $(srcdir)/tests/run-node-tests.sh integration/obj_large.test.mjs
 
-bench-obj: src/jetgate$(EXEEXT)
-	JETGATE_OBJ_LARGE_MB=$${JETGATE_OBJ_LARGE_MB:-256} abs_top_builddir='$(abs_top_builddir)' \
-	  $(SHELL) $(srcdir)/tests/run-node-tests.sh integration/obj_large.test.mjs
+# Environment knobs (ROUNDS, SIZES_MB, QUICK, WINDOW, ...) are passed through
+# to obj.sh; see bench/README.md.
+bench-obj: bench/obj_direct$(EXEEXT) src/jetgate$(EXEEXT)
+	JETGATE=src/jetgate$(EXEEXT) OBJ_DIRECT=bench/obj_direct$(EXEEXT) \
+	  NODE_MODULES_DIR='$(abs_top_srcdir)/tests/node_modules' \
+	  $(SHELL) $(srcdir)/bench/obj.sh

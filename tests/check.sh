@@ -1,8 +1,11 @@
 #!/bin/sh
 # Sets up and runs every test: unit tests, the integration and
-# interoperability suites (real nats-server and jetgate), the same suites
-# under AddressSanitizer/UndefinedBehaviorSanitizer, the benchmark smoke
-# run, and `make distcheck`.  This is what CI runs (.ci/run).
+# interoperability suites (real nats-server and jetgate) and a short fuzz
+# run, the same suites under AddressSanitizer/UndefinedBehaviorSanitizer,
+# the cluster fault suite with a 5-minute soak, the benchmark smoke runs,
+# and `make distcheck`.  This is what CI runs (.ci/run).  The long tiers
+# are `make check-cluster-long`, `make soak`, `make fuzz-long`,
+# `make check-obj-large`, `make bench-kv`, `make bench-obj`, `make bench-watch`.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -17,13 +20,17 @@ step "the same under ASan/UBSan"
 mkdir -p build-asan
 (cd build-asan && { [ -f Makefile ] || ../configure --quiet --enable-asan; } &&
 	make -j"$(nproc)" >/dev/null &&
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	make check) || { tail -200 build-asan/test-suite.log 2>/dev/null; exit 1; }
+	JETGATE_FUZZ=0 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make check) || { tail -200 build-asan/test-suite.log 2>/dev/null; exit 1; }
 
-step "benchmark smoke run (no performance targets)"
+step "reliability: JetStream cluster faults, scale-out, 5-minute soak (make check-cluster)"
+make -C build check-cluster
+
+step "benchmark smoke runs (no performance targets)"
 QUICK=1 make -C build bench-kv
+QUICK=1 make -C build bench-obj
 
 step "make distcheck"
-JETGATE_TEST_NODE_MODULES="$top/tests/node_modules" make -C build distcheck >build/distcheck.log 2>&1 ||
+JETGATE_FUZZ=0 JETGATE_TEST_NODE_MODULES="$top/tests/node_modules" make -C build distcheck >build/distcheck.log 2>&1 ||
 	{ tail -100 build/distcheck.log; echo "distcheck failed"; exit 1; }
 echo "distcheck: ok"
