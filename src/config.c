@@ -72,6 +72,8 @@ const struct jg_option jg_options[] = {
      "watch streams open at once (429 beyond)", false, true},
     {"max_watchers_per_ip", JG_OPT_INT, OFF(max_watchers_per_ip), "0", 0, 1000000, "N",
      "watch streams per client address (0 = no limit; 429 beyond)", false, true},
+    {"max_watchers_per_token", JG_OPT_INT, OFF(max_watchers_per_token), "0", 0, 1000000, "N",
+     "watch streams per bearer token (0 = no limit; 429 beyond)", false, true},
     {"watch_queue_bytes", JG_OPT_SIZE, OFF(watch_queue_bytes), "1MiB", 4096, 1LL << 30, "SIZE",
      "events queued for one slow watch client before it gets 'overflow'", false, true},
     {"log_level", JG_OPT_LEVEL, OFF(log_level), "info", 0, 0, "LEVEL",

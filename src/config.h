@@ -43,6 +43,7 @@ struct jg_config {
     int64_t watch_keepalive_ms;
     int64_t max_watchers;
     int64_t max_watchers_per_ip;
+    int64_t max_watchers_per_token;
     int64_t watch_queue_bytes;
     char *log_level;
     int64_t obj_janitor_interval_ms;

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +80,66 @@ static void sink_wake(void *ctx)
     jg_req_wake(ctx);
 }
 
+/* --- watch streams per token (max_watchers_per_token) ------------------ */
+
+#define TOKEN_SLOTS 256
+#define F_TOKEN_COUNTED 0x10000 /* in req->hflags */
+
+static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    const struct jg_token *token;
+    int64_t n;
+} token_counts[TOKEN_SLOTS];
+
+/* Counts a new stream for the request's token; false over the limit. */
+static bool token_take(struct jg_req *req)
+{
+    int64_t max = __atomic_load_n(&req->app->cfg.max_watchers_per_token, __ATOMIC_RELAXED);
+    bool ok = true;
+    int slot = -1;
+    if (!req->token || max <= 0)
+        return true;
+    pthread_mutex_lock(&token_lock);
+    for (int i = 0; i < TOKEN_SLOTS; i++) {
+        if (token_counts[i].token == req->token) {
+            slot = i;
+            break;
+        }
+        if (slot < 0 && token_counts[i].n == 0)
+            slot = i;
+    }
+    if (slot >= 0 && token_counts[slot].token != req->token) {
+        token_counts[slot].token = req->token;
+        token_counts[slot].n = 0;
+    }
+    if (slot >= 0 && token_counts[slot].n >= max)
+        ok = false;
+    else if (slot >= 0)
+        token_counts[slot].n++;
+    pthread_mutex_unlock(&token_lock);
+    if (ok && slot >= 0)
+        req->hflags |= F_TOKEN_COUNTED;
+    return ok;
+}
+
+static void token_give(struct jg_req *req)
+{
+    if (!(req->hflags & F_TOKEN_COUNTED))
+        return;
+    req->hflags &= ~F_TOKEN_COUNTED;
+    pthread_mutex_lock(&token_lock);
+    for (int i = 0; i < TOKEN_SLOTS; i++) {
+        if (token_counts[i].token == req->token && token_counts[i].n > 0) {
+            token_counts[i].n--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&token_lock);
+}
+
 static void sink_release(void *ctx)
 {
+    token_give(ctx);
     jg_req_unref(ctx);
 }
 
@@ -229,15 +288,21 @@ static void watch_handler(struct jg_req *req, enum jg_watch_kind kind)
             goto out;
         }
     }
+    if (!token_take(req)) {
+        jg_req_fail(req, JG_ERR_TOO_MANY_REQUESTS, "too many watch streams open for this token");
+        goto out;
+    }
     client_addr(req, addr, sizeof(addr));
     st = jg_watch_reserve(req->app, addr);
     if (st != JG_OK) {
+        token_give(req);
         jg_req_fail(req, st, "too many watch streams open; retry later");
         goto out;
     }
     hw = calloc(1, sizeof(*hw));
     if (!hw) {
         jg_watch_unreserve(req->app, addr);
+        token_give(req);
         jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -248,6 +313,7 @@ static void watch_handler(struct jg_req *req, enum jg_watch_kind kind)
     st = jg_watch_open(req->app, &p, addr, &sink, on_ready, hw, &hw->w);
     if (st != JG_OK) {
         free(hw);
+        token_give(req);
         jg_req_unref(req);
         jg_req_fail(req, st, "cannot open the watch");
     }

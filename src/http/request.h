@@ -127,6 +127,7 @@ struct jg_req {
     bool counted;            /* counted in the server's active requests */
     uint64_t discarded;      /* body bytes read and dropped */
     bool stream_waiting;     /* guarded by the server's stream lock */
+    bool peer_gone;          /* the client hung up (stream lock) */
     struct jg_req *snext, *sprev; /* active streaming responses */
     struct jg_http *http;    /* the server (opaque) */
     /* authentication: the token set in force when the request came (a

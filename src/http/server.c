@@ -633,6 +633,10 @@ static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max)
     ssize_t ret;
 
     pthread_mutex_lock(&h->stream_lock);
+    if (req->peer_gone) {
+        pthread_mutex_unlock(&h->stream_lock);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     long n = r->stream_read(r->stream_ctx, buf, max);
     if (n > 0) {
         ret = n;
@@ -714,6 +718,7 @@ static void reap_gone_streams(struct jg_http *h)
         struct pollfd p = {.fd = ci ? ci->connect_fd : -1, .events = POLLRDHUP};
         if (p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
             r->stream_waiting = false;
+            r->peer_gone = true; /* the reader ends the stream */
             resume(r);
         }
     }

@@ -160,6 +160,37 @@ test('SIGHUP loads a changed tokens file without a restart', async () => {
   assert.equal((await as(T.reader, 'GET', '/v1/kv/app-one/k')).status, 200, 'old tokens still work');
 });
 
+test('watch streams per token are limited (429 beyond), other tokens unaffected', async () => {
+  const jg = await startJetgate({ natsUrl: stack.nats.url, args: ['--tokens-file', tokensFile, '--max-watchers-per-token', '2'] });
+  const open = [];
+  const watch = async (token) => {
+    const ac = new AbortController();
+    const r = await fetch(`${jg.base}/v1/kvm/buckets/app-one/watch`, { headers: { Authorization: `Bearer ${token}` }, signal: ac.signal });
+    open.push(ac);
+    return r;
+  };
+  try {
+    assert.equal((await watch(T.watcher)).status, 200);
+    assert.equal((await watch(T.watcher)).status, 200);
+    const third = await watch(T.watcher);
+    assert.equal(third.status, 429);
+    assert.equal((await third.json()).code, 'too_many_requests');
+    assert.ok(third.headers.get('retry-after'));
+    assert.equal((await watch(T.admin)).status, 200, 'another token still may');
+    open.shift().abort(); // one of the watcher's streams ends
+    let ok = false;
+    for (let i = 0; i < 40 && !ok; i++) {
+      await sleep(100);
+      const r = await watch(T.watcher);
+      ok = r.status === 200;
+    }
+    assert.ok(ok, 'a place frees when a stream ends');
+  } finally {
+    for (const ac of open) ac.abort();
+    await jg.stop();
+  }
+});
+
 test('no tokens and a listener that is not loopback: refuses to start unless allow_open_access', async () => {
   const port = await freePort();
   let out = '';
