@@ -360,3 +360,46 @@ char *jg_pct_encode_header(const char *s, size_t len)
     *o = '\0';
     return out;
 }
+
+size_t jg_strv_len(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
+
+void jg_strv_free(char **v)
+{
+    for (size_t i = 0; v && v[i]; i++)
+        free(v[i]);
+    free(v);
+}
+
+char **jg_strv_dup(char *const *v)
+{
+    size_t n = jg_strv_len(v);
+    char **out = calloc(n + 1, sizeof(char *));
+    for (size_t i = 0; out && i < n; i++) {
+        if (!(out[i] = strdup(v[i]))) {
+            jg_strv_free(out);
+            return NULL;
+        }
+    }
+    return out;
+}
+
+jg_status jg_strv_add(char ***v, const char *s)
+{
+    size_t n = jg_strv_len(*v);
+    char **nv = realloc(*v, (n + 2) * sizeof(char *));
+    if (!nv)
+        return JG_ERR_NOMEM;
+    *v = nv;
+    if (!(nv[n] = strdup(s))) {
+        nv[n] = NULL;
+        return JG_ERR_NOMEM;
+    }
+    nv[n + 1] = NULL;
+    return JG_OK;
+}

@@ -52,6 +52,14 @@ jg_status jg_u64_parse(const char *s, uint64_t *ret);
 char *jg_base64_encode(const void *data, size_t len, bool url);
 jg_status jg_base64_decode(const char *s, size_t slen, bool url, char **ret_data, size_t *ret_len);
 
+/* NULL-terminated string lists: a deep copy (NULL on no memory; a NULL
+ * list copies as an empty one) and its release (NULL-safe). */
+char **jg_strv_dup(char *const *v);
+void jg_strv_free(char **v);
+/* Appends a copy of s to *v (which may be NULL); JG_ERR_NOMEM. */
+jg_status jg_strv_add(char ***v, const char *s);
+size_t jg_strv_len(char *const *v);
+
 /* Percent-encodes bytes outside printable ASCII, and '%', for header values.
  * Returns malloc'd string. */
 char *jg_pct_encode_header(const char *s, size_t len);

@@ -166,17 +166,6 @@ static char *stream_config(const char *bucket, const void *cfg)
     return text;
 }
 
-static int64_t num(const cJSON *o, const char *name, int64_t def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
-}
-
-static const char *str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 /* Bucket status JSON from a stream-info reply. */
 static cJSON *status_json(const char *bucket, const cJSON *si)
@@ -185,15 +174,15 @@ static cJSON *status_json(const char *bucket, const cJSON *si)
     const cJSON *state = cJSON_GetObjectItemCaseSensitive(si, "state");
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "bucket", bucket);
-    cJSON_AddNumberToObject(o, "values", (double)num(state, "messages", 0));
-    cJSON_AddNumberToObject(o, "history", (double)num(cfg, "max_msgs_per_subject", 1));
-    cJSON_AddNumberToObject(o, "ttl", (double)num(cfg, "max_age", 0));
-    cJSON_AddNumberToObject(o, "max_value_size", (double)num(cfg, "max_msg_size", -1));
-    cJSON_AddNumberToObject(o, "max_bytes", (double)num(cfg, "max_bytes", -1));
-    cJSON_AddNumberToObject(o, "bytes", (double)num(state, "bytes", 0));
-    cJSON_AddStringToObject(o, "storage", *str(cfg, "storage") ? str(cfg, "storage") : "file");
-    cJSON_AddNumberToObject(o, "replicas", (double)num(cfg, "num_replicas", 1));
-    cJSON_AddStringToObject(o, "description", str(cfg, "description"));
+    cJSON_AddNumberToObject(o, "values", (double)jg_js_num(state, "messages", 0));
+    cJSON_AddNumberToObject(o, "history", (double)jg_js_num(cfg, "max_msgs_per_subject", 1));
+    cJSON_AddNumberToObject(o, "ttl", (double)jg_js_num(cfg, "max_age", 0));
+    cJSON_AddNumberToObject(o, "max_value_size", (double)jg_js_num(cfg, "max_msg_size", -1));
+    cJSON_AddNumberToObject(o, "max_bytes", (double)jg_js_num(cfg, "max_bytes", -1));
+    cJSON_AddNumberToObject(o, "bytes", (double)jg_js_num(state, "bytes", 0));
+    cJSON_AddStringToObject(o, "storage", *jg_js_str(cfg, "storage") ? jg_js_str(cfg, "storage") : "file");
+    cJSON_AddNumberToObject(o, "replicas", (double)jg_js_num(cfg, "num_replicas", 1));
+    cJSON_AddStringToObject(o, "description", jg_js_str(cfg, "description"));
     return o;
 }
 
@@ -202,21 +191,21 @@ static bool same_config(const cJSON *cfg, const void *arg)
 {
     const struct kv_cfg *c = arg;
     int64_t ttl = c->has_ttl ? c->ttl : 0;
-    return strcmp(str(cfg, "description"), c->has_description ? c->description : "") == 0 &&
-           num(cfg, "max_msgs_per_subject", 1) == (c->has_history ? c->history : 1) &&
-           num(cfg, "max_age", 0) == ttl &&
-           num(cfg, "max_msg_size", -1) == (c->has_mvs ? c->max_value_size : -1) &&
-           num(cfg, "max_bytes", -1) == (c->has_mb ? c->max_bytes : -1) &&
-           strcmp(*str(cfg, "storage") ? str(cfg, "storage") : "file",
+    return strcmp(jg_js_str(cfg, "description"), c->has_description ? c->description : "") == 0 &&
+           jg_js_num(cfg, "max_msgs_per_subject", 1) == (c->has_history ? c->history : 1) &&
+           jg_js_num(cfg, "max_age", 0) == ttl &&
+           jg_js_num(cfg, "max_msg_size", -1) == (c->has_mvs ? c->max_value_size : -1) &&
+           jg_js_num(cfg, "max_bytes", -1) == (c->has_mb ? c->max_bytes : -1) &&
+           strcmp(*jg_js_str(cfg, "storage") ? jg_js_str(cfg, "storage") : "file",
                   c->has_storage ? c->storage : "file") == 0 &&
-           num(cfg, "num_replicas", 1) == (c->has_replicas ? c->replicas : 1);
+           jg_js_num(cfg, "num_replicas", 1) == (c->has_replicas ? c->replicas : 1);
 }
 
 /* PUT on an existing bucket: change what was given, keep the rest. */
 static jg_status update_config(cJSON *cfg, const void *arg, char *why, size_t wl)
 {
     const struct kv_cfg *c = arg;
-    if (c->has_storage && strcmp(str(cfg, "storage"), c->storage) != 0) {
+    if (c->has_storage && strcmp(jg_js_str(cfg, "storage"), c->storage) != 0) {
         snprintf(why, wl, "the storage of an existing bucket cannot change");
         return JG_ERR_INVALID_CONFIG;
     }
@@ -231,7 +220,7 @@ static jg_status update_config(cJSON *cfg, const void *arg, char *why, size_t wl
     SETNUM(has_mb, "max_bytes", c->max_bytes)
     SETNUM(has_replicas, "num_replicas", c->replicas)
 #undef SETNUM
-    if (c->has_ttl && num(cfg, "duplicate_window", 0) > dup_window(c->ttl)) {
+    if (c->has_ttl && jg_js_num(cfg, "duplicate_window", 0) > dup_window(c->ttl)) {
         cJSON_DeleteItemFromObjectCaseSensitive(cfg, "duplicate_window");
         cJSON_AddNumberToObject(cfg, "duplicate_window", (double)dup_window(c->ttl));
     }
@@ -284,31 +273,6 @@ void jg_h_kvm_list(struct jg_req *req)
 
 /* --- keys and purge ---------------------------------------------------------- */
 
-struct strv {
-    char **v;
-    size_t n;
-};
-
-static jg_status collect(void *ctx, const char *value)
-{
-    struct strv *s = ctx;
-    char **n = realloc(s->v, (s->n + 2) * sizeof(char *));
-    if (!n)
-        return JG_ERR_NOMEM;
-    s->v = n;
-    if (!(s->v[s->n] = strdup(value)))
-        return JG_ERR_NOMEM;
-    s->v[++s->n] = NULL;
-    return s->n > 64 ? JG_ERR_INVALID_PARAMETER : JG_OK;
-}
-
-static void strv_free(struct strv *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-}
-
 static void on_keys(void *ctx, jg_status st, char *json, size_t len)
 {
     struct jg_req *req = ctx;
@@ -325,20 +289,20 @@ static void on_keys(void *ctx, jg_status st, char *json, size_t len)
 
 void jg_h_kvm_keys(struct jg_req *req)
 {
-    struct strv filters = {0}, prefixes = {0};
+    char **filters = NULL, **prefixes = NULL;
     if (!jg_bucketm_check(req, &kv_kind))
         return;
-    if (jg_req_query_each(req, "filter", collect, &filters) != JG_OK ||
-        jg_req_query_each(req, "prefix", collect, &prefixes) != JG_OK) {
-        strv_free(&filters);
-        strv_free(&prefixes);
+    if (jg_req_query_list(req, "filter", 64, &filters) != JG_OK ||
+        jg_req_query_list(req, "prefix", 64, &prefixes) != JG_OK) {
+        jg_strv_free(filters);
+        jg_strv_free(prefixes);
         jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "bad 'filter' or 'prefix' (at most 64 each)");
         return;
     }
-    for (size_t i = 0; i < filters.n; i++) {
-        if (!jg_kv_filter_valid(filters.v[i])) {
-            strv_free(&filters);
-            strv_free(&prefixes);
+    for (size_t i = 0; filters && filters[i]; i++) {
+        if (!jg_kv_filter_valid(filters[i])) {
+            jg_strv_free(filters);
+            jg_strv_free(prefixes);
             jg_req_fail(req, JG_ERR_INVALID_KEY,
                         "a filter is a key pattern: key tokens, '*' tokens and a final '>'");
             return;
@@ -346,9 +310,9 @@ void jg_h_kvm_keys(struct jg_req *req)
     }
     const char *must = req->token ? jg_auth_key_prefix(req->token, JG_PERM_READ, req->bucket) : "";
     jg_req_suspend(req);
-    jg_kv_keys(req->app, req->bucket, filters.v, prefixes.v, must, on_keys, req);
-    strv_free(&filters);
-    strv_free(&prefixes);
+    jg_kv_keys(req->app, req->bucket, filters, prefixes, must, on_keys, req);
+    jg_strv_free(filters);
+    jg_strv_free(prefixes);
 }
 
 static void on_purged(void *ctx, jg_status st, const char *detail)

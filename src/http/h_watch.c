@@ -25,33 +25,6 @@
 #define MAX_OBJ_NAME 1024
 #define SSE_BLOCK 16384
 
-struct strv {
-    char **v;
-    size_t n;
-};
-
-static jg_status collect(void *ctx, const char *value)
-{
-    struct strv *s = ctx;
-    if (s->n >= MAX_FILTERS)
-        return JG_ERR_INVALID_PARAMETER;
-    char **n = realloc(s->v, (s->n + 2) * sizeof(char *));
-    if (!n)
-        return JG_ERR_NOMEM;
-    s->v = n;
-    if (!(s->v[s->n] = strdup(value)))
-        return JG_ERR_NOMEM;
-    s->v[++s->n] = NULL;
-    return JG_OK;
-}
-
-static void strv_free(struct strv *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        free(s->v[i]);
-    free(s->v);
-}
-
 /* The client's address as text.  The one place a handler asks
  * libmicrohttpd directly (request.h has no accessor for it yet). */
 static void client_addr(struct jg_req *req, char *out, size_t outlen)
@@ -193,14 +166,14 @@ static bool bad(struct jg_req *req, jg_status st, const char *detail)
 }
 
 static bool parse_params(struct jg_req *req, enum jg_watch_kind kind, struct jg_watch_params *p,
-                         struct strv *filters, struct strv *prefixes)
+                         char ***filters, char ***prefixes)
 {
     const char *v;
 
-    if (jg_req_query_each(req, "filter", collect, filters) != JG_OK)
+    if (jg_req_query_list(req, "filter", MAX_FILTERS, filters) != JG_OK)
         return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'filter' (at most 64)");
-    for (size_t i = 0; i < filters->n; i++) {
-        const char *f = filters->v[i];
+    for (size_t i = 0; *filters && (*filters)[i]; i++) {
+        const char *f = (*filters)[i];
         if (kind == JG_WATCH_KV && !jg_kv_filter_valid(f))
             return bad(req, JG_ERR_INVALID_KEY,
                        "a filter is a key pattern: key tokens, '*' tokens and a final '>'");
@@ -208,14 +181,14 @@ static bool parse_params(struct jg_req *req, enum jg_watch_kind kind, struct jg_
             return bad(req, JG_ERR_INVALID_NAME, "a filter is an object name (1 to 1024 bytes)");
     }
     if (kind == JG_WATCH_KV) {
-        if (jg_req_query_each(req, "prefix", collect, prefixes) != JG_OK)
+        if (jg_req_query_list(req, "prefix", MAX_FILTERS, prefixes) != JG_OK)
             return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'prefix' (at most 64)");
-        for (size_t i = 0; i < prefixes->n; i++)
-            if (!*prefixes->v[i])
+        for (size_t i = 0; *prefixes && (*prefixes)[i]; i++)
+            if (!*(*prefixes)[i])
                 return bad(req, JG_ERR_INVALID_PARAMETER, "'prefix' must not be empty");
     }
-    p->filters = filters->v;
-    p->prefixes = prefixes->v;
+    p->filters = *filters;
+    p->prefixes = *prefixes;
 
     if (jg_req_query(req, "include", &v) != JG_OK)
         return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'include'");
@@ -263,7 +236,7 @@ static bool parse_params(struct jg_req *req, enum jg_watch_kind kind, struct jg_
 static void watch_handler(struct jg_req *req, enum jg_watch_kind kind)
 {
     struct jg_watch_params p = {0};
-    struct strv filters = {0}, prefixes = {0};
+    char **filters = NULL, **prefixes = NULL;
     char addr[64];
     struct hw *hw = NULL;
     jg_status st;
@@ -318,8 +291,8 @@ static void watch_handler(struct jg_req *req, enum jg_watch_kind kind)
         jg_req_fail(req, st, "cannot open the watch");
     }
 out:
-    strv_free(&filters);
-    strv_free(&prefixes);
+    jg_strv_free(filters);
+    jg_strv_free(prefixes);
 }
 
 void jg_h_kv_watch(struct jg_req *req)

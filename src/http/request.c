@@ -55,6 +55,31 @@ static jg_status keep_first(void *ctx, const char *value)
     return JG_OK;
 }
 
+struct qlist {
+    char **v;
+    size_t max;
+};
+
+static jg_status add_value(void *ctx, const char *value)
+{
+    struct qlist *l = ctx;
+    if (jg_strv_len(l->v) >= l->max)
+        return JG_ERR_INVALID_PARAMETER;
+    return jg_strv_add(&l->v, value);
+}
+
+jg_status jg_req_query_list(struct jg_req *req, const char *name, size_t max, char ***ret)
+{
+    struct qlist l = {NULL, max};
+    jg_status st = jg_req_query_each(req, name, add_value, &l);
+    if (st != JG_OK) {
+        jg_strv_free(l.v);
+        return st;
+    }
+    *ret = l.v;
+    return JG_OK;
+}
+
 jg_status jg_req_query(struct jg_req *req, const char *name, const char **ret)
 {
     char *v = NULL;

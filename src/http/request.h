@@ -151,6 +151,10 @@ jg_status jg_req_query(struct jg_req *req, const char *name, const char **ret);
  * and returns the first non-OK status fn returns. */
 jg_status jg_req_query_each(struct jg_req *req, const char *name,
                             jg_status (*fn)(void *ctx, const char *value), void *ctx);
+/* Every decoded value of a repeatable query parameter, as a NULL-terminated
+ * list in *ret (free with jg_strv_free; NULL when absent).
+ * JG_ERR_INVALID_PARAMETER beyond max values or on bad percent-encoding. */
+jg_status jg_req_query_list(struct jg_req *req, const char *name, size_t max, char ***ret);
 /* Boolean query parameter: absent = false; "true"/"1" or "false"/"0",
  * anything else is JG_ERR_INVALID_PARAMETER. */
 jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret);

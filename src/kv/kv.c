@@ -824,27 +824,7 @@ struct keys_op {
     void *ctx;
 };
 
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
 
-static char **strv_dup(char **v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    char **out = calloc(n + 1, sizeof(char *));
-    for (size_t i = 0; out && i < n; i++) {
-        if (!(out[i] = strdup(v[i]))) {
-            strv_free(out);
-            return NULL;
-        }
-    }
-    return out;
-}
 
 static void json_str(struct jg_buf *b, const char *s)
 {
@@ -899,8 +879,8 @@ static void keys_done(struct scan *s, jg_status st)
     jg_kv_keys_fn fn = k->fn;
     void *fctx = k->ctx;
     jg_buf_done(&k->json);
-    strv_free(k->filters);
-    strv_free(k->prefixes);
+    jg_strv_free(k->filters);
+    jg_strv_free(k->prefixes);
     free(k->must_prefix);
     free(k);
     fn(fctx, st, json, len);
@@ -910,11 +890,11 @@ void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **p
                 const char *must_prefix, jg_kv_keys_fn fn, void *ctx)
 {
     struct keys_op *k = calloc(1, sizeof(*k));
-    if (!k || !(k->filters = strv_dup(filters)) || !(k->prefixes = strv_dup(prefixes)) ||
+    if (!k || !(k->filters = jg_strv_dup(filters)) || !(k->prefixes = jg_strv_dup(prefixes)) ||
         !(k->must_prefix = strdup(must_prefix ? must_prefix : ""))) {
         if (k) {
-            strv_free(k->filters);
-            strv_free(k->prefixes);
+            jg_strv_free(k->filters);
+            jg_strv_free(k->prefixes);
             free(k);
         }
         fn(ctx, JG_ERR_NOMEM, NULL, 0);

@@ -144,10 +144,18 @@ out:
     return st;
 }
 
-static int64_t json_int(const cJSON *o, const char *name, int64_t def)
+int64_t jg_js_num(const cJSON *o, const char *name, int64_t def)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18))
+        return def;
+    return (int64_t)v->valuedouble;
+}
+
+const char *jg_js_str(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 static bool json_bool(const cJSON *o, const char *name)
@@ -164,10 +172,10 @@ jg_status jg_bucket_info_from_json(enum jg_bucket_kind kind, const char *bucket,
     memset(info, 0, sizeof(*info));
     info->kind = kind;
     snprintf(info->name, sizeof(info->name), "%s", bucket);
-    info->max_msg_size = json_int(cfg, "max_msg_size", -1);
-    info->max_bytes = json_int(cfg, "max_bytes", -1);
-    info->history = json_int(cfg, "max_msgs_per_subject", -1);
-    info->replicas = (int)json_int(cfg, "num_replicas", 1);
+    info->max_msg_size = jg_js_num(cfg, "max_msg_size", -1);
+    info->max_bytes = jg_js_num(cfg, "max_bytes", -1);
+    info->history = jg_js_num(cfg, "max_msgs_per_subject", -1);
+    info->replicas = (int)jg_js_num(cfg, "num_replicas", 1);
     info->allow_direct = json_bool(cfg, "allow_direct");
     info->sealed = json_bool(cfg, "sealed");
     return JG_OK;

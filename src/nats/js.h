@@ -40,6 +40,11 @@ jg_status jg_js_reply_json(natsMsg *msg, cJSON **ret_json, int *ret_err_code, ch
  * jg_js_reply_json(). */
 jg_status jg_js_ack_seq(natsMsg *msg, uint64_t *ret_seq);
 
+/* Fields of JetStream JSON: the number (def when absent or not a number)
+ * and the string ("" when absent). */
+int64_t jg_js_num(const cJSON *o, const char *name, int64_t def);
+const char *jg_js_str(const cJSON *o, const char *name);
+
 /* Maps a JetStream API error (HTTP-like code, err_code, description). */
 jg_status jg_js_error_status(int code, int err_code, const char *desc);
 

@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "nats/conn.h"
+#include "nats/js.h"
 #include "nats/scan.h"
 #include "util.h"
 
@@ -556,27 +557,16 @@ char *jg_obj_stream_config(const char *bucket, const struct jg_obj_bucket_cfg *c
     return text;
 }
 
-static int64_t num(const cJSON *o, const char *name, int64_t def)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : def;
-}
-
-static const char *str(const cJSON *o, const char *name)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    return cJSON_IsString(v) ? v->valuestring : "";
-}
 
 bool jg_obj_bucket_cfg_same(const cJSON *cfg, const struct jg_obj_bucket_cfg *c)
 {
-    int64_t mb = num(cfg, "max_bytes", -1);
-    return strcmp(str(cfg, "description"), c->has_description ? c->description : "") == 0 &&
-           num(cfg, "max_age", 0) == (c->has_ttl ? c->ttl : 0) &&
+    int64_t mb = jg_js_num(cfg, "max_bytes", -1);
+    return strcmp(jg_js_str(cfg, "description"), c->has_description ? c->description : "") == 0 &&
+           jg_js_num(cfg, "max_age", 0) == (c->has_ttl ? c->ttl : 0) &&
            (mb <= 0 ? -1 : mb) == (c->has_max_bytes ? c->max_bytes : -1) &&
-           strcmp(*str(cfg, "storage") ? str(cfg, "storage") : "file",
+           strcmp(*jg_js_str(cfg, "storage") ? jg_js_str(cfg, "storage") : "file",
                   c->has_storage ? c->storage : "file") == 0 &&
-           num(cfg, "num_replicas", 1) == (c->has_replicas ? c->replicas : 1);
+           jg_js_num(cfg, "num_replicas", 1) == (c->has_replicas ? c->replicas : 1);
 }
 
 cJSON *jg_obj_bucket_status_json(const char *bucket, const cJSON *si)
@@ -586,14 +576,14 @@ cJSON *jg_obj_bucket_status_json(const char *bucket, const cJSON *si)
     cJSON *o = cJSON_CreateObject();
     if (!o)
         return NULL;
-    int64_t mb = num(cfg, "max_bytes", -1);
+    int64_t mb = jg_js_num(cfg, "max_bytes", -1);
     cJSON_AddStringToObject(o, "bucket", bucket);
-    cJSON_AddStringToObject(o, "description", str(cfg, "description"));
-    cJSON_AddNumberToObject(o, "ttl", (double)num(cfg, "max_age", 0));
-    cJSON_AddStringToObject(o, "storage", *str(cfg, "storage") ? str(cfg, "storage") : "file");
-    cJSON_AddNumberToObject(o, "replicas", (double)num(cfg, "num_replicas", 1));
+    cJSON_AddStringToObject(o, "description", jg_js_str(cfg, "description"));
+    cJSON_AddNumberToObject(o, "ttl", (double)jg_js_num(cfg, "max_age", 0));
+    cJSON_AddStringToObject(o, "storage", *jg_js_str(cfg, "storage") ? jg_js_str(cfg, "storage") : "file");
+    cJSON_AddNumberToObject(o, "replicas", (double)jg_js_num(cfg, "num_replicas", 1));
     cJSON_AddBoolToObject(o, "sealed", cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cfg, "sealed")));
-    cJSON_AddNumberToObject(o, "size", (double)num(state, "bytes", 0));
+    cJSON_AddNumberToObject(o, "size", (double)jg_js_num(state, "bytes", 0));
     cJSON_AddNumberToObject(o, "max_bytes", (double)(mb <= 0 ? -1 : mb));
     return o;
 }
@@ -657,7 +647,7 @@ static void on_meta(void *ctx, jg_status st, natsMsg *msg)
         st = JG_ERR_OBJECT_NOT_FOUND;
     if (st == JG_OK) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
-        const char *data = str(m, "data");
+        const char *data = jg_js_str(m, "data");
         char *raw = NULL;
         size_t rl = 0;
         st = jg_base64_decode(data, strlen(data), false, &raw, &rl);
@@ -667,9 +657,9 @@ static void on_meta(void *ctx, jg_status st, natsMsg *msg)
             st = JG_ERR_INTERNAL;
         free(raw);
         if (st == JG_OK) {
-            info->revision = (uint64_t)num(m, "seq", 0);
-            if (*str(m, "time"))
-                jg_time_parse_rfc3339(str(m, "time"), &info->stored_ns);
+            info->revision = (uint64_t)jg_js_num(m, "seq", 0);
+            if (*jg_js_str(m, "time"))
+                jg_time_parse_rfc3339(jg_js_str(m, "time"), &info->stored_ns);
         }
     }
     cJSON_Delete(json);
@@ -763,7 +753,7 @@ static void on_seq_reply(void *ctx, jg_status st, natsMsg *msg)
     if (st == JG_ERR_REVISION_MISMATCH)
         st = JG_ERR_PRECONDITION_FAILED;
     if (st == JG_OK) {
-        seq = (uint64_t)num(json, op->purge ? "purged" : "seq", 0);
+        seq = (uint64_t)jg_js_num(json, op->purge ? "purged" : "seq", 0);
         if (!op->purge && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "duplicate")))
             st = JG_ERR_OBJECT_EXISTS;
     }

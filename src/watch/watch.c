@@ -219,12 +219,6 @@ static void watch_ref(struct jg_watch *w)
     atomic_fetch_add(&w->refs, 1);
 }
 
-static void strv_free(char **v)
-{
-    for (size_t i = 0; v && v[i]; i++)
-        free(v[i]);
-    free(v);
-}
 
 static void watch_unref(struct jg_watch *w)
 {
@@ -242,8 +236,8 @@ static void watch_unref(struct jg_watch *w)
     pthread_mutex_destroy(&w->lock);
     free(w->bucket);
     free(w->must_prefix);
-    strv_free(w->filters);
-    strv_free(w->prefixes);
+    jg_strv_free(w->filters);
+    jg_strv_free(w->prefixes);
     free(w);
 }
 
@@ -1380,20 +1374,6 @@ void jg_watch_shutdown(void)
 
 /* --- open and close ---------------------------------------------------------- */
 
-static char **strv_dup(char **v)
-{
-    size_t n = 0;
-    while (v && v[n])
-        n++;
-    char **out = calloc(n + 1, sizeof(char *));
-    for (size_t i = 0; out && i < n; i++) {
-        if (!(out[i] = strdup(v[i]))) {
-            strv_free(out);
-            return NULL;
-        }
-    }
-    return out;
-}
 
 static void on_info(void *ctx, jg_status st, natsMsg *msg)
 {
@@ -1490,8 +1470,8 @@ jg_status jg_watch_open(struct jg_app *app, const struct jg_watch_params *p, con
     w->app = app;
     w->kind = p->kind;
     w->bucket = strdup(p->bucket);
-    w->filters = strv_dup(p->filters);
-    w->prefixes = strv_dup(p->prefixes);
+    w->filters = jg_strv_dup(p->filters);
+    w->prefixes = jg_strv_dup(p->prefixes);
     if (p->must_prefix && *p->must_prefix && !(w->must_prefix = strdup(p->must_prefix)))
         goto fail;
     if (!w->bucket || !w->filters || !w->prefixes)
