@@ -3,4 +3,5 @@
 # single server) with faults under mixed load, jetgate killed and run twice
 # (tests/cluster/). Heavy: not part of `make check`; `make check-cluster`
 # runs it (with JETGATE_CLUSTER_LONG=1, `make check-cluster-long`, more rounds).
-exec "$(dirname "$0")/run-node-tests.sh" cluster
+# CLUSTER_TESTS may name a subset of test files (relative to tests/).
+exec "$(dirname "$0")/run-node-tests.sh" ${CLUSTER_TESTS:-cluster}
