@@ -95,6 +95,21 @@ function nodeConfig({ name, clusterName, clusterPort, routes, storeDir, maxFileS
  * single-server topology, with the same node interface).
  */
 export async function startCluster(opts = {}) {
+  // The ports come from freePort(), which another test file running at the
+  // same time may take first: a bind race is retried with fresh ports.
+  let lastErr;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    try {
+      return await startClusterOnce(opts);
+    } catch (e) {
+      lastErr = e;
+      if (!/address already in use|bind/i.test(e.message)) throw e;
+    }
+  }
+  throw lastErr;
+}
+
+async function startClusterOnce(opts) {
   const count = opts.nodes ?? 3;
   const clusterName = opts.clusterName ?? `jgc${process.pid}`;
   const maxFileStore = opts.maxFileStore ?? '256MB';
