@@ -52,33 +52,6 @@ static const char *detail_for(jg_status st)
     }
 }
 
-/* Does an If-None-Match / If-Range list name the digest ("*" = any)? */
-static bool etag_in(const char *list, const char *digest)
-{
-    const char *q = list;
-    while (q && *q) {
-        while (*q == ' ' || *q == ',' || *q == '\t')
-            q++;
-        if (!*q)
-            break;
-        if (*q == '*')
-            return true;
-        if (q[0] == 'W' && q[1] == '/')
-            q += 2;
-        size_t n = strcspn(q, ","), m = n;
-        while (m && (q[m - 1] == ' ' || q[m - 1] == '\t'))
-            m--;
-        const char *t = q;
-        if (m >= 2 && t[0] == '"' && t[m - 1] == '"') {
-            t++;
-            m -= 2;
-        }
-        if (digest && strlen(digest) == m && strncmp(t, digest, m) == 0)
-            return true;
-        q += n;
-    }
-    return false;
-}
 
 /* --- GET / HEAD ------------------------------------------------------------ */
 
@@ -237,7 +210,7 @@ static void on_get_info(void *ctx, jg_status st, struct jg_obj_info *info,
         jg_obj_info_free(info);
         return;
     }
-    if (g->inm && etag_in(g->inm, info->digest)) {
+    if (g->inm && jg_obj_etag_list_matches(g->inm, info->digest, true)) {
         jg_resp_status(resp, 304);
         if (info->digest)
             jg_resp_header(resp, "ETag", "\"%s\"", info->digest);
@@ -248,7 +221,7 @@ static void on_get_info(void *ctx, jg_status st, struct jg_obj_info *info,
     }
     enum jg_obj_range_kind rk = JG_RANGE_NONE;
     if (g->range && !g->meta_only) {
-        if (!g->if_range || etag_in(g->if_range, info->digest))
+        if (!g->if_range || jg_obj_etag_list_matches(g->if_range, info->digest, true))
             rk = jg_obj_range_parse(g->range, info->size, &start, &end);
     }
     if (rk == JG_RANGE_UNSATISFIABLE) {

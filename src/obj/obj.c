@@ -924,3 +924,30 @@ void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted, j
     jg_buckets_lookup(app->buckets, JG_BUCKET_OBJ, bucket, &op->lookup, list_bucket, op);
 }
 
+
+bool jg_obj_etag_list_matches(const char *list, const char *digest, bool weak_ok)
+{
+    const char *q = list;
+    while (q && *q) {
+        while (*q == ' ' || *q == ',' || *q == '\t')
+            q++;
+        if (!*q)
+            break;
+        if (*q == '*')
+            return true;
+        if (weak_ok && q[0] == 'W' && q[1] == '/')
+            q += 2;
+        size_t n = strcspn(q, ","), m = n;
+        while (m && (q[m - 1] == ' ' || q[m - 1] == '\t'))
+            m--;
+        const char *t = q;
+        if (m >= 2 && t[0] == '"' && t[m - 1] == '"') {
+            t++;
+            m -= 2;
+        }
+        if (digest && strlen(digest) == m && strncmp(t, digest, m) == 0)
+            return true;
+        q += n;
+    }
+    return false;
+}

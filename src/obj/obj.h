@@ -90,6 +90,11 @@ enum jg_obj_range_kind {
  * Malformed, reversed or multi-range headers give JG_RANGE_NONE. */
 enum jg_obj_range_kind jg_obj_range_parse(const char *header, uint64_t size, uint64_t *ret_start,
                                           uint64_t *ret_end);
+/* Does an entity-tag list (If-Match, If-None-Match, If-Range) name digest,
+ * quoted or not, or hold "*"?  weak_ok: W/"..." tags count (weak
+ * comparison, for If-None-Match and If-Range); else they never match. */
+bool jg_obj_etag_list_matches(const char *list, const char *digest, bool weak_ok);
+
 /* RFC 9530 Content-Digest: finds the sha-256 member (":<std b64>:").
  * JG_OK with *ret_found false when there is no sha-256 member;
  * JG_ERR_INVALID_PARAMETER when the sha-256 member is malformed. */

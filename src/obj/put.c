@@ -467,32 +467,6 @@ static void start_fail(struct jg_obj_put *p, jg_status st, const char *detail)
     kick(p, false);
 }
 
-/* If-Match list against a stored digest ("*" = any). */
-static bool etag_matches(const char *list, const char *digest)
-{
-    const char *q = list;
-    while (*q) {
-        while (*q == ' ' || *q == ',' || *q == '\t')
-            q++;
-        if (!*q)
-            break;
-        if (*q == '*')
-            return true;
-        size_t n = strcspn(q, ",");
-        size_t m = n;
-        while (m && (q[m - 1] == ' ' || q[m - 1] == '\t'))
-            m--;
-        const char *t = q;
-        if (m >= 2 && t[0] == '"' && t[m - 1] == '"') {
-            t++;
-            m -= 2;
-        }
-        if (digest && strlen(digest) == m && strncmp(t, digest, m) == 0)
-            return true;
-        q += n;
-    }
-    return false;
-}
 
 static void on_old(void *ctx, jg_status st, struct jg_obj_info *info,
                    const struct jg_bucket_info *binfo)
@@ -514,7 +488,7 @@ static void on_old(void *ctx, jg_status st, struct jg_obj_info *info,
         return;
     }
     if (p->cond == JG_OBJ_COND_DIGEST &&
-        (!live || info->is_link || !etag_matches(p->if_match, info->digest))) {
+        (!live || info->is_link || !jg_obj_etag_list_matches(p->if_match, info->digest, false))) {
         start_fail(p, JG_ERR_PRECONDITION_FAILED,
                    live ? "the object's digest is not the one in If-Match"
                         : "the object does not exist (If-Match)");

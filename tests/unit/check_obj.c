@@ -221,6 +221,19 @@ START_TEST(test_obj_bucket_config)
 }
 END_TEST
 
+START_TEST(test_obj_etag_list_matches)
+{
+    const char *d = "SHA-256=abc";
+    ck_assert(jg_obj_etag_list_matches("\"SHA-256=abc\"", d, false));
+    ck_assert(jg_obj_etag_list_matches("\"x\", \"SHA-256=abc\"", d, false));
+    ck_assert(jg_obj_etag_list_matches("*", d, false));
+    ck_assert(!jg_obj_etag_list_matches("\"x\"", d, true));
+    ck_assert(jg_obj_etag_list_matches("W/\"SHA-256=abc\"", d, true));
+    ck_assert(!jg_obj_etag_list_matches("W/\"SHA-256=abc\"", d, false)); /* If-Match is strong */
+    ck_assert(!jg_obj_etag_list_matches("\"SHA-256=ab\"", d, true));
+}
+END_TEST
+
 static Suite *obj_suite(void)
 {
     Suite *s = suite_create("obj");
@@ -233,6 +246,7 @@ static Suite *obj_suite(void)
     tcase_add_test(tc, test_obj_range);
     tcase_add_test(tc, test_obj_content_digest);
     tcase_add_test(tc, test_obj_bucket_config);
+    tcase_add_test(tc, test_obj_etag_list_matches);
     suite_add_tcase(s, tc);
     return s;
 }
