@@ -33,6 +33,8 @@ struct jg_loop {
         void *ctx;
     } hooks[MAX_HOOKS];
     int nhooks;
+    void (*flush)(void *);
+    void *flush_ctx;
     pthread_t thread;
     bool started;
     atomic_bool stop;
@@ -78,6 +80,15 @@ jg_status jg_loop_add_hook(struct jg_loop *l, jg_loop_hook_fn fn, void *ctx)
     l->hooks[l->nhooks].fn = fn;
     l->hooks[l->nhooks].ctx = ctx;
     l->nhooks++;
+    return JG_OK;
+}
+
+jg_status jg_loop_set_flush(struct jg_loop *l, void (*fn)(void *ctx), void *ctx)
+{
+    if (l->flush || l->started)
+        return JG_ERR_INTERNAL;
+    l->flush = fn;
+    l->flush_ctx = ctx;
     return JG_OK;
 }
 
@@ -167,6 +178,8 @@ static void *loop_main(void *arg)
             if (want >= 0 && want < sleep_ms)
                 sleep_ms = want;
         }
+        if (l->flush)
+            l->flush(l->flush_ctx);
     }
     return NULL;
 }

@@ -30,6 +30,12 @@ void jg_loop_free(struct jg_loop *loop);
 /* At most 4 hooks, run in the order added. */
 jg_status jg_loop_add_hook(struct jg_loop *loop, jg_loop_hook_fn fn, void *ctx);
 
+/* One function run at the end of every iteration, after the hooks, to
+ * send what the iteration queued (the NATS writes of the handlers that
+ * ran), so a request and its reply do not wait for another turn of the
+ * loop.  At most one; before jg_loop_start. */
+jg_status jg_loop_set_flush(struct jg_loop *loop, void (*fn)(void *ctx), void *ctx);
+
 /* Registers fd with the events wanted (EPOLLIN, EPOLLOUT).  The slot
  * identified by (fn, ctx) is reused by jg_loop_mod/jg_loop_del. */
 jg_status jg_loop_add(struct jg_loop *loop, int fd, uint32_t events, jg_loop_fd_fn fn, void *ctx);

@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 
 #include "http/router.h"
+#include "nats/conn.h"
 
 const char *jg_req_header(struct jg_req *req, const char *name)
 {
@@ -185,7 +186,7 @@ jg_status jg_resp_header(struct jg_resp *resp, const char *name, const char *fmt
 static void body_clear(struct jg_resp *resp)
 {
     if (resp->body_msg)
-        natsMsg_Destroy(resp->body_msg);
+        jg_nats_msg_release(resp->body_msg);
     else
         free(resp->body);
     resp->body_msg = NULL;

@@ -33,6 +33,7 @@
 #include "auth.h"
 #include "log.h"
 #include "loop.h"
+#include "nats/conn.h"
 #include "util.h"
 
 enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY, ST_DISCARD, ST_STREAM };
@@ -209,7 +210,7 @@ static const char cors_expose[] =
 
 static void msg_free_cb(void *cls)
 {
-    natsMsg_Destroy(cls);
+    jg_nats_msg_release(cls);
 }
 
 static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)

@@ -102,7 +102,7 @@ void jg_kv_entry_free(struct jg_kv_entry *e)
     free(e->key);
     free(e->content_type);
     free(e->value_buf);
-    natsMsg_Destroy(e->msg);
+    jg_nats_msg_release(e->msg);
     free(e);
 }
 
@@ -163,27 +163,27 @@ jg_status jg_kv_entry_from_direct(const char *bucket, natsMsg *msg, struct jg_kv
     jg_status st;
 
     if (status == 404 || status == 408) {
-        natsMsg_Destroy(msg);
+        jg_nats_msg_release(msg);
         return JG_ERR_KEY_NOT_FOUND;
     }
     if (status == 503) {
-        natsMsg_Destroy(msg);
+        jg_nats_msg_release(msg);
         return JG_ERR_NATS_UNAVAILABLE;
     }
     if (status) {
-        natsMsg_Destroy(msg);
+        jg_nats_msg_release(msg);
         return JG_ERR_INTERNAL;
     }
     st = entry_new(bucket, jg_nats_msg_header(msg, "Nats-Subject"), &e);
     if (st != JG_OK) {
-        natsMsg_Destroy(msg);
+        jg_nats_msg_release(msg);
         return st;
     }
     const char *seq = jg_nats_msg_header(msg, "Nats-Sequence");
     const char *ts = jg_nats_msg_header(msg, "Nats-Time-Stamp");
     const char *ct = jg_nats_msg_header(msg, "Content-Type");
     if (!seq || jg_u64_parse(seq, &e->revision) != JG_OK) {
-        natsMsg_Destroy(msg);
+        jg_nats_msg_release(msg);
         jg_kv_entry_free(e);
         return JG_ERR_INTERNAL;
     }
@@ -310,7 +310,7 @@ static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
                      (st == JG_OK && jg_nats_msg_status(msg) == 503); /* no responders */
     if (no_answer || (st == JG_ERR_NATS_UNAVAILABLE && jg_nats_connected(f->app->nats))) {
         if (st == JG_OK)
-            natsMsg_Destroy(msg);
+            jg_nats_msg_release(msg);
         if (jg_now_ms() + 10 < f->deadline_ms && jg_nats_connected(f->app->nats)) {
             fetch_send(f);
             return;
@@ -602,14 +602,14 @@ static void on_ack(void *ctx, jg_status st, natsMsg *msg)
     char desc[256] = "";
 
     if (st == JG_OK && jg_js_ack_seq(msg, &rev) == JG_OK) {
-        natsMsg_Destroy(msg); /* the common case, without a JSON tree */
+        jg_nats_msg_release(msg); /* the common case, without a JSON tree */
         write_finish(op, JG_OK, rev);
         return;
     }
     if (st == JG_OK) {
         if (jg_nats_msg_status(msg) == 503) {
             /* no stream listens any more: the bucket is gone */
-            natsMsg_Destroy(msg);
+            jg_nats_msg_release(msg);
             jg_buckets_forget(op->app->buckets, JG_BUCKET_KV, op->bucket);
             st = JG_ERR_BUCKET_NOT_FOUND;
         } else {

@@ -21,6 +21,20 @@
 #define HASH_SIZE 16384u
 #define MAX_WAIT_MS 1000
 
+/* Messages released on the loop thread wait here and go to the library in
+ * batches: natsMsg_Destroy() hands every message to libnats' collector
+ * thread and wakes it, a thread switch per request at low load. */
+#define GRAVE_MAX 64
+#define GRAVE_BYTES (256 * 1024)
+#define GRAVE_AGE_MS 5
+struct grave {
+    natsMsg *msgs[GRAVE_MAX];
+    int len;
+    size_t bytes;
+    int64_t since_ms;
+};
+static __thread struct grave *tls_grave; /* set on the loop thread only */
+
 struct jg_nats {
     const struct jg_config *cfg;
     natsOptions *opts;
@@ -36,8 +50,11 @@ struct jg_nats {
     uint64_t inflight;
 
     struct jg_loop *loop;
+    pthread_mutex_t evlock;    /* guards evfd and evmask */
     int evfd;                  /* the NATS socket in the loop, -1 if none */
     uint32_t evmask;
+    atomic_bool flush_pending; /* the loop thread queued a write: send at the end of the turn */
+    struct grave grave;        /* loop thread (and jg_nats_free) */
     _Atomic(natsConnection *) evnc;
     atomic_bool stop;
     bool stopped;              /* pending requests failed (lock) */
@@ -118,7 +135,7 @@ static void dispatch_msg(struct jg_nats *n, natsMsg *msg)
 
     if (strncmp(subj, n->inbox, n->inbox_len) != 0 || subj[n->inbox_len] != '.' ||
         jg_u64_parse(subj + n->inbox_len + 1, &id) != JG_OK) {
-        natsMsg_Destroy(msg);
+        jg_nats_msg_release(msg);
         return;
     }
     pthread_mutex_lock(&n->lock);
@@ -127,7 +144,7 @@ static void dispatch_msg(struct jg_nats *n, natsMsg *msg)
         table_remove(n, r);
     pthread_mutex_unlock(&n->lock);
     if (!r) {
-        natsMsg_Destroy(msg); /* late reply to an expired request */
+        jg_nats_msg_release(msg); /* late reply to an expired request */
         return;
     }
     r->fn(r->ctx, JG_OK, msg);
@@ -154,6 +171,31 @@ static void expire(struct jg_nats *n, bool all, int64_t now)
     }
 }
 
+static void grave_empty(struct grave *g)
+{
+    for (int i = 0; i < g->len; i++)
+        natsMsg_Destroy(g->msgs[i]);
+    g->len = 0;
+    g->bytes = 0;
+}
+
+void jg_nats_msg_release(natsMsg *msg)
+{
+    struct grave *g = tls_grave;
+    if (!msg)
+        return;
+    if (!g) {
+        natsMsg_Destroy(msg);
+        return;
+    }
+    if (g->len == 0)
+        g->since_ms = jg_now_ms();
+    g->msgs[g->len++] = msg;
+    g->bytes += (size_t)natsMsg_GetDataLength(msg);
+    if (g->len == GRAVE_MAX || g->bytes >= GRAVE_BYTES)
+        grave_empty(g);
+}
+
 /* Loop hook: serve the replies that the read events queued, then what
  * disconnects and deadlines ask for.  Returns ms until the next deadline. */
 static int64_t nats_hook(void *arg)
@@ -161,6 +203,9 @@ static int64_t nats_hook(void *arg)
     struct jg_nats *n = arg;
     int64_t wait = MAX_WAIT_MS;
 
+    tls_grave = &n->grave;
+    if (n->grave.len)
+        wait = GRAVE_AGE_MS;
     for (int i = 0; n->sub && i < 4096; i++) {
         natsMsg *msg = NULL;
         if (natsSubscription_NextMsg(&msg, n->sub, 0) != NATS_OK || !msg)
@@ -201,22 +246,29 @@ static void on_nats_fd(void *ctx, uint32_t events)
 static natsStatus ev_attach(void **user, void *loop, natsConnection *nc, natsSock sock)
 {
     struct jg_nats *n = loop;
+    jg_status st;
+    pthread_mutex_lock(&n->evlock);
     if (n->evfd >= 0)
         jg_loop_del(n->loop, n->evfd);
     atomic_store(&n->evnc, nc);
     n->evfd = sock;
     n->evmask = EPOLLIN;
     *user = n;
-    return jg_loop_add(n->loop, sock, EPOLLIN, on_nats_fd, n) == JG_OK ? NATS_OK : NATS_ERR;
+    st = jg_loop_add(n->loop, sock, EPOLLIN, on_nats_fd, n);
+    pthread_mutex_unlock(&n->evlock);
+    return st == JG_OK ? NATS_OK : NATS_ERR;
 }
 
 static natsStatus ev_update(struct jg_nats *n, uint32_t bit, bool add)
 {
+    jg_status st = JG_OK;
+    pthread_mutex_lock(&n->evlock);
     uint32_t mask = add ? (n->evmask | bit) : (n->evmask & ~bit);
+    if (mask != n->evmask && n->evfd >= 0)
+        st = jg_loop_mod(n->loop, n->evfd, mask);
     n->evmask = mask;
-    if (n->evfd < 0)
-        return NATS_OK;
-    return jg_loop_mod(n->loop, n->evfd, mask) == JG_OK ? NATS_OK : NATS_ERR;
+    pthread_mutex_unlock(&n->evlock);
+    return st == JG_OK ? NATS_OK : NATS_ERR;
 }
 
 static natsStatus ev_read(void *user, bool add)
@@ -224,18 +276,50 @@ static natsStatus ev_read(void *user, bool add)
     return ev_update(user, EPOLLIN, add);
 }
 
+/* The library has bytes to send (add) or sent them all (!add).  On the
+ * loop thread the write is left to nats_flush() at the end of the turn:
+ * the socket is almost always writable, and asking epoll first would cost
+ * two epoll_ctl calls and a turn of the loop per request.  Other threads
+ * (timers, workers) need epoll to wake the loop. */
 static natsStatus ev_write(void *user, bool add)
 {
-    return ev_update(user, EPOLLOUT, add);
+    struct jg_nats *n = user;
+    if (add && jg_loop_on_thread(n->loop)) {
+        atomic_store(&n->flush_pending, true);
+        return NATS_OK;
+    }
+    if (!add)
+        atomic_store(&n->flush_pending, false);
+    return ev_update(n, EPOLLOUT, add);
+}
+
+/* Loop flush: sends what this turn published; what the socket did not take
+ * waits for EPOLLOUT. */
+static void nats_flush(void *arg)
+{
+    struct jg_nats *n = arg;
+    if (n->grave.len && jg_now_ms() - n->grave.since_ms >= GRAVE_AGE_MS)
+        grave_empty(&n->grave);
+    if (!atomic_exchange(&n->flush_pending, false))
+        return;
+    natsConnection *nc = atomic_load(&n->evnc);
+    if (!nc)
+        return;
+    natsConnection_ProcessWriteEvent(nc);
+    if (natsConnection_Buffered(nc) > 0)
+        ev_update(n, EPOLLOUT, true);
 }
 
 static natsStatus ev_detach(void *user)
 {
     struct jg_nats *n = user;
+    pthread_mutex_lock(&n->evlock);
     if (n->evfd >= 0)
         jg_loop_del(n->loop, n->evfd);
     n->evfd = -1;
     atomic_store(&n->evnc, NULL);
+    atomic_store(&n->flush_pending, false);
+    pthread_mutex_unlock(&n->evlock);
     return NATS_OK;
 }
 
@@ -444,6 +528,7 @@ jg_status jg_nats_new(const struct jg_config *cfg, struct jg_loop *loop, struct 
     n->evfd = -1;
     n->next_id = 1;
     pthread_mutex_init(&n->lock, NULL);
+    pthread_mutex_init(&n->evlock, NULL);
     pthread_cond_init(&n->stopped_cond, NULL);
     if (natsOptions_Create(&n->opts) != NATS_OK) {
         st = JG_ERR_NOMEM;
@@ -491,7 +576,8 @@ jg_status jg_nats_new(const struct jg_config *cfg, struct jg_loop *loop, struct 
         st = JG_ERR_INTERNAL;
         goto out;
     }
-    if (jg_loop_add_hook(loop, nats_hook, n) != JG_OK) {
+    if (jg_loop_add_hook(loop, nats_hook, n) != JG_OK ||
+        jg_loop_set_flush(loop, nats_flush, n) != JG_OK) {
         st = JG_ERR_INTERNAL;
         goto out;
     }
@@ -505,6 +591,7 @@ out:
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->opts);
     pthread_mutex_destroy(&n->lock);
+    pthread_mutex_destroy(&n->evlock);
     free(n);
     return st;
 }
@@ -545,11 +632,13 @@ void jg_nats_free(struct jg_nats *n)
 {
     if (!n)
         return;
+    grave_empty(&n->grave);
     natsSubscription_Destroy(n->sub);
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->opts);
     pthread_cond_destroy(&n->stopped_cond);
     pthread_mutex_destroy(&n->lock);
+    pthread_mutex_destroy(&n->evlock);
     free(n);
 }
 

@@ -140,7 +140,7 @@ jg_status jg_js_reply_json(natsMsg *msg, cJSON **ret_json, int *ret_err_code, ch
     root = NULL;
 out:
     cJSON_Delete(root);
-    natsMsg_Destroy(msg);
+    jg_nats_msg_release(msg);
     return st;
 }
 
@@ -217,7 +217,7 @@ static void on_advisory(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
         else if (strncmp(stream, "OBJ_", 4) == 0)
             jg_buckets_forget(b, JG_BUCKET_OBJ, stream + 4);
     }
-    natsMsg_Destroy(msg);
+    jg_nats_msg_release(msg);
 }
 
 jg_status jg_buckets_new(struct jg_nats *n, struct jg_buckets **ret)
