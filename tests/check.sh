@@ -10,6 +10,8 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 JETGATE_SETUP_EXTRA="wrk ${JETGATE_SETUP_EXTRA:-}" sh tests/setup.sh
+# The browser tests (tests/integration/watch_browser) fail instead of skipping without Chromium.
+export JETGATE_REQUIRE_BROWSER=1
 
 step() { printf '\n==== %s\n' "$*"; }
 

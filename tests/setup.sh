@@ -3,7 +3,7 @@
 # npm packages of the test suites), then builds it.  Idempotent: a second run
 # installs nothing and rebuilds only what changed.
 #
-#   tests/setup.sh            build dependencies, nats-server, Node.js
+#   tests/setup.sh            build dependencies, nats-server, Node.js, Chromium
 #   JETGATE_SETUP_EXTRA="wrk" tests/setup.sh   ...and more packages
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,7 +12,7 @@ cd "$top"
 packages="build-essential autoconf automake libtool pkg-config
 libnats-dev nats-server libmicrohttpd-dev libcjson-dev check nettle-dev
 libgnutls28-dev libsystemd-dev curl openssl
-prometheus systemd man-db groff-base clang-14 libclang-rt-14-dev ${JETGATE_SETUP_EXTRA:-}"
+prometheus systemd man-db groff-base clang-14 libclang-rt-14-dev chromium ${JETGATE_SETUP_EXTRA:-}"
 command -v node >/dev/null 2>&1 || packages="$packages nodejs npm"
 command -v npm >/dev/null 2>&1 || packages="$packages npm"
 
