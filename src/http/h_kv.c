@@ -33,48 +33,6 @@ static bool check_names(struct jg_req *req)
     return true;
 }
 
-/* Parses an entity tag holding a revision: "123" (or bare 123). */
-static jg_status parse_rev_etag(const char *v, uint64_t *ret)
-{
-    char buf[32];
-    size_t len = strlen(v);
-    if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
-        if (len - 2 >= sizeof(buf))
-            return JG_ERR_INVALID_PARAMETER;
-        memcpy(buf, v + 1, len - 2);
-        buf[len - 2] = '\0';
-        v = buf;
-    }
-    return jg_u64_parse(v, ret) == JG_OK ? JG_OK : JG_ERR_INVALID_PARAMETER;
-}
-
-/* If-None-Match: "*" or a list of entity tags (weak ones compare equal). */
-static bool inm_matches(const char *list, uint64_t rev)
-{
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',' || *p == '\t')
-            p++;
-        if (*p == '*')
-            return true;
-        if (p[0] == 'W' && p[1] == '/')
-            p += 2;
-        size_t n = strcspn(p, ",");
-        char tag[40];
-        if (n && n < sizeof(tag)) {
-            memcpy(tag, p, n);
-            while (n && (tag[n - 1] == ' ' || tag[n - 1] == '\t'))
-                n--;
-            tag[n] = '\0';
-            uint64_t r;
-            if (parse_rev_etag(tag, &r) == JG_OK && r == rev)
-                return true;
-        }
-        p += strcspn(p, ",");
-    }
-    return false;
-}
-
 static jg_status query_u64(struct jg_req *req, const char *name, bool *present, uint64_t *ret)
 {
     const char *v;
@@ -158,7 +116,7 @@ static void on_get(void *ctx, jg_status st, struct jg_kv_entry *e)
         fail_with(req, st);
         return;
     }
-    if ((req->hflags & F_INM) && inm_matches(req->hstr, e->revision)) {
+    if ((req->hflags & F_INM) && jg_kv_etag_list_match(req->hstr, e->revision)) {
         jg_resp_status(resp, 304);
         jg_resp_header(resp, "ETag", "\"%llu\"", (unsigned long long)e->revision);
         jg_kv_entry_free(e);
@@ -284,7 +242,7 @@ static bool preconditions(struct jg_req *req, struct jg_kv_write *w, bool allow_
                     "'previousRevision' must be a non-negative integer");
         return false;
     }
-    if (im && parse_rev_etag(im, &im_rev) != JG_OK) {
+    if (im && jg_kv_etag_parse(im, &im_rev) != JG_OK) {
         jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "If-Match must be a quoted revision: \"42\"");
         return false;
     }

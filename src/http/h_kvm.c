@@ -14,111 +14,13 @@
 
 #define TWO_MIN_NS (120LL * 1000000000LL)
 
-/* A requested bucket configuration; has_* say which fields were given. */
-struct kv_cfg {
-    char *description;
-    int64_t history, ttl, max_value_size, max_bytes, replicas;
-    char storage[8];
-    bool has_description, has_history, has_ttl, has_mvs, has_mb, has_storage, has_replicas;
-};
+/* --- config ------------------------------------------------------------- */
 
-/* --- config parsing ------------------------------------------------------ */
-
-static jg_status json_i64(const cJSON *v, int64_t *ret)
-{
-    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18) ||
-        v->valuedouble != (double)(int64_t)v->valuedouble)
-        return JG_ERR_INVALID_CONFIG;
-    *ret = (int64_t)v->valuedouble;
-    return JG_OK;
-}
-
-static jg_status json_duration(const cJSON *v, int64_t *ret)
-{
-    if (cJSON_IsString(v))
-        return jg_duration_parse(v->valuestring, ret) == JG_OK ? JG_OK : JG_ERR_INVALID_CONFIG;
-    if (json_i64(v, ret) != JG_OK || *ret < 0)
-        return JG_ERR_INVALID_CONFIG;
-    return JG_OK;
-}
-
-/* Parses the body; on error writes a reason into why. */
+/* The body (jg_kv_bucket_cfg_parse does the work); on error writes a
+ * reason into why. */
 static jg_status parse_cfg(const struct jg_buf *body, void *cfg, char *why, size_t wl)
 {
-    struct kv_cfg *c = cfg;
-    cJSON *root = NULL;
-    jg_status st = JG_OK;
-    if (body->len == 0)
-        return JG_OK; /* all defaults */
-    if (strlen(body->data) != body->len ||
-        !(root = cJSON_ParseWithOpts(body->data, NULL, true)) || !cJSON_IsObject(root)) {
-        snprintf(why, wl, "the body must be a JSON object");
-        st = JG_ERR_INVALID_CONFIG;
-        goto out;
-    }
-    for (const cJSON *f = root->child; f; f = f->next) {
-        const char *k = f->string;
-        if (strcmp(k, "description") == 0) {
-            if (!cJSON_IsString(f)) {
-                snprintf(why, wl, "'description' must be a string");
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            c->description = strdup(f->valuestring);
-            c->has_description = true;
-        } else if (strcmp(k, "history") == 0) {
-            if (json_i64(f, &c->history) != JG_OK || c->history < 1 || c->history > 64) {
-                snprintf(why, wl, "'history' must be an integer from 1 to 64");
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            c->has_history = true;
-        } else if (strcmp(k, "ttl") == 0) {
-            if (json_duration(f, &c->ttl) != JG_OK) {
-                snprintf(why, wl, "'ttl' must be nanoseconds or a duration such as \"1h\"");
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            c->has_ttl = true;
-        } else if (strcmp(k, "max_value_size") == 0 || strcmp(k, "max_bytes") == 0) {
-            int64_t v;
-            if (json_i64(f, &v) != JG_OK || v < -1 || v == 0 || v > INT32_MAX * 1024LL * 1024) {
-                snprintf(why, wl, "'%s' must be -1 (unlimited) or a positive integer", k);
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            if (k[4] == 'v') {
-                c->max_value_size = v;
-                c->has_mvs = true;
-            } else {
-                c->max_bytes = v;
-                c->has_mb = true;
-            }
-        } else if (strcmp(k, "storage") == 0) {
-            if (!cJSON_IsString(f) ||
-                (strcmp(f->valuestring, "file") != 0 && strcmp(f->valuestring, "memory") != 0)) {
-                snprintf(why, wl, "'storage' must be \"file\" or \"memory\"");
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            snprintf(c->storage, sizeof(c->storage), "%s", f->valuestring);
-            c->has_storage = true;
-        } else if (strcmp(k, "replicas") == 0) {
-            if (json_i64(f, &c->replicas) != JG_OK || c->replicas < 1 || c->replicas > 5) {
-                snprintf(why, wl, "'replicas' must be an integer from 1 to 5");
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            c->has_replicas = true;
-        } else {
-            snprintf(why, wl, "unknown field '%.64s'", k);
-            st = JG_ERR_INVALID_CONFIG;
-            goto out;
-        }
-    }
-out:
-    cJSON_Delete(root);
-    return st;
+    return jg_kv_bucket_cfg_parse(body->data, body->len, cfg, why, wl);
 }
 
 static int64_t dup_window(int64_t ttl)
@@ -128,13 +30,13 @@ static int64_t dup_window(int64_t ttl)
 
 static void cfg_done(void *cfg)
 {
-    free(((struct kv_cfg *)cfg)->description);
+    jg_kv_bucket_cfg_done(cfg);
 }
 
 /* The stream configuration nats.go writes for a KV bucket. */
 static char *stream_config(const char *bucket, const void *cfg)
 {
-    const struct kv_cfg *c = cfg;
+    const struct jg_kv_bucket_cfg *c = cfg;
     char subj[300], stream[300];
     jg_js_stream_name(JG_BUCKET_KV, bucket, stream, sizeof(stream));
     cJSON *o = cJSON_CreateObject();
@@ -189,7 +91,7 @@ static cJSON *status_json(const char *bucket, const cJSON *si)
 /* Does the existing stream config hold what c asks (with defaults)? */
 static bool same_config(const cJSON *cfg, const void *arg)
 {
-    const struct kv_cfg *c = arg;
+    const struct jg_kv_bucket_cfg *c = arg;
     int64_t ttl = c->has_ttl ? c->ttl : 0;
     return strcmp(jg_js_str(cfg, "description"), c->has_description ? c->description : "") == 0 &&
            jg_js_num(cfg, "max_msgs_per_subject", 1) == (c->has_history ? c->history : 1) &&
@@ -204,7 +106,7 @@ static bool same_config(const cJSON *cfg, const void *arg)
 /* PUT on an existing bucket: change what was given, keep the rest. */
 static jg_status update_config(cJSON *cfg, const void *arg, char *why, size_t wl)
 {
-    const struct kv_cfg *c = arg;
+    const struct jg_kv_bucket_cfg *c = arg;
     if (c->has_storage && strcmp(jg_js_str(cfg, "storage"), c->storage) != 0) {
         snprintf(why, wl, "the storage of an existing bucket cannot change");
         return JG_ERR_INVALID_CONFIG;
@@ -237,7 +139,7 @@ static const struct jg_bucketm_kind kv_kind = {
     .stream_prefix = "KV_",
     .missing = "no such key-value bucket",
     .valid = jg_kv_bucket_valid,
-    .cfg_size = sizeof(struct kv_cfg),
+    .cfg_size = sizeof(struct jg_kv_bucket_cfg),
     .cfg_parse = parse_cfg,
     .cfg_done = cfg_done,
     .stream_config = stream_config,

@@ -165,71 +165,124 @@ static bool bad(struct jg_req *req, jg_status st, const char *detail)
     return false;
 }
 
+jg_status jg_watch_query_parse(enum jg_watch_kind kind, const struct jg_watch_query *q,
+                               struct jg_watch_params *p, const char **ret_detail)
+{
+    struct jg_watch_params r = *p;
+    const char *why = NULL;
+    jg_status st = JG_ERR_INVALID_PARAMETER;
+
+    for (size_t i = 0; q->filters && q->filters[i]; i++) {
+        const char *f = q->filters[i];
+        if (kind == JG_WATCH_KV && !jg_kv_filter_valid(f)) {
+            st = JG_ERR_INVALID_KEY;
+            why = "a filter is a key pattern: key tokens, '*' tokens and a final '>'";
+            goto out;
+        }
+        if (kind == JG_WATCH_OBJ && (!*f || strlen(f) > MAX_OBJ_NAME)) {
+            st = JG_ERR_INVALID_NAME;
+            why = "a filter is an object name (1 to 1024 bytes)";
+            goto out;
+        }
+    }
+    r.filters = q->filters;
+    r.prefixes = NULL;
+    if (kind == JG_WATCH_KV) {
+        for (size_t i = 0; q->prefixes && q->prefixes[i]; i++)
+            if (!*q->prefixes[i]) {
+                why = "'prefix' must not be empty";
+                goto out;
+            }
+        r.prefixes = q->prefixes;
+    }
+
+    r.include = JG_WATCH_LAST_VALUE;
+    if (q->include && strcmp(q->include, "allHistory") == 0)
+        r.include = JG_WATCH_ALL_HISTORY;
+    else if (q->include && strcmp(q->include, "updatesOnly") == 0)
+        r.include = JG_WATCH_UPDATES_ONLY;
+    else if (q->include && strcmp(q->include, "lastValue") != 0) {
+        why = "'include' is lastValue, allHistory or updatesOnly";
+        goto out;
+    }
+    if (jg_req_bool_parse(q->ignore_deletes, &r.ignore_deletes) != JG_OK) {
+        why = "'ignoreDeletes' is true or false";
+        goto out;
+    }
+    if (kind == JG_WATCH_KV && jg_req_bool_parse(q->meta_only, &r.meta_only) != JG_OK) {
+        why = "'metaOnly' is true or false";
+        goto out;
+    }
+
+    r.has_resume = false;
+    if (q->resume_revision) {
+        if (jg_u64_parse(q->resume_revision, &r.resume) != JG_OK) {
+            why = "'resumeRevision' is a revision number";
+            goto out;
+        }
+        r.has_resume = true;
+    }
+    r.has_start_time = false;
+    if (q->start_time) {
+        if (jg_time_parse_rfc3339(q->start_time, &r.start_ns) != JG_OK) {
+            why = "'startTime' is an RFC 3339 time";
+            goto out;
+        }
+        r.has_start_time = true;
+    }
+    if (r.has_resume && r.has_start_time) {
+        why = "give 'resumeRevision' or 'startTime', not both";
+        goto out;
+    }
+
+    /* a reconnecting EventSource repeats the URL: Last-Event-ID wins */
+    if (q->last_event_id && *q->last_event_id) {
+        if (jg_u64_parse(q->last_event_id, &r.resume) != JG_OK) {
+            why = "'Last-Event-ID' is a revision number";
+            goto out;
+        }
+        r.has_resume = true;
+        r.has_start_time = false;
+    }
+    st = JG_OK;
+    *p = r;
+out:
+    if (st != JG_OK)
+        *ret_detail = why;
+    return st;
+}
+
+/* Reads the query (only its decoding can fail here) and checks it with
+ * jg_watch_query_parse.  Answers and returns false when it is bad. */
 static bool parse_params(struct jg_req *req, enum jg_watch_kind kind, struct jg_watch_params *p,
                          char ***filters, char ***prefixes)
 {
-    const char *v;
+    struct jg_watch_query q = {0};
+    const char *detail;
+    jg_status st;
 
     if (jg_req_query_list(req, "filter", MAX_FILTERS, filters) != JG_OK)
         return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'filter' (at most 64)");
-    for (size_t i = 0; *filters && (*filters)[i]; i++) {
-        const char *f = (*filters)[i];
-        if (kind == JG_WATCH_KV && !jg_kv_filter_valid(f))
-            return bad(req, JG_ERR_INVALID_KEY,
-                       "a filter is a key pattern: key tokens, '*' tokens and a final '>'");
-        if (kind == JG_WATCH_OBJ && (!*f || strlen(f) > MAX_OBJ_NAME))
-            return bad(req, JG_ERR_INVALID_NAME, "a filter is an object name (1 to 1024 bytes)");
-    }
+    q.filters = *filters;
     if (kind == JG_WATCH_KV) {
         if (jg_req_query_list(req, "prefix", MAX_FILTERS, prefixes) != JG_OK)
             return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'prefix' (at most 64)");
-        for (size_t i = 0; *prefixes && (*prefixes)[i]; i++)
-            if (!*(*prefixes)[i])
-                return bad(req, JG_ERR_INVALID_PARAMETER, "'prefix' must not be empty");
+        q.prefixes = *prefixes;
     }
-    p->filters = *filters;
-    p->prefixes = *prefixes;
-
-    if (jg_req_query(req, "include", &v) != JG_OK)
+    if (jg_req_query(req, "include", &q.include) != JG_OK)
         return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'include'");
-    p->include = JG_WATCH_LAST_VALUE;
-    if (v && strcmp(v, "allHistory") == 0)
-        p->include = JG_WATCH_ALL_HISTORY;
-    else if (v && strcmp(v, "updatesOnly") == 0)
-        p->include = JG_WATCH_UPDATES_ONLY;
-    else if (v && strcmp(v, "lastValue") != 0)
-        return bad(req, JG_ERR_INVALID_PARAMETER,
-                   "'include' is lastValue, allHistory or updatesOnly");
-    if (jg_req_query_bool(req, "ignoreDeletes", &p->ignore_deletes) != JG_OK)
+    if (jg_req_query(req, "ignoreDeletes", &q.ignore_deletes) != JG_OK)
         return bad(req, JG_ERR_INVALID_PARAMETER, "'ignoreDeletes' is true or false");
-    if (kind == JG_WATCH_KV && jg_req_query_bool(req, "metaOnly", &p->meta_only) != JG_OK)
+    if (kind == JG_WATCH_KV && jg_req_query(req, "metaOnly", &q.meta_only) != JG_OK)
         return bad(req, JG_ERR_INVALID_PARAMETER, "'metaOnly' is true or false");
-
-    if (jg_req_query(req, "resumeRevision", &v) != JG_OK)
+    if (jg_req_query(req, "resumeRevision", &q.resume_revision) != JG_OK)
         return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'resumeRevision'");
-    if (v) {
-        if (jg_u64_parse(v, &p->resume) != JG_OK)
-            return bad(req, JG_ERR_INVALID_PARAMETER, "'resumeRevision' is a revision number");
-        p->has_resume = true;
-    }
-    if (jg_req_query(req, "startTime", &v) != JG_OK)
+    if (jg_req_query(req, "startTime", &q.start_time) != JG_OK)
         return bad(req, JG_ERR_INVALID_PARAMETER, "bad 'startTime'");
-    if (v) {
-        if (jg_time_parse_rfc3339(v, &p->start_ns) != JG_OK)
-            return bad(req, JG_ERR_INVALID_PARAMETER, "'startTime' is an RFC 3339 time");
-        p->has_start_time = true;
-    }
-    if (p->has_resume && p->has_start_time)
-        return bad(req, JG_ERR_INVALID_PARAMETER, "give 'resumeRevision' or 'startTime', not both");
-
-    /* a reconnecting EventSource repeats the URL: Last-Event-ID wins */
-    const char *last = jg_req_header(req, "Last-Event-ID");
-    if (last && *last) {
-        if (jg_u64_parse(last, &p->resume) != JG_OK)
-            return bad(req, JG_ERR_INVALID_PARAMETER, "'Last-Event-ID' is a revision number");
-        p->has_resume = true;
-        p->has_start_time = false;
-    }
+    q.last_event_id = jg_req_header(req, "Last-Event-ID");
+    st = jg_watch_query_parse(kind, &q, p, &detail);
+    if (st != JG_OK)
+        return bad(req, st, detail);
     return true;
 }
 

@@ -100,12 +100,8 @@ jg_status jg_req_query(struct jg_req *req, const char *name, const char **ret)
     return JG_OK;
 }
 
-jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret)
+jg_status jg_req_bool_parse(const char *v, bool *ret)
 {
-    const char *v;
-    jg_status st = jg_req_query(req, name, &v);
-    if (st != JG_OK)
-        return st;
     if (!v || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
         *ret = false;
     else if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || *v == '\0')
@@ -113,6 +109,15 @@ jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret)
     else
         return JG_ERR_INVALID_PARAMETER;
     return JG_OK;
+}
+
+jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret)
+{
+    const char *v;
+    jg_status st = jg_req_query(req, name, &v);
+    if (st != JG_OK)
+        return st;
+    return jg_req_bool_parse(v, ret);
 }
 
 struct hctx {

@@ -155,9 +155,12 @@ jg_status jg_req_query_each(struct jg_req *req, const char *name,
  * list in *ret (free with jg_strv_free; NULL when absent).
  * JG_ERR_INVALID_PARAMETER beyond max values or on bad percent-encoding. */
 jg_status jg_req_query_list(struct jg_req *req, const char *name, size_t max, char ***ret);
-/* Boolean query parameter: absent = false; "true"/"1" or "false"/"0",
- * anything else is JG_ERR_INVALID_PARAMETER. */
+/* Boolean query parameter: absent = false, else as jg_req_bool_parse. */
 jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret);
+/* A boolean query value (decoded): NULL (absent), "false" or "0" is false;
+ * "true", "1" or "" (a bare "?name") is true; anything else is
+ * JG_ERR_INVALID_PARAMETER and leaves *ret alone.  Pure. */
+jg_status jg_req_bool_parse(const char *v, bool *ret);
 /* Calls fn for every request header (name as sent); stops when fn returns
  * false. */
 void jg_req_header_each(struct jg_req *req, bool (*fn)(void *ctx, const char *name,

@@ -92,6 +92,162 @@ const char *jg_kv_op_name(enum jg_kv_op op)
     return names[op];
 }
 
+/* --- client input ------------------------------------------------------ */
+
+jg_status jg_kv_etag_parse(const char *v, uint64_t *ret)
+{
+    char buf[32];
+    size_t len = strlen(v);
+    if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
+        if (len - 2 >= sizeof(buf))
+            return JG_ERR_INVALID_PARAMETER;
+        memcpy(buf, v + 1, len - 2);
+        buf[len - 2] = '\0';
+        v = buf;
+    }
+    return jg_u64_parse(v, ret) == JG_OK ? JG_OK : JG_ERR_INVALID_PARAMETER;
+}
+
+bool jg_kv_etag_list_match(const char *list, uint64_t rev)
+{
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        if (*p == '*')
+            return true;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2;
+        size_t n = strcspn(p, ",");
+        char tag[40];
+        if (n && n < sizeof(tag)) {
+            memcpy(tag, p, n);
+            while (n && (tag[n - 1] == ' ' || tag[n - 1] == '\t'))
+                n--;
+            tag[n] = '\0';
+            uint64_t r;
+            if (jg_kv_etag_parse(tag, &r) == JG_OK && r == rev)
+                return true;
+        }
+        p += strcspn(p, ",");
+    }
+    return false;
+}
+
+/* A JSON number that is an integer in int64 range. */
+static jg_status json_i64(const cJSON *v, int64_t *ret)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18) ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
+        return JG_ERR_INVALID_CONFIG;
+    *ret = (int64_t)v->valuedouble;
+    return JG_OK;
+}
+
+/* Nanoseconds, or a Go duration string ("1h"). */
+static jg_status json_duration(const cJSON *v, int64_t *ret)
+{
+    if (cJSON_IsString(v))
+        return jg_duration_parse(v->valuestring, ret) == JG_OK ? JG_OK : JG_ERR_INVALID_CONFIG;
+    if (json_i64(v, ret) != JG_OK || *ret < 0)
+        return JG_ERR_INVALID_CONFIG;
+    return JG_OK;
+}
+
+jg_status jg_kv_bucket_cfg_parse(const char *body, size_t len, struct jg_kv_bucket_cfg *c,
+                                 char *why, size_t wl)
+{
+    cJSON *root = NULL;
+    jg_status st = JG_OK;
+    if (len == 0)
+        return JG_OK; /* all defaults */
+    if (strlen(body) != len || !(root = cJSON_ParseWithOpts(body, NULL, true)) ||
+        !cJSON_IsObject(root)) {
+        snprintf(why, wl, "the body must be a JSON object");
+        st = JG_ERR_INVALID_CONFIG;
+        goto out;
+    }
+    for (const cJSON *f = root->child; f; f = f->next) {
+        const char *k = f->string;
+        if (strcmp(k, "description") == 0) {
+            if (!cJSON_IsString(f)) {
+                snprintf(why, wl, "'description' must be a string");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            /* a repeated field: the last one counts, as for the others */
+            free(c->description);
+            c->description = strdup(f->valuestring);
+            if (!c->description) {
+                c->has_description = false;
+                snprintf(why, wl, "out of memory");
+                st = JG_ERR_NOMEM;
+                goto out;
+            }
+            c->has_description = true;
+        } else if (strcmp(k, "history") == 0) {
+            if (json_i64(f, &c->history) != JG_OK || c->history < 1 || c->history > 64) {
+                snprintf(why, wl, "'history' must be an integer from 1 to 64");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            c->has_history = true;
+        } else if (strcmp(k, "ttl") == 0) {
+            if (json_duration(f, &c->ttl) != JG_OK) {
+                snprintf(why, wl, "'ttl' must be nanoseconds or a duration such as \"1h\"");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            c->has_ttl = true;
+        } else if (strcmp(k, "max_value_size") == 0 || strcmp(k, "max_bytes") == 0) {
+            int64_t v;
+            if (json_i64(f, &v) != JG_OK || v < -1 || v == 0 || v > INT32_MAX * 1024LL * 1024) {
+                snprintf(why, wl, "'%s' must be -1 (unlimited) or a positive integer", k);
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            if (k[4] == 'v') {
+                c->max_value_size = v;
+                c->has_mvs = true;
+            } else {
+                c->max_bytes = v;
+                c->has_mb = true;
+            }
+        } else if (strcmp(k, "storage") == 0) {
+            if (!cJSON_IsString(f) ||
+                (strcmp(f->valuestring, "file") != 0 && strcmp(f->valuestring, "memory") != 0)) {
+                snprintf(why, wl, "'storage' must be \"file\" or \"memory\"");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            snprintf(c->storage, sizeof(c->storage), "%s", f->valuestring);
+            c->has_storage = true;
+        } else if (strcmp(k, "replicas") == 0) {
+            if (json_i64(f, &c->replicas) != JG_OK || c->replicas < 1 || c->replicas > 5) {
+                snprintf(why, wl, "'replicas' must be an integer from 1 to 5");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            c->has_replicas = true;
+        } else {
+            snprintf(why, wl, "unknown field '%.64s'", k);
+            st = JG_ERR_INVALID_CONFIG;
+            goto out;
+        }
+    }
+out:
+    cJSON_Delete(root);
+    return st;
+}
+
+void jg_kv_bucket_cfg_done(struct jg_kv_bucket_cfg *c)
+{
+    if (!c)
+        return;
+    free(c->description);
+    c->description = NULL;
+}
+
 /* --- entries ----------------------------------------------------------- */
 
 void jg_kv_entry_free(struct jg_kv_entry *e)

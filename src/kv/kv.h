@@ -35,6 +35,41 @@ bool jg_kv_filter_match(const char *pattern, const char *key);
 
 const char *jg_kv_op_name(enum jg_kv_op op);
 
+/* --- client input (pure: no NATS, no request) -------------------------- */
+
+/* An entity tag holding a revision, as jetgate sends it in ETag: "42" (or
+ * a bare 42).  The revision goes to *ret (only on success); JG_OK or
+ * JG_ERR_INVALID_PARAMETER.  No "W/" prefix here: If-Match wants a strong
+ * tag. */
+jg_status jg_kv_etag_parse(const char *v, uint64_t *ret);
+/* An If-None-Match value: true when it is "*" or when one of its
+ * comma-separated entity tags (weak ones compare equal; tags that are not
+ * revisions are skipped) names revision rev. */
+bool jg_kv_etag_list_match(const char *list, uint64_t rev);
+
+/* A KV bucket configuration from the JSON body of POST/PUT
+ * /v1/kvm/buckets/{bucket}; has_* say which fields were given. */
+struct jg_kv_bucket_cfg {
+    char *description;        /* owned; freed by jg_kv_bucket_cfg_done */
+    int64_t history;          /* 1..64 */
+    int64_t ttl;              /* ns, >= 0 */
+    int64_t max_value_size;   /* -1 or > 0 */
+    int64_t max_bytes;        /* -1 or > 0 */
+    int64_t replicas;         /* 1..5 */
+    char storage[8];          /* "file" or "memory" */
+    bool has_description, has_history, has_ttl, has_mvs, has_mb, has_storage, has_replicas;
+};
+/* Parses body (len bytes, NUL-terminated after them; len 0 = all
+ * defaults) into c, which must be zeroed before; a field given twice
+ * counts once, the last time.  JG_OK, or JG_ERR_INVALID_CONFIG (or
+ * JG_ERR_NOMEM) with the reason in why (whylen bytes).  c may hold
+ * some fields after an error: free it with jg_kv_bucket_cfg_done either
+ * way. */
+jg_status jg_kv_bucket_cfg_parse(const char *body, size_t len, struct jg_kv_bucket_cfg *c,
+                                 char *why, size_t whylen);
+/* Frees what c owns (not c).  NULL-safe. */
+void jg_kv_bucket_cfg_done(struct jg_kv_bucket_cfg *c);
+
 struct jg_kv_entry {
     char *bucket;
     char *key;

@@ -22,11 +22,14 @@ FUZZ_HARNESSES = \
 	tests/fuzz/fuzz_digest.c \
 	tests/fuzz/fuzz_duration.c \
 	tests/fuzz/fuzz_filter_match.c \
+	tests/fuzz/fuzz_kv_bucket_cfg.c \
 	tests/fuzz/fuzz_kv_direct.c \
 	tests/fuzz/fuzz_kv_entry.c \
+	tests/fuzz/fuzz_kv_etag.c \
 	tests/fuzz/fuzz_kv_header.c \
 	tests/fuzz/fuzz_names.c \
 	tests/fuzz/fuzz_obj_bucket_cfg.c \
+	tests/fuzz/fuzz_obj_etag.c \
 	tests/fuzz/fuzz_obj_info.c \
 	tests/fuzz/fuzz_pct_decode.c \
 	tests/fuzz/fuzz_range.c \
@@ -34,7 +37,8 @@ FUZZ_HARNESSES = \
 	tests/fuzz/fuzz_router.c \
 	tests/fuzz/fuzz_size.c \
 	tests/fuzz/fuzz_u64.c \
-	tests/fuzz/fuzz_watch_ack.c
+	tests/fuzz/fuzz_watch_ack.c \
+	tests/fuzz/fuzz_watch_query.c
 
 # What run.sh needs from this build: the library's sources and the flags
 # of its dependencies, so the fuzzers link exactly what jetgate links.

@@ -1,4 +1,5 @@
-/* check_kv.c - unit tests for kv.c: names, filters, header blocks, entries. */
+/* check_kv.c - unit tests for kv.c: names, filters, header blocks, entries,
+ * entity tags and bucket configuration bodies. */
 #include "check_main.h"
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +88,120 @@ START_TEST(test_kv_entry_from_stored_and_json)
 }
 END_TEST
 
+START_TEST(test_kv_etag_parse)
+{
+    uint64_t r = 99;
+    ck_assert_int_eq(jg_kv_etag_parse("\"42\"", &r), JG_OK);
+    ck_assert_uint_eq(r, 42);
+    ck_assert_int_eq(jg_kv_etag_parse("7", &r), JG_OK);
+    ck_assert_uint_eq(r, 7);
+    ck_assert_int_eq(jg_kv_etag_parse("\"18446744073709551615\"", &r), JG_OK);
+    ck_assert_uint_eq(r, UINT64_MAX);
+    r = 99;
+    ck_assert_int_eq(jg_kv_etag_parse("\"18446744073709551616\"", &r), JG_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(jg_kv_etag_parse("W/\"42\"", &r), JG_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(jg_kv_etag_parse("\"42", &r), JG_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(jg_kv_etag_parse("\"\"", &r), JG_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(jg_kv_etag_parse("\"", &r), JG_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(jg_kv_etag_parse("", &r), JG_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(jg_kv_etag_parse("\" 42\"", &r), JG_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(jg_kv_etag_parse("-1", &r), JG_ERR_INVALID_PARAMETER);
+    ck_assert_int_eq(jg_kv_etag_parse("\"0000000000000000000000000000042\"", &r),
+                     JG_ERR_INVALID_PARAMETER);
+    ck_assert_uint_eq(r, 99); /* untouched on error */
+}
+END_TEST
+
+START_TEST(test_kv_etag_list_match)
+{
+    ck_assert(jg_kv_etag_list_match("*", 5));
+    ck_assert(jg_kv_etag_list_match(" *", 0));
+    ck_assert(jg_kv_etag_list_match("\"5\"", 5));
+    ck_assert(jg_kv_etag_list_match("W/\"5\"", 5));
+    ck_assert(jg_kv_etag_list_match("\"1\", \"2\" ,\tW/\"5\"\t", 5));
+    ck_assert(jg_kv_etag_list_match("\"x\",5", 5));
+    ck_assert(!jg_kv_etag_list_match("\"5\"", 6));
+    ck_assert(!jg_kv_etag_list_match("\"55\", \"x5\"", 5));
+    ck_assert(!jg_kv_etag_list_match("", 5));
+    ck_assert(!jg_kv_etag_list_match(" , ,", 0));
+    ck_assert(!jg_kv_etag_list_match("w/\"5\"", 5));
+    /* a member too long to be a revision is skipped, the next one counts */
+    ck_assert(jg_kv_etag_list_match("\"00000000000000000000000000000000000000005\", \"5\"", 5));
+    ck_assert(!jg_kv_etag_list_match("\"00000000000000000000000000000000000000005\"", 5));
+}
+END_TEST
+
+START_TEST(test_kv_bucket_cfg_parse)
+{
+    struct jg_kv_bucket_cfg c;
+    char why[128];
+    const char *full = "{\"description\":\"s\",\"history\":5,\"ttl\":\"1h\","
+                       "\"max_value_size\":1024,\"max_bytes\":-1,\"storage\":\"memory\","
+                       "\"replicas\":3}";
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(jg_kv_bucket_cfg_parse(full, strlen(full), &c, why, sizeof(why)), JG_OK);
+    ck_assert(c.has_description && c.has_history && c.has_ttl && c.has_mvs && c.has_mb &&
+              c.has_storage && c.has_replicas);
+    ck_assert_str_eq(c.description, "s");
+    ck_assert_int_eq(c.history, 5);
+    ck_assert_int_eq(c.ttl, 3600LL * 1000000000LL);
+    ck_assert_int_eq(c.max_value_size, 1024);
+    ck_assert_int_eq(c.max_bytes, -1);
+    ck_assert_str_eq(c.storage, "memory");
+    ck_assert_int_eq(c.replicas, 3);
+    jg_kv_bucket_cfg_done(&c);
+    ck_assert_ptr_null(c.description);
+    jg_kv_bucket_cfg_done(NULL);
+
+    /* empty body: all defaults */
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(jg_kv_bucket_cfg_parse(NULL, 0, &c, why, sizeof(why)), JG_OK);
+    ck_assert(!c.has_description && !c.has_history && !c.has_ttl);
+
+    /* ttl in nanoseconds; a repeated field counts once, the last time */
+    const char *dup = "{\"ttl\":5000000000,\"description\":\"a\",\"description\":\"b\"}";
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(jg_kv_bucket_cfg_parse(dup, strlen(dup), &c, why, sizeof(why)), JG_OK);
+    ck_assert_int_eq(c.ttl, 5000000000LL);
+    ck_assert_str_eq(c.description, "b");
+    jg_kv_bucket_cfg_done(&c);
+
+    static const struct {
+        const char *body, *why;
+    } bad[] = {
+        {"[]", "JSON object"},
+        {"{", "JSON object"},
+        {"{} x", "JSON object"},
+        {"{\"description\":1}", "'description'"},
+        {"{\"history\":0}", "'history'"},
+        {"{\"history\":65}", "'history'"},
+        {"{\"history\":1.5}", "'history'"},
+        {"{\"ttl\":-1}", "'ttl'"},
+        {"{\"ttl\":\"soon\"}", "'ttl'"},
+        {"{\"max_value_size\":0}", "'max_value_size'"},
+        {"{\"max_bytes\":-2}", "'max_bytes'"},
+        {"{\"max_bytes\":1e30}", "'max_bytes'"},
+        {"{\"max_bytes\":2251799813685249}", "'max_bytes'"},
+        {"{\"storage\":\"disk\"}", "'storage'"},
+        {"{\"replicas\":6}", "'replicas'"},
+        {"{\"colour\":\"red\"}", "unknown field 'colour'"},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        memset(&c, 0, sizeof(c));
+        why[0] = '\0';
+        ck_assert_int_eq(jg_kv_bucket_cfg_parse(bad[i].body, strlen(bad[i].body), &c, why,
+                                                sizeof(why)),
+                         JG_ERR_INVALID_CONFIG);
+        ck_assert_msg(strstr(why, bad[i].why) != NULL, "%s: %s", bad[i].body, why);
+        jg_kv_bucket_cfg_done(&c);
+    }
+    /* a NUL byte inside the body */
+    memset(&c, 0, sizeof(c));
+    ck_assert_int_eq(jg_kv_bucket_cfg_parse("{}\0{}", 5, &c, why, sizeof(why)),
+                     JG_ERR_INVALID_CONFIG);
+}
+END_TEST
+
 static Suite *kv_suite(void)
 {
     Suite *s = suite_create("kv");
@@ -96,6 +211,9 @@ static Suite *kv_suite(void)
     tcase_add_test(tc, test_kv_filters);
     tcase_add_test(tc, test_kv_header_block);
     tcase_add_test(tc, test_kv_entry_from_stored_and_json);
+    tcase_add_test(tc, test_kv_etag_parse);
+    tcase_add_test(tc, test_kv_etag_list_match);
+    tcase_add_test(tc, test_kv_bucket_cfg_parse);
     suite_add_tcase(s, tc);
     return s;
 }
