@@ -1,10 +1,11 @@
-// Connection-level limits: the whole-request deadline (slow clients) and
-// the connection cap leave the daemon serving everyone else.
+// Connection-level limits: the whole-request deadline (slow clients), the
+// connection cap and the per-address cap leave the daemon serving everyone
+// else.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 
-import { http, sleep, startStack } from '../lib/harness.mjs';
+import { http, sleep, startJetgate, startStack, waitFor } from '../lib/harness.mjs';
 
 let stack;
 let port;
@@ -85,4 +86,111 @@ test('over max_connections new connections are refused while the others keep wor
   await sleep(300);
   assert.ok(open.length <= 20, `${open.length} connections stayed open with max_connections 20 (closed early: ${closed})`);
   assert.equal((await http(stack.base, 'GET', '/healthz')).status, 200, 'served again once they left');
+});
+
+// A connection from localAddress (loopback: any 127.x.y.z is this host).
+function connectFrom(localAddress, toPort) {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port: toPort, localAddress }, () => resolve(s));
+    s.on('error', () => resolve(s));
+  });
+}
+
+// One keep-alive GET /healthz on s: the response's status, or 'closed'
+// when the server closed the connection without answering.
+function ask(s, timeoutMs = 3000) {
+  return new Promise((resolve) => {
+    let got = '';
+    const done = (v) => {
+      clearTimeout(timer);
+      s.removeListener('data', onData);
+      s.removeListener('close', onClose);
+      s.removeListener('end', onClose);
+      s.removeListener('error', onClose);
+      s.on('data', () => {});
+      s.on('error', () => {});
+      resolve(v);
+    };
+    const onData = (d) => {
+      got += d.toString('latin1');
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(got);
+      if (m) done(Number(m[1]));
+    };
+    const onClose = () => done('closed');
+    const timer = setTimeout(() => done('timeout'), timeoutMs);
+    s.on('data', onData);
+    s.on('close', onClose);
+    s.on('end', onClose);
+    s.on('error', onClose);
+    if (s.destroyed) return done('closed');
+    s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', () => {});
+  });
+}
+
+// A metric's value, asked over a connection of its own from localAddress
+// that the server closes after the answer.
+async function metric(jgPort, name, localAddress) {
+  const s = await connectFrom(localAddress, jgPort);
+  const r = await new Promise((resolve) => {
+    let got = '';
+    s.on('data', (d) => { got += d.toString('latin1'); });
+    s.on('close', () => resolve(got));
+    s.on('error', () => resolve(got));
+    s.write('GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  });
+  const m = new RegExp(`^${name} (\\d+)$`, 'm').exec(r);
+  return m ? Number(m[1]) : NaN;
+}
+
+test('max_connections_per_ip: the N+1th connection from one address is closed unanswered; other addresses and the total cap are separate', async () => {
+  const perIp = 4;
+  const total = 7;
+  const jg = await startJetgate({
+    natsUrl: stack.nats.url,
+    args: ['--max-connections-per-ip', String(perIp), '--max-connections', String(total)],
+  });
+  const held = [];
+  try {
+    // the start-up probes (fetch keeps its connection alive for a while)
+    // are gone once only the asking connection is open
+    await waitFor(async () => (await metric(jg.port, 'jetgate_http_connections_open', '127.0.0.2')) === 1,
+      15000, 200, 'the start-up probes to close');
+
+    for (let i = 0; i < perIp; i++) {
+      const s = await connectFrom('127.0.0.1', jg.port);
+      held.push(s);
+      assert.equal(await ask(s), 200, `connection ${i + 1} of ${perIp} from 127.0.0.1`);
+    }
+    // the N+1th from the same address: closed without an answer
+    const over = await connectFrom('127.0.0.1', jg.port);
+    assert.equal(await ask(over), 'closed', `connection ${perIp + 1} from 127.0.0.1 was served`);
+    over.destroy();
+    // the first N are still open and served
+    for (const s of held) assert.equal(await ask(s), 200, 'a connection within the limit');
+
+    // another address is not limited by 127.0.0.1's count
+    for (let i = 0; i < total - perIp; i++) {
+      const s = await connectFrom('127.0.0.2', jg.port);
+      held.push(s);
+      assert.equal(await ask(s), 200, `connection ${i + 1} from 127.0.0.2`);
+    }
+    // the total cap applies on its own: the 8th connection overall, from a
+    // third address well under its own per-address limit, is closed
+    const third = await connectFrom('127.0.0.3', jg.port);
+    assert.equal(await ask(third), 'closed', `connection ${total + 1} overall was served`);
+    third.destroy();
+
+    // a place given back by 127.0.0.1 is free again
+    held[0].destroy();
+    held.shift();
+    await sleep(300);
+    assert.ok(await metric(jg.port, 'jetgate_http_connections_refused_total', '127.0.0.4') >= 1,
+      'the total cap counts what it closed');
+    const again = await connectFrom('127.0.0.1', jg.port);
+    held.push(again);
+    assert.equal(await ask(again), 200, 'a new connection once one of the N closed');
+  } finally {
+    for (const s of held) s.destroy();
+    await jg.stop();
+  }
 });
