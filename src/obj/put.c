@@ -6,6 +6,12 @@
  * meta message is the commit point; after it the previous version's chunks
  * are purged.  Any failure before the commit purges the new chunks, so the
  * previous version stays the visible one and nothing is left behind.
+ * The meta message carries a Nats-Msg-Id (the client's Idempotency-Key, or
+ * one of this upload's own) and is sent again when NATS does not answer in
+ * time, so a leader election costs a retry, not the upload.  Once it has
+ * been sent, its chunks are never purged on failure: a message that is only
+ * late would otherwise land pointing at nothing.  If its outcome stays
+ * unknown the client gets 504 and the chunks wait for the janitor.
  *
  * One mutex guards the session.  Callbacks to the owner (wake, done) are
  * made without it held.  Data offered before the start checks are done
@@ -75,6 +81,10 @@ struct jg_obj_put {
     jg_status final_st;
     bool ended, aborted, short_pending, dup;
     struct jg_obj_info *result;
+    /* commit */
+    char own_msg_id[40];     /* Nats-Msg-Id of the meta when the client gave none */
+    int64_t commit_deadline; /* meta attempts stop here */
+    bool meta_sent;          /* a meta message may be stored: never purge the new chunks */
 };
 
 static void put_free(struct jg_obj_put *p)
@@ -356,18 +366,63 @@ static void committed(struct jg_obj_put *p, uint64_t seq)
     finish(p, JG_OK);
 }
 
+/* The outcome of the meta message is unknown (no answer in time, even to
+ * the retries): it may still be stored, so the new chunks stay (the janitor
+ * removes them if no meta message ever refers to them) and the client
+ * hears 504 nats_timeout, which tells it the upload may or may not be
+ * visible. */
+static void leave_unknown(struct jg_obj_put *p)
+{
+    jg_warn("obj: the meta message of '%s' in '%s' was not confirmed in time; its chunks "
+            "%s are kept (the upload may still appear, else the janitor removes them)",
+            p->name, p->bucket, p->chunk_subj);
+    pthread_mutex_lock(&p->lock);
+    set_err(p, JG_ERR_NATS_TIMEOUT, "NATS did not confirm the meta message in time; the upload "
+                                    "may or may not have been stored");
+    p->phase = PH_FINISHED;
+    p->final_st = p->err;
+    pthread_mutex_unlock(&p->lock);
+    kick(p, false);
+}
+
+/* Is the stored meta message this upload's own? */
+static bool is_own(const struct jg_obj_put *p, jg_status st, const struct jg_obj_info *info)
+{
+    return st == JG_OK && info && info->nuid && strcmp(info->nuid, p->nuid) == 0 && !info->deleted;
+}
+
 static void on_recheck(void *ctx, jg_status st, struct jg_obj_info *info,
                        const struct jg_bucket_info *binfo)
 {
     struct jg_obj_put *p = ctx;
-    if (st == JG_OK && info->nuid && strcmp(info->nuid, p->nuid) == 0 && !info->deleted) {
+    if (is_own(p, st, info)) {
         uint64_t seq = info->revision;
         jg_obj_info_free(info);
         committed(p, seq);
         return;
     }
     jg_obj_info_free(info);
-    fail_commit(p, JG_ERR_NATS_TIMEOUT, "NATS did not confirm the meta message in time");
+    leave_unknown(p);
+}
+
+/* A retry was refused by its precondition: a definitive answer, so the
+ * earlier attempts are settled too (stored, or lost for good). */
+static void on_recheck_412(void *ctx, jg_status st, struct jg_obj_info *info,
+                           const struct jg_bucket_info *binfo)
+{
+    struct jg_obj_put *p = ctx;
+    if (is_own(p, st, info)) {
+        uint64_t seq = info->revision;
+        jg_obj_info_free(info);
+        committed(p, seq);
+        return;
+    }
+    jg_obj_info_free(info);
+    if (st != JG_OK) {
+        leave_unknown(p);
+        return;
+    }
+    fail_commit(p, JG_ERR_PRECONDITION_FAILED, "the object changed during the upload");
 }
 
 static void on_dup_info(void *ctx, jg_status st, struct jg_obj_info *info,
@@ -402,6 +457,40 @@ static void on_cleaned(void *ctx, jg_status st, uint64_t n)
     finish(p, p->err);
 }
 
+/* Another upload with the same Idempotency-Key is stored: answer with it,
+ * and drop this upload's chunks. */
+static void duplicate(struct jg_obj_put *p)
+{
+    pthread_mutex_lock(&p->lock);
+    p->dup = true;
+    p->phase = PH_CLEANING;
+    pthread_mutex_unlock(&p->lock);
+    act(p, A_PURGE_NEW);
+}
+
+/* A retried meta message was refused as a duplicate of the client's
+ * Idempotency-Key: the stored one is either an earlier attempt of this
+ * upload (keep its chunks) or another upload's. */
+static void on_dup_check(void *ctx, jg_status st, struct jg_obj_info *info,
+                         const struct jg_bucket_info *binfo)
+{
+    struct jg_obj_put *p = ctx;
+    if (is_own(p, st, info)) {
+        uint64_t seq = info->revision;
+        jg_obj_info_free(info);
+        committed(p, seq);
+        return;
+    }
+    jg_obj_info_free(info);
+    if (st != JG_OK) {
+        leave_unknown(p);
+        return;
+    }
+    duplicate(p);
+}
+
+static void meta_send(struct jg_obj_put *p);
+
 static void on_committed(void *ctx, jg_status st, uint64_t seq)
 {
     struct jg_obj_put *p = ctx;
@@ -410,22 +499,46 @@ static void on_committed(void *ctx, jg_status st, uint64_t seq)
         committed(p, seq);
         return;
     case JG_ERR_NATS_TIMEOUT:
+        /* lost or only late (a leader election): the same message again,
+         * with the same Nats-Msg-Id, is stored at most once */
+        p->meta_sent = true;
+        if (jg_now_ms() + p->app->cfg.request_timeout_ms / 4 < p->commit_deadline) {
+            meta_send(p);
+            return;
+        }
         jg_obj_info_get(p->app, p->bucket, p->name, on_recheck, p);
         return;
     case JG_ERR_OBJECT_EXISTS:
-        pthread_mutex_lock(&p->lock);
-        p->dup = true;
-        p->phase = PH_CLEANING;
-        pthread_mutex_unlock(&p->lock);
-        act(p, A_PURGE_NEW);
-        return;
-    case JG_ERR_PRECONDITION_FAILED:
-        fail_commit(p, st, "the object changed during the upload");
+        if (!p->msg_id) {
+            committed(p, seq); /* an earlier attempt of this upload was stored */
+            return;
+        }
+        if (p->meta_sent) {
+            jg_obj_info_get(p->app, p->bucket, p->name, on_dup_check, p);
+            return;
+        }
+        duplicate(p);
         return;
     default:
-        fail_commit(p, st, jg_status_title(st));
+        if (p->meta_sent) {
+            /* an earlier attempt may be the stored one */
+            jg_obj_info_get(p->app, p->bucket, p->name,
+                            st == JG_ERR_PRECONDITION_FAILED ? on_recheck_412 : on_recheck, p);
+            return;
+        }
+        fail_commit(p, st, st == JG_ERR_PRECONDITION_FAILED ? "the object changed during the upload"
+                                                            : jg_status_title(st));
         return;
     }
+}
+
+static void meta_send(struct jg_obj_put *p)
+{
+    int64_t expect = -1;
+    if (p->cond != JG_OBJ_COND_NONE)
+        expect = p->old ? (int64_t)p->old->revision : 0;
+    jg_obj_meta_write(p->app, p->bucket, p->result, expect, p->msg_id ? p->msg_id : p->own_msg_id,
+                      on_committed, p);
 }
 
 static void commit(struct jg_obj_put *p)
@@ -448,10 +561,9 @@ static void commit(struct jg_obj_put *p)
     jg_time_rfc3339(jg_realtime_ns(), when);
     i->mtime = strdup(when);
     p->result = i;
-    int64_t expect = -1;
-    if (p->cond != JG_OBJ_COND_NONE)
-        expect = p->old ? (int64_t)p->old->revision : 0;
-    jg_obj_meta_write(p->app, p->bucket, i, expect, p->msg_id, on_committed, p);
+    snprintf(p->own_msg_id, sizeof(p->own_msg_id), "jetgate-obj-%s", p->nuid);
+    p->commit_deadline = jg_now_ms() + 2 * p->app->cfg.request_timeout_ms;
+    meta_send(p);
 }
 
 /* --- start ---------------------------------------------------------------------- */
