@@ -230,6 +230,7 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     jg_janitor_stop(janitor);
+    jg_buckets_stop(app.buckets);
     /* NATS first: failing its pending requests resumes every suspended
      * connection, which libmicrohttpd requires before it stops; the loop
      * runs until then to carry the replies and the flush. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "util.h"
@@ -192,6 +193,8 @@ struct slot {
 struct jg_buckets {
     struct jg_nats *nats;
     natsSubscription *advisories;
+    bool adv_done;           /* its last callback ran (lock) */
+    pthread_cond_t adv_cond;
     pthread_mutex_t lock;
     struct slot slots[CACHE_SLOTS];
 };
@@ -220,6 +223,15 @@ static void on_advisory(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
     jg_nats_msg_release(msg);
 }
 
+static void on_advisories_done(void *closure)
+{
+    struct jg_buckets *b = closure;
+    pthread_mutex_lock(&b->lock);
+    b->adv_done = true;
+    pthread_cond_broadcast(&b->adv_cond);
+    pthread_mutex_unlock(&b->lock);
+}
+
 jg_status jg_buckets_new(struct jg_nats *n, struct jg_buckets **ret)
 {
     struct jg_buckets *b = calloc(1, sizeof(*b));
@@ -227,20 +239,42 @@ jg_status jg_buckets_new(struct jg_nats *n, struct jg_buckets **ret)
         return JG_ERR_NOMEM;
     b->nats = n;
     pthread_mutex_init(&b->lock, NULL);
+    pthread_cond_init(&b->adv_cond, NULL);
     if (natsConnection_Subscribe(&b->advisories, jg_nats_conn(n), "$JS.EVENT.ADVISORY.STREAM.*.*",
-                                 on_advisory, b) != NATS_OK)
+                                 on_advisory, b) != NATS_OK ||
+        natsSubscription_SetOnCompleteCB(b->advisories, on_advisories_done, b) != NATS_OK) {
         jg_warn("nats: cannot follow stream advisories; bucket changes by other clients are "
                 "seen within %d s", CACHE_TTL_MS / 1000);
+        natsSubscription_Destroy(b->advisories);
+        b->advisories = NULL;
+    }
     *ret = b;
     return JG_OK;
+}
+
+void jg_buckets_stop(struct jg_buckets *b)
+{
+    if (!b || !b->advisories)
+        return;
+    if (natsSubscription_Unsubscribe(b->advisories) == NATS_OK) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 2;
+        pthread_mutex_lock(&b->lock);
+        while (!b->adv_done && pthread_cond_timedwait(&b->adv_cond, &b->lock, &ts) == 0)
+            ;
+        pthread_mutex_unlock(&b->lock);
+    }
+    natsSubscription_Destroy(b->advisories);
+    b->advisories = NULL;
 }
 
 void jg_buckets_free(struct jg_buckets *b)
 {
     if (!b)
         return;
-    natsSubscription_Unsubscribe(b->advisories);
-    natsSubscription_Destroy(b->advisories);
+    jg_buckets_stop(b);
+    pthread_cond_destroy(&b->adv_cond);
     pthread_mutex_destroy(&b->lock);
     free(b);
 }

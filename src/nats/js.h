@@ -65,6 +65,12 @@ jg_status jg_bucket_info_from_json(enum jg_bucket_kind kind, const char *bucket,
 
 struct jg_buckets;
 jg_status jg_buckets_new(struct jg_nats *n, struct jg_buckets **ret);
+/* Stops following stream advisories and waits (at most 2 s) until their
+ * last callback ran: call before the connection closes, so that no
+ * subscription of the cache is left for the close to end (libnats 3.4.1 then
+ * loses the message that tells its delivery thread).  The cache keeps
+ * working without advisories.  NULL-safe. */
+void jg_buckets_stop(struct jg_buckets *b);
 void jg_buckets_free(struct jg_buckets *b);
 
 /* Callback with the bucket's settings (valid during the call only), or

@@ -139,6 +139,43 @@ async function httpStatus(url) {
 // ---------------------------------------------------------------------------
 // Child processes.
 
+// A report of AddressSanitizer, LeakSanitizer or UndefinedBehaviorSanitizer
+// in a child's output (builds with --enable-asan) fails the test file: the
+// stopping helpers throw it, and whatever no test saw fails the process.
+const SANITIZER_RE = /==\d+==ERROR: (?:AddressSanitizer|LeakSanitizer)|: runtime error: /;
+const sanitizerReports = [];
+let sanitizerHook = false;
+
+function sanitizerReport(out) {
+  const m = SANITIZER_RE.exec(out);
+  return m ? out.slice(Math.max(0, m.index - 200), m.index + 6000) : null;
+}
+
+function watchSanitizer(bin, closed, output) {
+  if (!sanitizerHook) {
+    sanitizerHook = true;
+    process.on('exit', () => {
+      const left = sanitizerReports.filter((r) => !r.seen);
+      if (left.length === 0) return;
+      for (const r of left) process.stderr.write(`sanitizer report from ${r.bin}:\n${r.text}\n`);
+      process.exitCode = 1;
+    });
+  }
+  closed.then(() => {
+    const text = sanitizerReport(output());
+    if (text) sanitizerReports.push({ bin, text, seen: false });
+  });
+}
+
+/** Throws if the child's output holds a sanitizer report (after it closed). */
+async function assertNoSanitizerReport(child, what) {
+  await child.closed;
+  const text = sanitizerReport(child.output());
+  if (!text) return;
+  for (const r of sanitizerReports) if (r.text === text) r.seen = true;
+  throw new Error(`${what}: sanitizer report in its output:\n${text}`);
+}
+
 /**
  * Spawns a child, records its output and keeps track of it for clean-up.
  * Returns {proc, output(), exited} where exited is a promise of {code, signal}.
@@ -167,11 +204,11 @@ function spawnTracked(bin, args, env) {
       if (!spawnError) resolve({ code, signal });
     });
   });
-  return {
-    proc,
-    exited,
-    output: () => Buffer.concat(chunks).toString('utf8'),
-  };
+  // 'close': the process ended and its output was read to the end
+  const closed = new Promise((resolve) => proc.once('close', resolve));
+  const output = () => Buffer.concat(chunks).toString('utf8');
+  watchSanitizer(bin, closed, output);
+  return { proc, exited, closed, output };
 }
 
 function isRunning(proc) {
@@ -383,8 +420,18 @@ async function startJetgateOnce(opts) {
     proc: child.proc,
     exited: child.exited,
     log: child.output,
-    stop: () => { reportEarlyExit(); return terminate(child, 'SIGTERM'); },
-    kill: () => { reportEarlyExit(); return terminate(child, 'SIGKILL'); },
+    stop: async () => {
+      reportEarlyExit();
+      const r = await terminate(child, 'SIGTERM');
+      await assertNoSanitizerReport(child, `jetgate (port ${port})`);
+      return r;
+    },
+    kill: async () => {
+      reportEarlyExit();
+      const r = await terminate(child, 'SIGKILL');
+      await assertNoSanitizerReport(child, `jetgate (port ${port})`);
+      return r;
+    },
     running: () => isRunning(child.proc),
   };
   let dead = false;
