@@ -466,7 +466,8 @@ $marker"
         cat "$TABLE"
         echo
         echo "\"direct gets, one at a time\" is (a) reading the same chunks a second time with sequential"
-        echo "direct-get requests, the fetch pattern of jetgate's reader; \"jetgate CPU\" is jetgate's"
+        echo "direct-get requests (jetgate's reader fetches so only objects of one or two chunks, and after"
+        echo "a consumer fails; larger objects come through a pull consumer); \"jetgate CPU\" is jetgate's"
         echo "user+system CPU seconds for the transfer (median)."
         echo
         echo "Memory: jetgate's VmHWM was $HWM0 KiB before the first transfer and $HWM1 KiB after the last"

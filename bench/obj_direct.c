@@ -10,7 +10,8 @@
  * libnats) until every chunk has arrived.  With --read both it also reads
  * them a second time with sequential direct gets ({"seq":S,
  * "next_by_subj":...}, one request at a time), the way jetgate's reader
- * fetches chunks.  Afterwards the chunk subject is purged (unless --keep).
+ * fetches the chunks of small objects (larger ones come through a pull
+ * consumer).  Afterwards the chunk subject is purged (unless --keep).
  *
  * The bucket stream "OBJ_<bucket>" is created with the nats.go object store
  * configuration (subjects "$O.<b>.C.>", "$O.<b>.M.>", discard new, rollup

@@ -127,20 +127,64 @@ static void table_remove(struct jg_nats *n, struct jg_nats_req *r)
 
 /* --- reply dispatch (loop thread) ----------------------------------------------------- */
 
+/* The sink id of a JetStream delivery from a consumer named by
+ * jg_nats_sink_consumer_name(): its reply is
+ * $JS.ACK.<stream>.<consumer>.<5 numbers> (or, with a domain,
+ * $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<5 numbers>[.<token>]),
+ * and the consumer name ends with "_<inbox token>_<id>". */
+static bool consumer_route(struct jg_nats *n, const char *reply, uint64_t *id)
+{
+    const char *tok[16];
+    int nt = 0;
+    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
+        return false;
+    tok[nt++] = reply;
+    for (const char *p = reply; *p && nt < 16; p++)
+        if (*p == '.')
+            tok[nt++] = p + 1;
+    int c = nt == 9 ? 3 : nt >= 11 ? 5 : -1;
+    if (c < 0)
+        return false;
+    const char *name = tok[c], *end = tok[c + 1] - 1;
+    const char *tag = n->inbox + 7; /* after "_INBOX." */
+    size_t tl = n->inbox_len - 7;
+    const char *us = end;
+    while (us > name && us[-1] != '_')
+        us--;
+    if (us == end || (size_t)(us - name) < tl + 2 || us[-1] != '_' || us[-tl - 2] != '_' ||
+        memcmp(us - tl - 1, tag, tl) != 0)
+        return false;
+    uint64_t v = 0;
+    for (const char *p = us; p < end; p++) {
+        if (*p < '0' || *p > '9' || v > UINT64_MAX / 10 - 1)
+            return false;
+        v = v * 10 + (uint64_t)(*p - '0');
+    }
+    *id = v;
+    return true;
+}
+
 static void dispatch_msg(struct jg_nats *n, natsMsg *msg)
 {
     const char *subj = natsMsg_GetSubject(msg);
     uint64_t id;
     struct jg_nats_req *r;
+    bool routed = false;
 
     if (strncmp(subj, n->inbox, n->inbox_len) != 0 || subj[n->inbox_len] != '.' ||
         jg_u64_parse(subj + n->inbox_len + 1, &id) != JG_OK) {
-        jg_nats_msg_release(msg);
-        return;
+        /* a consumer's delivery keeps the stream subject of its message */
+        if (!consumer_route(n, natsMsg_GetReply(msg), &id)) {
+            jg_nats_msg_release(msg);
+            return;
+        }
+        routed = true;
     }
     pthread_mutex_lock(&n->lock);
     r = table_find(n, id);
-    if (r && !(r->flags & JG_NATS_STREAM))
+    if (r && routed && !(r->flags & JG_NATS_STREAM))
+        r = NULL;
+    else if (r && !(r->flags & JG_NATS_STREAM))
         table_remove(n, r);
     pthread_mutex_unlock(&n->lock);
     if (!r) {
@@ -744,6 +788,22 @@ jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *
     }
     jg_debug("nats: publish to '%s' failed: %s", subject, natsStatus_GetText(s));
     return JG_ERR_NATS_UNAVAILABLE;
+}
+
+void jg_nats_sink_consumer_name(struct jg_nats *n, const struct jg_nats_req *r,
+                                const char *prefix, char *out, size_t len)
+{
+    snprintf(out, len, "%s_%s_%llu", prefix, n->inbox + 7, (unsigned long long)r->id);
+}
+
+jg_status jg_nats_publish_reply(struct jg_nats *n, const char *subject, const char *reply,
+                                const void *data, size_t len)
+{
+    if (!jg_nats_connected(n))
+        return JG_ERR_NATS_UNAVAILABLE;
+    if (natsConnection_PublishRequest(n->nc, subject, reply, data, (int)len) != NATS_OK)
+        return JG_ERR_NATS_UNAVAILABLE;
+    return JG_OK;
 }
 
 void jg_nats_cancel(struct jg_nats *n, struct jg_nats_req *r)

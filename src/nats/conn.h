@@ -109,11 +109,28 @@ jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *
 jg_status jg_nats_sink_open(struct jg_nats *n, struct jg_nats_req *r, int64_t timeout_ms,
                             jg_nats_reply_fn fn, void *ctx);
 
+/* A name for a JetStream consumer whose deliveries go to the sink r: a
+ * consumer delivers each message with its stream subject (only status
+ * messages come on the reply subject), so the multiplexer routes a message
+ * not addressed to its inbox by the consumer name in its $JS.ACK reply
+ * subject, "<prefix>_<connection token>_<id of r>".  prefix: letters,
+ * digits, '-' or '_'; out: at least 40 bytes plus the prefix. */
+void jg_nats_sink_consumer_name(struct jg_nats *n, const struct jg_nats_req *r,
+                                const char *prefix, char *out, size_t len);
+
+/* Publishes with a reply subject of the caller's choosing (e.g. a pull
+ * request answered to a sink's r->reply).  JG_ERR_NATS_UNAVAILABLE when
+ * disconnected or not handed to the library. */
+jg_status jg_nats_publish_reply(struct jg_nats *n, const char *subject, const char *reply,
+                                const void *data, size_t len);
+
 /* Ends a JG_NATS_STREAM request; call only from a callback of this module
  * (the loop thread).  No callback follows. */
 void jg_nats_cancel(struct jg_nats *n, struct jg_nats_req *r);
 
-/* Pushes a stream request's deadline to now + its timeout (progress seen). */
+/* Pushes a stream request's deadline to now + its timeout (progress seen);
+ * the caller may set r->timeout_ms first (e.g. longer while it expects
+ * nothing). */
 void jg_nats_touch(struct jg_nats *n, struct jg_nats_req *r);
 
 /* The underlying connection, for the few blocking calls that run on
