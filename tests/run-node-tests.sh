@@ -7,7 +7,10 @@
 # directory, then in the source tree. The jetgate binary is $JETGATE_BIN, by
 # default <builddir>/src/jetgate, where builddir is $abs_top_builddir, else the
 # current directory when run from `make check` ($srcdir set), else the source
-# tree. Exit codes follow automake: 77 = skipped (no node), 99 = hard error.
+# tree. JETGATE_NODE_TESTS, when set, keeps only the files whose name (without
+# .test.mjs) it lists, space-separated (make distcheck runs a few, the full
+# suites having run on the same sources). Exit codes follow automake: 77 =
+# skipped (no node, or no file left), 99 = hard error.
 set -eu
 
 script_dir=$(cd "$(dirname "$0")" && pwd)
@@ -99,6 +102,21 @@ $t"
 	fi
 done
 IFS=$old_ifs
+
+if [ -n "${JETGATE_NODE_TESTS:-}" ]; then
+	kept=
+	IFS='
+'
+	for f in $files; do
+		name=$(basename "$f" .test.mjs)
+		case " $JETGATE_NODE_TESTS " in
+		*" $name "*) kept="$kept
+$f" ;;
+		esac
+	done
+	IFS=$old_ifs
+	files=$kept
+fi
 
 if [ -z "$files" ]; then
 	echo "run-node-tests: no *.test.mjs files in: $*" >&2
