@@ -37,37 +37,22 @@ static void cfg_done(void *cfg)
 static char *stream_config(const char *bucket, const void *cfg)
 {
     const struct jg_kv_bucket_cfg *c = cfg;
-    char subj[300], stream[300];
-    jg_js_stream_name(JG_BUCKET_KV, bucket, stream, sizeof(stream));
-    cJSON *o = cJSON_CreateObject();
     int64_t ttl = c->has_ttl ? c->ttl : 0;
-    snprintf(subj, sizeof(subj), "$KV.%s.>", bucket);
-    cJSON_AddStringToObject(o, "name", stream);
-    if (c->has_description && *c->description)
-        cJSON_AddStringToObject(o, "description", c->description);
-    cJSON *subjects = cJSON_AddArrayToObject(o, "subjects");
-    cJSON_AddItemToArray(subjects, cJSON_CreateString(subj));
-    cJSON_AddStringToObject(o, "retention", "limits");
-    cJSON_AddNumberToObject(o, "max_consumers", -1);
-    cJSON_AddNumberToObject(o, "max_msgs", -1);
-    cJSON_AddNumberToObject(o, "max_bytes", c->has_mb ? (double)c->max_bytes : -1);
-    cJSON_AddNumberToObject(o, "max_age", (double)ttl);
-    cJSON_AddNumberToObject(o, "max_msgs_per_subject", c->has_history ? (double)c->history : 1);
-    cJSON_AddNumberToObject(o, "max_msg_size", c->has_mvs ? (double)c->max_value_size : -1);
-    cJSON_AddStringToObject(o, "storage", c->has_storage ? c->storage : "file");
-    cJSON_AddStringToObject(o, "discard", "new");
-    cJSON_AddNumberToObject(o, "num_replicas", c->has_replicas ? (double)c->replicas : 1);
-    cJSON_AddNumberToObject(o, "duplicate_window", (double)dup_window(ttl));
-    cJSON_AddBoolToObject(o, "allow_rollup_hdrs", true);
-    cJSON_AddBoolToObject(o, "deny_delete", true);
-    cJSON_AddBoolToObject(o, "deny_purge", false);
-    cJSON_AddBoolToObject(o, "allow_direct", true);
-    cJSON_AddBoolToObject(o, "mirror_direct", false);
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
+    struct jg_js_stream_spec s = {
+        .kind = JG_BUCKET_KV,
+        .bucket = bucket,
+        .description = c->has_description ? c->description : NULL,
+        .storage = c->has_storage ? c->storage : NULL,
+        .max_bytes = c->has_mb ? c->max_bytes : -1,
+        .max_age_ns = ttl,
+        .per_subject = c->has_history ? c->history : 1,
+        .max_msg_size = c->has_mvs ? c->max_value_size : -1,
+        .replicas = c->has_replicas ? c->replicas : 1,
+        .duplicate_window_ns = dup_window(ttl),
+        .deny_delete = true,
+    };
+    return jg_js_stream_config(&s);
 }
-
 
 /* Bucket status JSON from a stream-info reply. */
 static cJSON *status_json(const char *bucket, const cJSON *si)

@@ -501,6 +501,17 @@ void jg_h_obj_put(struct jg_req *req)
 
 /* --- DELETE --------------------------------------------------------------------- */
 
+/* The answer of DELETE and PATCH: 200 with the ObjectInfo written, or the
+ * problem for st (detail NULL: the default one). */
+static void respond_info(struct jg_req *req, jg_status st, const struct jg_obj_info *info,
+                         const char *detail)
+{
+    if (st == JG_OK)
+        jg_resp_json(&req->resp, 200, jg_obj_info_api_json(info));
+    else
+        jg_resp_problem(&req->resp, st, 0, "%s", detail ? detail : detail_for(st));
+}
+
 struct del_ctx {
     struct jg_req *req;
     struct jg_obj_info *info;    /* the tombstone written */
@@ -510,10 +521,7 @@ struct del_ctx {
 static void del_finish(struct del_ctx *d, jg_status st, const char *detail)
 {
     struct jg_req *req = d->req;
-    if (st == JG_OK)
-        jg_resp_json(&req->resp, 200, jg_obj_info_api_json(d->info));
-    else
-        jg_resp_problem(&req->resp, st, 0, "%s", detail ? detail : detail_for(st));
+    respond_info(req, st, d->info, detail);
     jg_obj_info_free(d->info);
     free(d);
     jg_req_done(req);
@@ -600,10 +608,7 @@ struct patch_ctx {
 static void patch_finish(struct patch_ctx *p, jg_status st, const char *detail)
 {
     struct jg_req *req = p->req;
-    if (st == JG_OK)
-        jg_resp_json(&req->resp, 200, jg_obj_info_api_json(p->info));
-    else
-        jg_resp_problem(&req->resp, st, 0, "%s", detail ? detail : detail_for(st));
+    respond_info(req, st, p->info, detail);
     cJSON_Delete(p->patch);
     jg_obj_info_free(p->info);
     free(p->old_name);

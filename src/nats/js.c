@@ -19,6 +19,48 @@ void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, 
     snprintf(out, outlen, "%s_%s", kind == JG_BUCKET_KV ? "KV" : "OBJ", bucket);
 }
 
+char *jg_js_stream_config(const struct jg_js_stream_spec *s)
+{
+    char subj[300], stream[300];
+    cJSON *o = cJSON_CreateObject();
+    if (!o)
+        return NULL;
+    jg_js_stream_name(s->kind, s->bucket, stream, sizeof(stream));
+    cJSON_AddStringToObject(o, "name", stream);
+    if (s->description && *s->description)
+        cJSON_AddStringToObject(o, "description", s->description);
+    cJSON *subjects = cJSON_AddArrayToObject(o, "subjects");
+    if (s->kind == JG_BUCKET_KV) {
+        snprintf(subj, sizeof(subj), "$KV.%s.>", s->bucket);
+        cJSON_AddItemToArray(subjects, cJSON_CreateString(subj));
+    } else {
+        snprintf(subj, sizeof(subj), "$O.%s.C.>", s->bucket);
+        cJSON_AddItemToArray(subjects, cJSON_CreateString(subj));
+        snprintf(subj, sizeof(subj), "$O.%s.M.>", s->bucket);
+        cJSON_AddItemToArray(subjects, cJSON_CreateString(subj));
+    }
+    cJSON_AddStringToObject(o, "retention", "limits");
+    cJSON_AddNumberToObject(o, "max_consumers", -1);
+    cJSON_AddNumberToObject(o, "max_msgs", -1);
+    cJSON_AddNumberToObject(o, "max_bytes", (double)s->max_bytes);
+    cJSON_AddNumberToObject(o, "max_age", (double)s->max_age_ns);
+    cJSON_AddNumberToObject(o, "max_msgs_per_subject", (double)s->per_subject);
+    cJSON_AddNumberToObject(o, "max_msg_size", (double)s->max_msg_size);
+    cJSON_AddStringToObject(o, "storage", s->storage ? s->storage : "file");
+    cJSON_AddStringToObject(o, "discard", "new");
+    cJSON_AddNumberToObject(o, "num_replicas", (double)s->replicas);
+    if (s->duplicate_window_ns > 0)
+        cJSON_AddNumberToObject(o, "duplicate_window", (double)s->duplicate_window_ns);
+    cJSON_AddBoolToObject(o, "allow_rollup_hdrs", true);
+    cJSON_AddBoolToObject(o, "deny_delete", s->deny_delete);
+    cJSON_AddBoolToObject(o, "deny_purge", false);
+    cJSON_AddBoolToObject(o, "allow_direct", true);
+    cJSON_AddBoolToObject(o, "mirror_direct", false);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
 jg_status jg_js_api(struct jg_nats *n, struct jg_nats_req *r, const char *api, const char *body,
                     int flags, jg_nats_reply_fn fn, void *ctx)
 {

@@ -22,6 +22,25 @@ enum jg_bucket_kind { JG_BUCKET_KV, JG_BUCKET_OBJ };
 /* Stream name for a bucket: "KV_<b>" or "OBJ_<b>". */
 void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen);
 
+/* The stream configuration of a bucket, in the shape nats.go writes for KV
+ * and object buckets: limits retention, discard new, rollup headers allowed,
+ * direct get on.  The two kinds differ in the fields below. */
+struct jg_js_stream_spec {
+    enum jg_bucket_kind kind;
+    const char *bucket;
+    const char *description;   /* NULL or "" = none */
+    const char *storage;       /* NULL = "file" */
+    int64_t max_bytes;         /* -1 = unlimited */
+    int64_t max_age_ns;        /* 0 = forever */
+    int64_t per_subject;       /* max_msgs_per_subject, -1 = unlimited */
+    int64_t max_msg_size;      /* -1 = unlimited */
+    int64_t replicas;
+    int64_t duplicate_window_ns; /* 0 = the server's default */
+    bool deny_delete;
+};
+/* Returns the JSON text (caller frees) or NULL when out of memory. */
+char *jg_js_stream_config(const struct jg_js_stream_spec *s);
+
 /* Sends a JetStream API request "$JS.API.<api>" with a JSON body (may be
  * NULL).  fn gets the raw reply; see jg_js_reply_json(). */
 jg_status jg_js_api(struct jg_nats *n, struct jg_nats_req *r, const char *api, const char *body,

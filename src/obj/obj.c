@@ -524,37 +524,18 @@ out:
 
 char *jg_obj_stream_config(const char *bucket, const struct jg_obj_bucket_cfg *c)
 {
-    char subj[300], stream[300];
-    cJSON *o = cJSON_CreateObject();
-    if (!o)
-        return NULL;
-    jg_js_stream_name(JG_BUCKET_OBJ, bucket, stream, sizeof(stream));
-    cJSON_AddStringToObject(o, "name", stream);
-    if (c->has_description && c->description && *c->description)
-        cJSON_AddStringToObject(o, "description", c->description);
-    cJSON *subjects = cJSON_AddArrayToObject(o, "subjects");
-    snprintf(subj, sizeof(subj), "$O.%s.C.>", bucket);
-    cJSON_AddItemToArray(subjects, cJSON_CreateString(subj));
-    snprintf(subj, sizeof(subj), "$O.%s.M.>", bucket);
-    cJSON_AddItemToArray(subjects, cJSON_CreateString(subj));
-    cJSON_AddStringToObject(o, "retention", "limits");
-    cJSON_AddNumberToObject(o, "max_consumers", -1);
-    cJSON_AddNumberToObject(o, "max_msgs", -1);
-    cJSON_AddNumberToObject(o, "max_bytes", c->has_max_bytes ? (double)c->max_bytes : -1);
-    cJSON_AddNumberToObject(o, "max_age", c->has_ttl ? (double)c->ttl : 0);
-    cJSON_AddNumberToObject(o, "max_msgs_per_subject", -1);
-    cJSON_AddNumberToObject(o, "max_msg_size", -1);
-    cJSON_AddStringToObject(o, "storage", c->has_storage ? c->storage : "file");
-    cJSON_AddStringToObject(o, "discard", "new");
-    cJSON_AddNumberToObject(o, "num_replicas", c->has_replicas ? (double)c->replicas : 1);
-    cJSON_AddBoolToObject(o, "allow_rollup_hdrs", true);
-    cJSON_AddBoolToObject(o, "deny_delete", false);
-    cJSON_AddBoolToObject(o, "deny_purge", false);
-    cJSON_AddBoolToObject(o, "allow_direct", true);
-    cJSON_AddBoolToObject(o, "mirror_direct", false);
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
+    struct jg_js_stream_spec s = {
+        .kind = JG_BUCKET_OBJ,
+        .bucket = bucket,
+        .description = c->has_description ? c->description : NULL,
+        .storage = c->has_storage ? c->storage : NULL,
+        .max_bytes = c->has_max_bytes ? c->max_bytes : -1,
+        .max_age_ns = c->has_ttl ? c->ttl : 0,
+        .per_subject = -1,
+        .max_msg_size = -1,
+        .replicas = c->has_replicas ? c->replicas : 1,
+    };
+    return jg_js_stream_config(&s);
 }
 
 
