@@ -3,8 +3,9 @@
 // nats.go writes them: any chunk may be shorter), measured by the bytes
 // nats-server sends to jetgate's connection (/connz out_bytes); the
 // consumers behind a download are gone when it ends or the client leaves;
-// a full read that fails its digest is cut short of Content-Length; buckets
-// without direct gets still read.
+// a consumer that goes away mid-download is replaced by single gets, chunks
+// that vanish end the body short; a full read that fails its digest is cut
+// short of Content-Length; buckets without direct gets still read.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -241,6 +242,53 @@ describe('downloads', () => {
     });
     assert.ok(slow.equals(data), 'every byte after a pause');
     await waitFor(async () => (await consumersOf(b)).length === 0, 2000, 50, 'no consumer after the slow download');
+  });
+
+  test('a consumer deleted mid-download, and chunks purged mid-download', async () => {
+    const b = await mkBucket('ogone');
+    const data = bytes(12 << 20, 6);
+    const put = await http(base, 'PUT', objPath(b, 'o'), { body: data, timeoutMs: 60000 });
+    assert.equal(put.status, 201, put.text);
+    const u = new URL(base + objPath(b, 'o'));
+    /** GET that pauses after 1 MiB, runs during(), resumes; {got, complete, ms}. */
+    const pausedGet = (during) => new Promise((resolve, reject) => {
+      const t0 = Date.now();
+      const rq = nodeHttp.get({ host: u.hostname, port: u.port, path: u.pathname }, (res) => {
+        const parts = [];
+        let n = 0;
+        let complete = false;
+        res.on('data', (d) => {
+          parts.push(d);
+          n += d.length;
+          if (n > (1 << 20) && n - d.length <= (1 << 20)) {
+            res.pause();
+            during().then(() => res.resume(), reject);
+          }
+        });
+        res.on('end', () => { complete = res.complete; });
+        res.on('close', () => resolve({ got: Buffer.concat(parts), complete, ms: Date.now() - t0 }));
+      });
+      rq.on('error', reject);
+    });
+    // the consumer disappears: the rest comes with single gets, every byte checked
+    const del = await pausedGet(async () => {
+      const [c] = await waitFor(async () => {
+        const cs = await consumersOf(b);
+        return cs.length === 1 && cs;
+      }, 5000, 20, 'the download\'s consumer');
+      await nats.jsm.consumers.delete(`OBJ_${b}`, c.name);
+    });
+    assert.ok(del.complete && del.got.equals(data), 'every byte after the consumer was deleted');
+    // the chunks are purged: the download ends short instead of hanging
+    const gone = await pausedGet(async () => {
+      await waitFor(async () => (await consumersOf(b)).length === 1, 5000, 20, 'the download\'s consumer');
+      const meta = await http(base, 'GET', `${objPath(b, 'o')}?metaOnly=true`);
+      await nats.jsm.streams.purge(`OBJ_${b}`, { filter: `$O.${b}.C.${meta.headers.get('x-nats-obj-nuid')}` });
+    });
+    assert.ok(!gone.complete, 'the body ends early');
+    assert.ok(gone.got.length < data.length && gone.got.equals(data.subarray(0, gone.got.length)));
+    assert.ok(gone.ms < 10000, `ended after ${gone.ms} ms`);
+    await waitFor(async () => (await consumersOf(b)).length === 0, 2000, 50, 'no consumer left');
   });
 
   test('a full read that fails its digest is cut short of Content-Length', async () => {
