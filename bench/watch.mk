@@ -1,6 +1,8 @@
 # Watch fan-out benchmark, included from the top-level Makefile.am.
 # Not built or run by "make" or "make check": run "make bench-watch"
-# (QUICK=1 for a 200-watcher smoke run; WATCHERS=, WRITES= to size it).
+# (jetgate against etcd's JSON gateway at N = 1,000 and 10,000 watchers;
+# QUICK=1 for a 200-watcher smoke run; WATCHERS=, ROUNDS=, WRITES= to size
+# it; see bench/README.md).
 
 EXTRA_DIST += bench/watch.mk bench/watch.sh bench/watch_fanout.mjs
 

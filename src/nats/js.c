@@ -249,13 +249,22 @@ static unsigned slot_of(enum jg_bucket_kind kind, const char *name)
     return h & (CACHE_SLOTS - 1);
 }
 
-/* Stream created, updated or deleted by anyone: forget what we knew. */
+/* Stream created, updated, deleted or restored by anyone: forget what we
+ * knew.  Leader elections and lost quorums change nothing the cache holds,
+ * and forgetting then would send the next request to a stream-info call
+ * that no leader answers. */
 static void on_advisory(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
+    static const char prefix[] = "$JS.EVENT.ADVISORY.STREAM.";
+    static const char *const events[] = {"CREATED.", "UPDATED.", "DELETED.", "RESTORE_COMPLETE."};
     struct jg_buckets *b = closure;
     const char *subj = natsMsg_GetSubject(msg);
     const char *stream = strrchr(subj, '.');
-    if (stream) {
+    bool config = false;
+    if (strncmp(subj, prefix, sizeof(prefix) - 1) == 0)
+        for (size_t i = 0; i < sizeof(events) / sizeof(events[0]); i++)
+            config = config || strncmp(subj + sizeof(prefix) - 1, events[i], strlen(events[i])) == 0;
+    if (stream && config) {
         stream++;
         if (strncmp(stream, "KV_", 3) == 0)
             jg_buckets_forget(b, JG_BUCKET_KV, stream + 3);
