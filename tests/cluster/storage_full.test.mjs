@@ -41,12 +41,22 @@ async function fill(base, bucket, valueBytes, maxWrites) {
   assert.fail(`${bucket}: ${maxWrites} writes of ${valueBytes} bytes and still no refusal`);
 }
 
-/** Every refused write: 507 insufficient_storage; reads of the written keys work. */
-async function assertFullBehaviour(base, bucket, { written, refused }, what, notes) {
+/**
+ * Every refused write: 507 insufficient_storage; reads of the written keys
+ * work.  exact: the limit is checked on every write (a stream's max_bytes, a
+ * server's max_file_store), so further writes stay refused; an account's
+ * limit in a cluster is checked against usage the servers report to each
+ * other periodically, so a further write may still fit.
+ */
+async function assertFullBehaviour(base, bucket, { written, refused }, what, notes, { exact = true } = {}) {
   notes.push(`${what}: ${written.length} writes accepted, then ${refused.status} ${refused.json?.code}: ${refused.json?.detail ?? refused.text.slice(0, 200)}`);
   assertProblem(refused, 507, 'insufficient_storage', `${what}: first refused write`);
   for (let i = 0; i < 3; i++) {
     const again = await http(base, 'PUT', kvp(bucket, `again.${i}`), { body: 'x'.repeat(20000) });
+    if (!exact && again.status === 201) {
+      notes.push(`${what}: write ${i + 2} while full was accepted (account usage is reported with a delay)`);
+      continue;
+    }
     assertProblem(again, 507, 'insufficient_storage', `${what}: write ${i + 2} while full`);
   }
   for (const { key, value } of [written[0], written[written.length - 1]]) {
@@ -137,7 +147,7 @@ test('the account\'s JetStream storage limit reached: 507, reads work, writes re
   assert.ok(fc.status === 200 || fc.status === 201, fc.text);
   assert.equal((await http(jg.base, 'PUT', kvp(keep, 'k0'), { body: 'keep-0' })).status, 201);
   const res = await fill(jg.base, filler, 60000, 200);
-  await assertFullBehaviour(jg.base, filler, res, 'account max_file', notes);
+  await assertFullBehaviour(jg.base, filler, res, 'account max_file', notes, { exact: false });
   const g = await http(jg.base, 'GET', kvp(keep, 'k0'));
   assert.equal(g.status, 200, g.text);
   const del = await http(jg.base, 'DELETE', `/v1/kvm/buckets/${filler}`);
