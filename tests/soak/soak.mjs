@@ -49,7 +49,14 @@ async function main() {
   log(`soak: ${SECONDS} s, sample every ${SAMPLE} s, baseline after ${WARMUP} s, ${TOPOLOGY}, jetgate ${JETGATE_BIN}`);
   const nodes = TOPOLOGY === 'single' ? 1 : 3;
   const replicas = nodes === 1 ? 1 : 3;
-  const cluster = await startCluster({ nodes });
+  // nats-server 2.9.10 does not take purged or deleted messages off the
+  // account's storage usage (only a restart recounts it), and every object
+  // upload purges the previous version's chunks: the usage grows by every
+  // byte ever uploaded, although the store holds a few MiB.  With the
+  // harness's 256 MB max_file_store the soak's uploads reach it after about
+  // 15 minutes and the server refuses writes (a clustered one disables
+  // JetStream).  The limit here is far above what an hour uploads.
+  const cluster = await startCluster({ nodes, maxFileStore: '64GB' });
   let jg;
   let load;
   const failures = [];
