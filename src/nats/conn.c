@@ -127,25 +127,44 @@ static void table_remove(struct jg_nats *n, struct jg_nats_req *r)
 
 /* --- reply dispatch (loop thread) ----------------------------------------------------- */
 
-/* The sink id of a JetStream delivery from a consumer named by
- * jg_nats_sink_consumer_name(): its reply is
- * $JS.ACK.<stream>.<consumer>.<5 numbers> (or, with a domain,
- * $JS.ACK.<domain>.<account hash>.<stream>.<consumer>.<5 numbers>[.<token>]),
- * and the consumer name ends with "_<inbox token>_<id>". */
-static bool consumer_route(struct jg_nats *n, const char *reply, uint64_t *id)
+bool jg_nats_ack_parse(const char *reply, struct jg_nats_ack *ret)
 {
     const char *tok[16];
-    int nt = 0;
+    int n = 0;
     if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
         return false;
-    tok[nt++] = reply;
-    for (const char *p = reply; *p && nt < 16; p++)
+    tok[n++] = reply;
+    for (const char *p = reply; *p && n < 16; p++)
         if (*p == '.')
-            tok[nt++] = p + 1;
-    int c = nt == 9 ? 3 : nt >= 11 ? 5 : -1;
-    if (c < 0)
+            tok[n++] = p + 1;
+    int s;                   /* the stream's token */
+    if (n == 9)
+        s = 2;               /* $JS.ACK.<stream>.<consumer>.<5 numbers> */
+    else if (n >= 11)
+        s = 4;               /* $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<5 numbers>[...] */
+    else
         return false;
-    const char *name = tok[c], *end = tok[c + 1] - 1;
+    ret->stream = tok[s];
+    ret->stream_len = (size_t)(tok[s + 1] - tok[s] - 1);
+    ret->consumer = tok[s + 1];
+    ret->consumer_len = (size_t)(tok[s + 2] - tok[s + 1] - 1);
+    ret->delivered = strtoull(tok[s + 2], NULL, 10);
+    ret->sseq = strtoull(tok[s + 3], NULL, 10);
+    ret->cseq = strtoull(tok[s + 4], NULL, 10);
+    ret->ts_ns = strtoll(tok[s + 5], NULL, 10);
+    ret->pending = strtoull(tok[s + 6], NULL, 10);
+    return ret->sseq > 0 && ret->cseq > 0;
+}
+
+/* The sink id of a JetStream delivery from a consumer named by
+ * jg_nats_sink_consumer_name(): the consumer name in its reply subject
+ * ends with "_<inbox token>_<id>". */
+static bool consumer_route(struct jg_nats *n, const char *reply, uint64_t *id)
+{
+    struct jg_nats_ack a;
+    if (!jg_nats_ack_parse(reply, &a))
+        return false;
+    const char *name = a.consumer, *end = a.consumer + a.consumer_len;
     const char *tag = n->inbox + 7; /* after "_INBOX." */
     size_t tl = n->inbox_len - 7;
     const char *us = end;

@@ -141,6 +141,19 @@ natsConnection *jg_nats_conn(struct jg_nats *n);
 void jg_nats_publish(struct jg_nats *n, const char *subject, const void *data, size_t len);
 
 /* Message helpers. */
+/* A JetStream delivery's reply subject,
+ * "$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>",
+ * or with a domain "$JS.ACK.<domain>.<account hash>.<stream>.<consumer>.
+ * <5 numbers>[.<token>]".  Pure; the names point into reply (not
+ * terminated).  false for anything else, or a zero stream or consumer
+ * sequence. */
+struct jg_nats_ack {
+    const char *stream, *consumer;
+    size_t stream_len, consumer_len;
+    uint64_t delivered, sseq, cseq, pending;
+    int64_t ts_ns;
+};
+bool jg_nats_ack_parse(const char *reply, struct jg_nats_ack *ret);
 /* natsMsg_Destroy() for messages of the hot path: on the loop thread the
  * message is destroyed a few milliseconds later in a batch (at most 64
  * messages or 256 KiB held), elsewhere at once.  NULL-safe. */

@@ -17,26 +17,6 @@
 
 static atomic_int workers;
 
-bool jg_scan_ack_meta(const char *reply, uint64_t *ret_stream_seq, int64_t *ret_ts_ns,
-                      uint64_t *ret_pending)
-{
-    const char *tok[16];
-    int n = 0;
-    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
-        return false;
-    tok[n++] = reply;
-    for (const char *p = reply; *p && n < 16; p++)
-        if (*p == '.')
-            tok[n++] = p + 1;
-    int off = n == 9 ? 0 : n >= 11 ? 2 : -1;
-    if (off < 0)
-        return false;
-    *ret_stream_seq = strtoull(tok[5 + off], NULL, 10);
-    *ret_ts_ns = strtoll(tok[7 + off], NULL, 10);
-    *ret_pending = strtoull(tok[8 + off], NULL, 10);
-    return true;
-}
-
 static char *consumer_request(const char *stream, const char *deliver, const char *filter,
                               bool headers_only)
 {
@@ -116,12 +96,11 @@ jg_status jg_scan_last_per_subject(struct jg_nats *n, const char *stream, const 
             st = wait_status(n, ns);
             goto out;
         }
-        uint64_t sseq = 0, pending = 0;
-        int64_t ts = 0;
-        if (!jg_nats_msg_status(m) && jg_scan_ack_meta(natsMsg_GetReply(m), &sseq, &ts, &pending)) {
+        struct jg_nats_ack a;
+        if (!jg_nats_msg_status(m) && jg_nats_ack_parse(natsMsg_GetReply(m), &a)) {
             received++;
-            fn(ctx, m, sseq, ts);
-            if (pending == 0)
+            fn(ctx, m, a.sseq, a.ts_ns);
+            if (a.pending == 0)
                 received = expected;
         }
         natsMsg_Destroy(m);

@@ -17,12 +17,6 @@
 #include "nats/conn.h"
 #include "status.h"
 
-/* Metadata of a consumer delivery, from its reply subject
- * "$JS.ACK.<stream>.<consumer>.<dlv>.<sseq>.<cseq>.<ts>.<pending>" (or the
- * longer form with domain and account).  false when it is not one. */
-bool jg_scan_ack_meta(const char *reply, uint64_t *ret_stream_seq, int64_t *ret_ts_ns,
-                      uint64_t *ret_pending);
-
 /* Called for each message; msg stays owned by the scan. */
 typedef void (*jg_scan_fn)(void *ctx, natsMsg *msg, uint64_t stream_seq, int64_t ts_ns);
 

@@ -398,26 +398,6 @@ static void accept_chunk(struct jg_obj_reader *r, struct rchunk *c, uint64_t seq
         consumer_end(r);
 }
 
-/* $JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>, or
- * with a domain two tokens more in front (and maybe one at the end). */
-static bool ack_seqs(const char *reply, uint64_t *sseq, uint64_t *cseq)
-{
-    const char *tok[16];
-    int n = 0;
-    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
-        return false;
-    tok[n++] = reply;
-    for (const char *p = reply; *p && n < 16; p++)
-        if (*p == '.')
-            tok[n++] = p + 1;
-    int base = n == 9 ? 4 : n >= 11 ? 6 : -1;
-    if (base < 0)
-        return false;
-    *sseq = strtoull(tok[base + 1], NULL, 10);
-    *cseq = strtoull(tok[base + 2], NULL, 10);
-    return *sseq > 0 && *cseq > 0;
-}
-
 /* A header of the seek: finds the chunk holding the range's first byte. */
 static void scan_msg(struct jg_obj_reader *r, natsMsg *msg, uint64_t seq)
 {
@@ -454,7 +434,7 @@ static void scan_msg(struct jg_obj_reader *r, natsMsg *msg, uint64_t seq)
 static void on_sink(void *ctx, jg_status st, natsMsg *msg)
 {
     struct jg_obj_reader *r = ctx;
-    uint64_t sseq = 0, cseq = 0;
+    struct jg_nats_ack a;
     char why[120];
 
     pthread_mutex_lock(&r->lock);
@@ -505,13 +485,13 @@ static void on_sink(void *ctx, jg_status st, natsMsg *msg)
         jg_nats_msg_release(msg);
         goto out;
     }
-    if (!ack_seqs(natsMsg_GetReply(msg), &sseq, &cseq) || cseq != r->cseq + 1 ||
+    if (!jg_nats_ack_parse(natsMsg_GetReply(msg), &a) || a.cseq != r->cseq + 1 ||
         strcmp(natsMsg_GetSubject(msg), r->subj) != 0 || r->pulled == 0) {
         jg_nats_msg_release(msg);
         consumer_abandon(r, "unexpected delivery");
         goto out;
     }
-    r->cseq = cseq;
+    r->cseq = a.cseq;
     if (--r->pulled == 0) {
         /* nothing on its way: no deadline while the client reads */
         r->idle_ms = jg_now_ms();
@@ -519,7 +499,7 @@ static void on_sink(void *ctx, jg_status st, natsMsg *msg)
     }
     jg_nats_touch(r->app->nats, &r->sink);
     if (r->scan) {
-        scan_msg(r, msg, sseq);
+        scan_msg(r, msg, a.sseq);
         jg_nats_msg_release(msg);
     } else {
         struct rchunk c = {0};
@@ -528,7 +508,7 @@ static void on_sink(void *ctx, jg_status st, natsMsg *msg)
         c.len = (size_t)natsMsg_GetDataLength(msg);
         if (!c.data)
             c.data = "";
-        accept_chunk(r, &c, sseq);
+        accept_chunk(r, &c, a.sseq);
     }
 out:
     fetch_locked(r);

@@ -287,33 +287,6 @@ static void feed_unref(struct feed *f)
 
 /* --- pure helpers ---------------------------------------------------------- */
 
-bool jg_watch_ack_parse(const char *reply, struct jg_watch_ack *ret)
-{
-    const char *tok[16];
-    int n = 0;
-    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
-        return false;
-    tok[n++] = reply;
-    for (const char *p = reply; *p && n < 16; p++)
-        if (*p == '.')
-            tok[n++] = p + 1;
-    int base;
-    if (n == 9)
-        base = 4;            /* $JS.ACK.<stream>.<consumer>.<dlv>... */
-    else if (n >= 11)
-        base = 6;            /* $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<dlv>... */
-    else
-        return false;
-    char *end;
-    ret->consumer = tok[base - 1];
-    ret->consumer_len = (size_t)(tok[base] - tok[base - 1] - 1);
-    ret->sseq = strtoull(tok[base + 1], &end, 10);
-    ret->cseq = strtoull(tok[base + 2], &end, 10);
-    ret->ts_ns = strtoll(tok[base + 3], &end, 10);
-    ret->pending = strtoull(tok[base + 4], &end, 10);
-    return ret->sseq > 0 && ret->cseq > 0;
-}
-
 bool jg_watch_key_wanted(char *const *filters, char *const *prefixes, bool exact_names,
                          const char *key)
 {
@@ -473,7 +446,7 @@ static const char *msg_key(struct feed *f, const char *subj)
 }
 
 /* Builds the event for a KV message. */
-static struct ev *kv_event(struct feed *f, natsMsg *m, const struct jg_watch_ack *a)
+static struct ev *kv_event(struct feed *f, natsMsg *m, const struct jg_nats_ack *a)
 {
     const char *key = msg_key(f, natsMsg_GetSubject(m));
     if (!key)
@@ -514,7 +487,7 @@ static struct ev *kv_event(struct feed *f, natsMsg *m, const struct jg_watch_ack
 
 /* Builds the event for an object meta message: the stored ObjectInfo with
  * mtime from the stored time and revision = stream sequence. */
-static struct ev *obj_event(struct feed *f, natsMsg *m, const struct jg_watch_ack *a)
+static struct ev *obj_event(struct feed *f, natsMsg *m, const struct jg_nats_ack *a)
 {
     cJSON *o = cJSON_ParseWithLength(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
     if (!cJSON_IsObject(o)) {
@@ -901,7 +874,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
 {
     struct feed *f = closure;
     struct wakes wk = {0};
-    struct jg_watch_ack a;
+    struct jg_nats_ack a;
     bool join = false;
     const char *reply = natsMsg_GetReply(msg);
 
@@ -928,7 +901,7 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     }
     if (status != 0)
         goto out; /* e.g. a consumer deleted: heartbeats stop, the engine re-creates */
-    if (!jg_watch_ack_parse(reply, &a) || !f->name[0] ||
+    if (!jg_nats_ack_parse(reply, &a) || !f->name[0] ||
         strlen(f->name) != a.consumer_len || memcmp(a.consumer, f->name, a.consumer_len) != 0)
         goto out; /* from a consumer this feed dropped */
     f->last_msg_ms = jg_now_ms();

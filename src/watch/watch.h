@@ -133,17 +133,6 @@ struct jg_watch_query {
 jg_status jg_watch_query_parse(enum jg_watch_kind kind, const struct jg_watch_query *q,
                                struct jg_watch_params *p, const char **ret_detail);
 
-/* Parses a JetStream delivery reply subject
- * "$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<ts>.<pending>"
- * (also the 11/12-token form with domain and account hash). */
-struct jg_watch_ack {
-    const char *consumer;    /* the consumer's name, in reply (not terminated) */
-    size_t consumer_len;
-    uint64_t sseq, cseq, pending;
-    int64_t ts_ns;
-};
-bool jg_watch_ack_parse(const char *reply, struct jg_watch_ack *ret);
-
 /* Does key pass the filters and prefixes (NULL or empty = all)? */
 bool jg_watch_key_wanted(char *const *filters, char *const *prefixes, bool exact_names,
                          const char *key);

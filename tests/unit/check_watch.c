@@ -6,30 +6,35 @@
 #include <string.h>
 
 #include "http/request.h"
+#include "nats/conn.h"
 #include "util.h"
 #include "watch/watch.h"
 
 START_TEST(test_watch_ack_parse)
 {
-    struct jg_watch_ack a;
-    ck_assert(jg_watch_ack_parse("$JS.ACK.KV_b.jgw_x.1.41.7.1700000000123456789.3", &a));
+    struct jg_nats_ack a;
+    ck_assert(jg_nats_ack_parse("$JS.ACK.KV_b.jgw_x.1.41.7.1700000000123456789.3", &a));
     ck_assert_uint_eq(a.sseq, 41);
     ck_assert_uint_eq(a.cseq, 7);
     ck_assert_uint_eq(a.pending, 3);
     ck_assert(a.ts_ns == 1700000000123456789LL);
     ck_assert_uint_eq(a.consumer_len, 5);
     ck_assert(strncmp(a.consumer, "jgw_x", 5) == 0);
+    ck_assert_uint_eq(a.stream_len, 4);
+    ck_assert(strncmp(a.stream, "KV_b", 4) == 0);
+    ck_assert_uint_eq(a.delivered, 1);
     /* with domain and account hash (12 tokens) */
-    ck_assert(jg_watch_ack_parse("$JS.ACK.dom.acchash.KV_b.cons.1.9.2.1700000000000000000.0.tok", &a));
+    ck_assert(jg_nats_ack_parse("$JS.ACK.dom.acchash.KV_b.cons.1.9.2.1700000000000000000.0.tok", &a));
     ck_assert_uint_eq(a.sseq, 9);
     ck_assert_uint_eq(a.cseq, 2);
     ck_assert_uint_eq(a.pending, 0);
     ck_assert_uint_eq(a.consumer_len, 4);
     ck_assert(strncmp(a.consumer, "cons", 4) == 0);
-    ck_assert(!jg_watch_ack_parse(NULL, &a));
-    ck_assert(!jg_watch_ack_parse("_INBOX.x.y", &a));
-    ck_assert(!jg_watch_ack_parse("$JS.ACK.a.b.c", &a));
-    ck_assert(!jg_watch_ack_parse("$JS.ACK.KV_b.c.1.0.0.5.0", &a)); /* seq 0 */
+    ck_assert(strncmp(a.stream, "KV_b", a.stream_len) == 0 && a.stream_len == 4);
+    ck_assert(!jg_nats_ack_parse(NULL, &a));
+    ck_assert(!jg_nats_ack_parse("_INBOX.x.y", &a));
+    ck_assert(!jg_nats_ack_parse("$JS.ACK.a.b.c", &a));
+    ck_assert(!jg_nats_ack_parse("$JS.ACK.KV_b.c.1.0.0.5.0", &a)); /* seq 0 */
 }
 END_TEST
 
