@@ -23,7 +23,10 @@
 
 #define MAX_FILTERS 64
 #define MAX_OBJ_NAME 1024
-#define SSE_BLOCK 16384
+/* the response buffer of one event stream: events are small, and a larger
+ * block costs every held watcher the same memory (a longer event is sent
+ * in several blocks) */
+#define SSE_BLOCK 4096
 
 /* The client's address as text.  The one place a handler asks
  * libmicrohttpd directly (request.h has no accessor for it yet). */
