@@ -94,6 +94,9 @@ struct jg_http {
     uint64_t refused_conns;
     pthread_mutex_t stream_lock;  /* streaming responses: waiting flags, list */
     struct jg_req *streams;
+    struct pollfd *reap_fds;      /* the reaper's poll set (reaper thread) */
+    struct jg_req **reap_reqs;
+    size_t reap_cap;
 };
 
 static struct jg_req *req_new(struct jg_http *h)
@@ -708,16 +711,41 @@ void jg_http_end_streams(struct jg_http *h)
 /* Streams waiting for data are suspended, so libmicrohttpd does not see
  * their clients leave: look at their sockets and wake those whose peer
  * hung up, so the stream ends and its resources (a watch's consumer) go. */
+/* Event streams waiting for data are not watched by libmicrohttpd: a client
+ * that left is found here, once a second, with one poll() over all of
+ * them (the lock is held for one system call, not one per stream). */
 static void reap_gone_streams(struct jg_http *h)
 {
     pthread_mutex_lock(&h->stream_lock);
-    for (struct jg_req *r = h->streams; r; r = r->snext) {
+    size_t n = 0;
+    for (struct jg_req *r = h->streams; r; r = r->snext)
+        n += r->stream_waiting;
+    if (n > h->reap_cap) {
+        struct pollfd *p = realloc(h->reap_fds, n * sizeof(*p));
+        struct jg_req **q = p ? realloc(h->reap_reqs, n * sizeof(*q)) : NULL;
+        if (p)
+            h->reap_fds = p;
+        if (q)
+            h->reap_reqs = q;
+        if (p && q)
+            h->reap_cap = n;
+    }
+    size_t k = 0;
+    for (struct jg_req *r = h->streams; r && k < h->reap_cap; r = r->snext) {
         if (!r->stream_waiting)
             continue;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        struct pollfd p = {.fd = ci ? ci->connect_fd : -1, .events = POLLRDHUP};
-        if (p.fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+        if (!ci || ci->connect_fd < 0)
+            continue;
+        h->reap_fds[k] = (struct pollfd){.fd = ci->connect_fd, .events = POLLRDHUP};
+        h->reap_reqs[k++] = r;
+    }
+    if (k > 0 && poll(h->reap_fds, (nfds_t)k, 0) > 0) {
+        for (size_t i = 0; i < k; i++) {
+            if (!(h->reap_fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                continue;
+            struct jg_req *r = h->reap_reqs[i];
             r->stream_waiting = false;
             r->peer_gone = true; /* the reader ends the stream */
             resume(r);
