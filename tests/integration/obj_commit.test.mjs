@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import nodeHttp from 'node:http';
 
-import { assertProblem, http, sleep, startStack, uniqueName } from '../lib/harness.mjs';
+import fs from 'node:fs';
+
+import { assertProblem, http, sleep, startStack, uniqueName, waitFor } from '../lib/harness.mjs';
 
 let stack;
 
@@ -69,6 +71,10 @@ test('a meta message confirmed too late: 504, and the object reads back whole af
       await sleep(500);
       process.kill(pid, 'SIGSTOP');
       frozen = true;
+      // the body ends (and the meta message goes out) only once the
+      // server is really stopped
+      await waitFor(() => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.startsWith('T'),
+        2000, 10, 'nats-server stopped');
     });
     assertProblem(answer, 504, 'nats_timeout', 'upload whose meta message was not confirmed');
   } finally {
