@@ -39,6 +39,7 @@
 
 enum phase { PH_STARTING, PH_STREAMING, PH_COMMITTING, PH_FAILING, PH_CLEANING, PH_FINISHED, PH_DONE };
 enum action { A_NONE, A_WAKE, A_DONE, A_PURGE_NEW, A_META };
+enum recheck { RECHECK_UNKNOWN, RECHECK_412, RECHECK_DUP };
 
 struct slot {
     struct jg_nats_req r;
@@ -85,6 +86,7 @@ struct jg_obj_put {
     char own_msg_id[40];     /* Nats-Msg-Id of the meta when the client gave none */
     int64_t commit_deadline; /* meta attempts stop here */
     bool meta_sent;          /* a meta message may be stored: never purge the new chunks */
+    enum recheck recheck;    /* what a stored meta of another upload means */
 };
 
 static void put_free(struct jg_obj_put *p)
@@ -391,6 +393,14 @@ static bool is_own(const struct jg_obj_put *p, jg_status st, const struct jg_obj
     return st == JG_OK && info && info->nuid && strcmp(info->nuid, p->nuid) == 0 && !info->deleted;
 }
 
+static void duplicate(struct jg_obj_put *p);
+
+/* After a meta message whose fate was unknown (no answer in time, or a
+ * retry refused), the stored meta tells: this upload's own is committed;
+ * another one means RECHECK_UNKNOWN: still unknown (a late message may
+ * land), RECHECK_412: the retry's precondition failure was real (a
+ * definitive answer settles the earlier attempts too), RECHECK_DUP: the
+ * client's Idempotency-Key was used by another stored upload. */
 static void on_recheck(void *ctx, jg_status st, struct jg_obj_info *info,
                        const struct jg_bucket_info *binfo)
 {
@@ -402,27 +412,18 @@ static void on_recheck(void *ctx, jg_status st, struct jg_obj_info *info,
         return;
     }
     jg_obj_info_free(info);
-    leave_unknown(p);
+    if (st != JG_OK || p->recheck == RECHECK_UNKNOWN)
+        leave_unknown(p);
+    else if (p->recheck == RECHECK_412)
+        fail_commit(p, JG_ERR_PRECONDITION_FAILED, "the object changed during the upload");
+    else
+        duplicate(p);
 }
 
-/* A retry was refused by its precondition: a definitive answer, so the
- * earlier attempts are settled too (stored, or lost for good). */
-static void on_recheck_412(void *ctx, jg_status st, struct jg_obj_info *info,
-                           const struct jg_bucket_info *binfo)
+static void recheck(struct jg_obj_put *p, enum recheck why)
 {
-    struct jg_obj_put *p = ctx;
-    if (is_own(p, st, info)) {
-        uint64_t seq = info->revision;
-        jg_obj_info_free(info);
-        committed(p, seq);
-        return;
-    }
-    jg_obj_info_free(info);
-    if (st != JG_OK) {
-        leave_unknown(p);
-        return;
-    }
-    fail_commit(p, JG_ERR_PRECONDITION_FAILED, "the object changed during the upload");
+    p->recheck = why;
+    jg_obj_info_get(p->app, p->bucket, p->name, on_recheck, p);
 }
 
 static void on_dup_info(void *ctx, jg_status st, struct jg_obj_info *info,
@@ -468,27 +469,6 @@ static void duplicate(struct jg_obj_put *p)
     act(p, A_PURGE_NEW);
 }
 
-/* A retried meta message was refused as a duplicate of the client's
- * Idempotency-Key: the stored one is either an earlier attempt of this
- * upload (keep its chunks) or another upload's. */
-static void on_dup_check(void *ctx, jg_status st, struct jg_obj_info *info,
-                         const struct jg_bucket_info *binfo)
-{
-    struct jg_obj_put *p = ctx;
-    if (is_own(p, st, info)) {
-        uint64_t seq = info->revision;
-        jg_obj_info_free(info);
-        committed(p, seq);
-        return;
-    }
-    jg_obj_info_free(info);
-    if (st != JG_OK) {
-        leave_unknown(p);
-        return;
-    }
-    duplicate(p);
-}
-
 static void meta_send(struct jg_obj_put *p);
 
 static void on_committed(void *ctx, jg_status st, uint64_t seq)
@@ -506,7 +486,7 @@ static void on_committed(void *ctx, jg_status st, uint64_t seq)
             meta_send(p);
             return;
         }
-        jg_obj_info_get(p->app, p->bucket, p->name, on_recheck, p);
+        recheck(p, RECHECK_UNKNOWN);
         return;
     case JG_ERR_OBJECT_EXISTS:
         if (!p->msg_id) {
@@ -514,7 +494,7 @@ static void on_committed(void *ctx, jg_status st, uint64_t seq)
             return;
         }
         if (p->meta_sent) {
-            jg_obj_info_get(p->app, p->bucket, p->name, on_dup_check, p);
+            recheck(p, RECHECK_DUP);
             return;
         }
         duplicate(p);
@@ -522,8 +502,7 @@ static void on_committed(void *ctx, jg_status st, uint64_t seq)
     default:
         if (p->meta_sent) {
             /* an earlier attempt may be the stored one */
-            jg_obj_info_get(p->app, p->bucket, p->name,
-                            st == JG_ERR_PRECONDITION_FAILED ? on_recheck_412 : on_recheck, p);
+            recheck(p, st == JG_ERR_PRECONDITION_FAILED ? RECHECK_412 : RECHECK_UNKNOWN);
             return;
         }
         fail_commit(p, st, st == JG_ERR_PRECONDITION_FAILED ? "the object changed during the upload"
