@@ -130,10 +130,44 @@ static void on_updated(void *ctx, jg_status st, natsMsg *msg)
     on_changed(ctx, st, msg, 200);
 }
 
+/* Turns the integral numbers under item into raw integer literals. */
+static bool ints_raw(cJSON *item)
+{
+    for (cJSON *c = item->child; c; c = c->next) {
+        if (cJSON_IsNumber(c)) {
+            double v = c->valuedouble;
+            char buf[32];
+            if (!(v > -9.2e18 && v < 9.2e18) || v != (double)(int64_t)v)
+                continue;
+            snprintf(buf, sizeof(buf), "%lld", (long long)v);
+            char *text = strdup(buf);
+            if (!text)
+                return false;
+            /* in place, so the member keeps its name; cJSON_Delete frees
+             * valuestring whatever the type */
+            c->type = cJSON_Raw | (c->type & cJSON_StringIsConst);
+            c->valuestring = text;
+        } else if (c->child && !ints_raw(c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+char *jg_bucketm_config_text(const cJSON *stream_cfg)
+{
+    char *text = NULL;
+    cJSON *copy = cJSON_Duplicate(stream_cfg, true);
+    if (copy && ints_raw(copy))
+        text = cJSON_PrintUnformatted(copy);
+    cJSON_Delete(copy);
+    return text;
+}
+
 /* Writes the (edited) config of an existing stream back. */
 static void send_update(struct op *op, cJSON *stream_cfg)
 {
-    char *body = cJSON_PrintUnformatted(stream_cfg);
+    char *body = jg_bucketm_config_text(stream_cfg);
     if (!body) {
         op_fail(op, JG_ERR_NOMEM, NULL);
         return;
@@ -151,8 +185,12 @@ static void on_info_for_write(void *ctx, jg_status st, natsMsg *msg)
     if (st == JG_OK)
         st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
     if (st == JG_ERR_BUCKET_NOT_FOUND) {
-        /* not there yet: create it */
-        char *body = op->k->stream_config(op->req->bucket, op->cfg);
+        /* not there yet: create it (integers written as such) */
+        char *text = op->k->stream_config(op->req->bucket, op->cfg);
+        cJSON *cfg = text ? cJSON_Parse(text) : NULL;
+        char *body = cfg ? jg_bucketm_config_text(cfg) : NULL;
+        free(text);
+        cJSON_Delete(cfg);
         if (!body) {
             op_fail(op, JG_ERR_NOMEM, NULL);
             return;

@@ -46,6 +46,14 @@ void jg_bucketm_list(struct jg_req *req, const struct jg_bucketm_kind *k);
 void jg_bucketm_edit(struct jg_req *req, const struct jg_bucketm_kind *k,
                      void (*edit)(cJSON *stream_cfg));
 
+/* A stream configuration as JSON text for the JetStream API: as
+ * cJSON_PrintUnformatted, but every integral number within int64 range is
+ * written as an integer literal.  cJSON writes numbers from 1e15 up in
+ * exponent form ("2.592e+15"), which the server's Go decoder refuses for
+ * its integer fields (a max_age of 30 days is 2.592e15 ns).  Returns
+ * malloc'd text, or NULL when out of memory.  Pure. */
+char *jg_bucketm_config_text(const cJSON *stream_cfg);
+
 /* Validates {bucket}; answers 400 invalid_bucket and returns false when bad. */
 bool jg_bucketm_check(struct jg_req *req, const struct jg_bucketm_kind *k);
 

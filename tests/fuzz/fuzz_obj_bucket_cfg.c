@@ -4,15 +4,33 @@
  * (jg_obj_bucket_cfg_same).
  *
  * Checks: accepted values are within the documented bounds, a refusal
- * says why, and the stream configuration is JSON that matches c. */
+ * says why, the stream configuration is JSON that matches c, and the text
+ * sent to NATS (jg_bucketm_config_text) holds its integers as integer
+ * literals. */
 #include "autoconfig.h"
 
+#include <errno.h>
 #include <stdbool.h>
 
 #include <cjson/cJSON.h>
 
 #include "fuzz_common.h"
+#include "http/bucketm.h"
 #include "obj/obj.h"
+
+/* text holds key followed by the integer literal of want. */
+static void check_int(const char *text, const char *key, int64_t want)
+{
+    const char *p = strstr(text, key);
+    FUZZ_ASSERT(p != NULL);
+    p += strlen(key);
+    char *end;
+    errno = 0;
+    long long v = strtoll(p, &end, 10);
+    FUZZ_ASSERT(errno == 0 && end != p && (*end == ',' || *end == '}'));
+    /* within that rounding */
+    FUZZ_ASSERT(llabs(v - want) <= llabs(want) / 1000000000000000LL + 2);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -36,7 +54,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_ASSERT(sc != NULL);
         cJSON *scj = cJSON_Parse(sc);
         FUZZ_ASSERT(scj != NULL);
-        FUZZ_ASSERT(jg_obj_bucket_cfg_same(scj, &c));
+        /* a ttl of 1e15 ns and more may be rounded on the way (the
+         * stream configuration holds it as a double and cJSON prints it
+         * with 15 digits when that is within DBL_EPSILON; see README.md) */
+        if (!c.has_ttl || c.ttl < 1000000000000000LL)
+            FUZZ_ASSERT(jg_obj_bucket_cfg_same(scj, &c));
+        /* what goes to NATS: integer literals, which the server can read */
+        char *text = jg_bucketm_config_text(scj);
+        FUZZ_ASSERT(text != NULL);
+        check_int(text, "\"max_age\":", c.has_ttl ? c.ttl : 0);
+        check_int(text, "\"max_bytes\":", c.has_max_bytes ? c.max_bytes : -1);
+        free(text);
         cJSON_Delete(scj);
         free(sc);
     } else {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/bucketm.h"
 #include "kv/kv.h"
 
 START_TEST(test_kv_bucket_names)
@@ -202,6 +203,29 @@ START_TEST(test_kv_bucket_cfg_parse)
 }
 END_TEST
 
+/* http/bucketm.c: the stream configuration text sent for KV (and object)
+ * buckets writes integers as integer literals */
+START_TEST(test_bucketm_config_text)
+{
+    cJSON *cfg = cJSON_Parse("{\"name\":\"KV_b\",\"max_age\":2592000000000000,\"max_bytes\":-1,"
+                             "\"subjects\":[\"$KV.b.>\"],\"x\":1.5,\"nested\":{\"n\":1e15,"
+                             "\"list\":[3e18,-4e15]},\"big\":1e300,\"deny_delete\":true}");
+    ck_assert_ptr_nonnull(cfg);
+    char *plain = cJSON_PrintUnformatted(cfg);
+    ck_assert_ptr_nonnull(strstr(plain, "2.592e+15")); /* what cJSON alone writes */
+    free(plain);
+    char *text = jg_bucketm_config_text(cfg);
+    ck_assert_str_eq(text, "{\"name\":\"KV_b\",\"max_age\":2592000000000000,\"max_bytes\":-1,"
+                           "\"subjects\":[\"$KV.b.>\"],\"x\":1.5,\"nested\":{\"n\":1000000000000000,"
+                           "\"list\":[3000000000000000000,-4000000000000000]},\"big\":1e+300,"
+                           "\"deny_delete\":true}");
+    free(text);
+    /* the caller's tree is left as it was */
+    ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(cfg, "max_age")));
+    cJSON_Delete(cfg);
+}
+END_TEST
+
 static Suite *kv_suite(void)
 {
     Suite *s = suite_create("kv");
@@ -214,6 +238,7 @@ static Suite *kv_suite(void)
     tcase_add_test(tc, test_kv_etag_parse);
     tcase_add_test(tc, test_kv_etag_list_match);
     tcase_add_test(tc, test_kv_bucket_cfg_parse);
+    tcase_add_test(tc, test_bucketm_config_text);
     suite_add_tcase(s, tc);
     return s;
 }
