@@ -567,7 +567,7 @@ static void get_fetched(void *ctx, jg_status st, struct jg_kv_entry *e)
     if (st == JG_OK && e->op != JG_KV_PUT)
         st = JG_ERR_KEY_NOT_FOUND;
     if (st == JG_ERR_NATS_UNAVAILABLE && jg_nats_connected(op->app->nats))
-        jg_buckets_forget(op->app->buckets, JG_BUCKET_KV, op->bucket);
+        (void)jg_buckets_no_responders(op->app->buckets, JG_BUCKET_KV, op->bucket);
     get_op_free(op);
     fn(fctx, st, e);
 }
@@ -764,10 +764,9 @@ static void on_ack(void *ctx, jg_status st, natsMsg *msg)
     }
     if (st == JG_OK) {
         if (jg_nats_msg_status(msg) == 503) {
-            /* no stream listens any more: the bucket is gone */
+            /* no stream listens: between leaders, or the bucket is gone */
             jg_nats_msg_release(msg);
-            jg_buckets_forget(op->app->buckets, JG_BUCKET_KV, op->bucket);
-            st = JG_ERR_BUCKET_NOT_FOUND;
+            st = jg_buckets_no_responders(op->app->buckets, JG_BUCKET_KV, op->bucket);
         } else {
             st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
         }

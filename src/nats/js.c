@@ -386,6 +386,21 @@ static void refresh(struct jg_buckets *b, enum jg_bucket_kind kind, const char *
         free(l);
 }
 
+jg_status jg_buckets_no_responders(struct jg_buckets *b, enum jg_bucket_kind kind,
+                                   const char *bucket)
+{
+    struct slot *s = &b->slots[slot_of(kind, bucket)];
+    bool replicated = false;
+    pthread_mutex_lock(&b->lock);
+    if (s->used && s->info.kind == kind && strcmp(s->info.name, bucket) == 0)
+        replicated = s->info.replicas > 1;
+    pthread_mutex_unlock(&b->lock);
+    if (replicated)
+        return JG_ERR_NATS_UNAVAILABLE;
+    jg_buckets_forget(b, kind, bucket);
+    return JG_ERR_BUCKET_NOT_FOUND;
+}
+
 void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
                        struct jg_nats_req *r, jg_buckets_fn fn, void *ctx)
 {

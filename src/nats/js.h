@@ -104,6 +104,15 @@ void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const cha
 
 /* Forgets one bucket (after jetgate changed or deleted it, or on doubt). */
 void jg_buckets_forget(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket);
+
+/* A message to a bucket's stream subjects found no responder (status 503).
+ * A replicated stream is between leaders (only the leader listens):
+ * JG_ERR_NATS_UNAVAILABLE (503 with Retry-After), and the bucket stays in
+ * the cache, so the next request does not wait for a stream-info answer
+ * that no leader gives.  Otherwise the stream is gone: its entry is dropped
+ * and JG_ERR_BUCKET_NOT_FOUND. */
+jg_status jg_buckets_no_responders(struct jg_buckets *b, enum jg_bucket_kind kind,
+                                   const char *bucket);
 /* Forgets all (after a reconnect). */
 void jg_buckets_clear(struct jg_buckets *b);
 

@@ -726,8 +726,7 @@ static void on_seq_reply(void *ctx, jg_status st, natsMsg *msg)
     uint64_t seq = 0;
     if (st == JG_OK && !op->purge && jg_nats_msg_status(msg) == 503) {
         natsMsg_Destroy(msg);
-        jg_buckets_forget(op->app->buckets, JG_BUCKET_OBJ, op->bucket);
-        st = JG_ERR_BUCKET_NOT_FOUND;
+        st = jg_buckets_no_responders(op->app->buckets, JG_BUCKET_OBJ, op->bucket);
     } else if (st == JG_OK) {
         st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
     }

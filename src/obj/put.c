@@ -197,9 +197,10 @@ static void on_chunk_ack(void *ctx, jg_status st, natsMsg *msg)
 
     if (st == JG_OK && jg_nats_msg_status(msg) == 503) {
         natsMsg_Destroy(msg);
-        jg_buckets_forget(p->app->buckets, JG_BUCKET_OBJ, p->bucket);
-        st = JG_ERR_BUCKET_NOT_FOUND;
-        snprintf(desc, sizeof(desc), "the bucket is gone");
+        st = jg_buckets_no_responders(p->app->buckets, JG_BUCKET_OBJ, p->bucket);
+        snprintf(desc, sizeof(desc), "%s", st == JG_ERR_BUCKET_NOT_FOUND
+                                               ? "the bucket is gone"
+                                               : "the bucket's stream has no leader right now");
     } else if (st == JG_OK) {
         st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
     } else {
