@@ -137,9 +137,15 @@ static bool ints_raw(cJSON *item)
         if (cJSON_IsNumber(c)) {
             double v = c->valuedouble;
             char buf[32];
-            if (!(v > -9.2e18 && v < 9.2e18) || v != (double)(int64_t)v)
+            /* [-2^63, 2^63]: 2^63 is what an int64 near INT64_MAX
+             * becomes as a double, written back as INT64_MAX */
+            if (v == 9223372036854775808.0)
+                snprintf(buf, sizeof(buf), "%lld", (long long)INT64_MAX);
+            else if (v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
+                     v == (double)(int64_t)v)
+                snprintf(buf, sizeof(buf), "%lld", (long long)v);
+            else
                 continue;
-            snprintf(buf, sizeof(buf), "%lld", (long long)v);
             char *text = strdup(buf);
             if (!text)
                 return false;

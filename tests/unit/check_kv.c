@@ -209,7 +209,8 @@ START_TEST(test_bucketm_config_text)
 {
     cJSON *cfg = cJSON_Parse("{\"name\":\"KV_b\",\"max_age\":2592000000000000,\"max_bytes\":-1,"
                              "\"subjects\":[\"$KV.b.>\"],\"x\":1.5,\"nested\":{\"n\":1e15,"
-                             "\"list\":[3e18,-4e15]},\"big\":1e300,\"deny_delete\":true}");
+                             "\"list\":[3e18,-4e15]},\"big\":1e300,\"deny_delete\":true,"
+                             "\"top\":9223372036854775807,\"near\":9.2e18}");
     ck_assert_ptr_nonnull(cfg);
     char *plain = cJSON_PrintUnformatted(cfg);
     ck_assert_ptr_nonnull(strstr(plain, "2.592e+15")); /* what cJSON alone writes */
@@ -218,7 +219,8 @@ START_TEST(test_bucketm_config_text)
     ck_assert_str_eq(text, "{\"name\":\"KV_b\",\"max_age\":2592000000000000,\"max_bytes\":-1,"
                            "\"subjects\":[\"$KV.b.>\"],\"x\":1.5,\"nested\":{\"n\":1000000000000000,"
                            "\"list\":[3000000000000000000,-4000000000000000]},\"big\":1e+300,"
-                           "\"deny_delete\":true}");
+                           "\"deny_delete\":true,\"top\":9223372036854775807,"
+                           "\"near\":9200000000000000000}");
     free(text);
     /* the caller's tree is left as it was */
     ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(cfg, "max_age")));
