@@ -1250,6 +1250,8 @@ void jg_http_stop(struct jg_http *h)
     pthread_cond_destroy(&h->reaper_cond);
     free(h->client_ca);
     jg_tls_done();
+    free(h->reap_fds);
+    free(h->reap_reqs);
     free(h->stats);
     free(h);
 }
