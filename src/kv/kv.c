@@ -134,26 +134,6 @@ bool jg_kv_etag_list_match(const char *list, uint64_t rev)
     return false;
 }
 
-/* A JSON number that is an integer in int64 range. */
-static jg_status json_i64(const cJSON *v, int64_t *ret)
-{
-    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18) ||
-        v->valuedouble != (double)(int64_t)v->valuedouble)
-        return JG_ERR_INVALID_CONFIG;
-    *ret = (int64_t)v->valuedouble;
-    return JG_OK;
-}
-
-/* Nanoseconds, or a Go duration string ("1h"). */
-static jg_status json_duration(const cJSON *v, int64_t *ret)
-{
-    if (cJSON_IsString(v))
-        return jg_duration_parse(v->valuestring, ret) == JG_OK ? JG_OK : JG_ERR_INVALID_CONFIG;
-    if (json_i64(v, ret) != JG_OK || *ret < 0)
-        return JG_ERR_INVALID_CONFIG;
-    return JG_OK;
-}
-
 jg_status jg_kv_bucket_cfg_parse(const char *body, size_t len, struct jg_kv_bucket_cfg *c,
                                  char *why, size_t wl)
 {
@@ -186,14 +166,14 @@ jg_status jg_kv_bucket_cfg_parse(const char *body, size_t len, struct jg_kv_buck
             }
             c->has_description = true;
         } else if (strcmp(k, "history") == 0) {
-            if (json_i64(f, &c->history) != JG_OK || c->history < 1 || c->history > 64) {
+            if (jg_js_json_i64(f, &c->history) != JG_OK || c->history < 1 || c->history > 64) {
                 snprintf(why, wl, "'history' must be an integer from 1 to 64");
                 st = JG_ERR_INVALID_CONFIG;
                 goto out;
             }
             c->has_history = true;
         } else if (strcmp(k, "ttl") == 0) {
-            if (json_duration(f, &c->ttl) != JG_OK) {
+            if (jg_js_json_duration(f, &c->ttl) != JG_OK) {
                 snprintf(why, wl, "'ttl' must be nanoseconds or a duration such as \"1h\"");
                 st = JG_ERR_INVALID_CONFIG;
                 goto out;
@@ -201,7 +181,7 @@ jg_status jg_kv_bucket_cfg_parse(const char *body, size_t len, struct jg_kv_buck
             c->has_ttl = true;
         } else if (strcmp(k, "max_value_size") == 0 || strcmp(k, "max_bytes") == 0) {
             int64_t v;
-            if (json_i64(f, &v) != JG_OK || v < -1 || v == 0 || v > INT32_MAX * 1024LL * 1024) {
+            if (jg_js_json_i64(f, &v) != JG_OK || v < -1 || v == 0 || v > INT32_MAX * 1024LL * 1024) {
                 snprintf(why, wl, "'%s' must be -1 (unlimited) or a positive integer", k);
                 st = JG_ERR_INVALID_CONFIG;
                 goto out;
@@ -223,7 +203,7 @@ jg_status jg_kv_bucket_cfg_parse(const char *body, size_t len, struct jg_kv_buck
             snprintf(c->storage, sizeof(c->storage), "%s", f->valuestring);
             c->has_storage = true;
         } else if (strcmp(k, "replicas") == 0) {
-            if (json_i64(f, &c->replicas) != JG_OK || c->replicas < 1 || c->replicas > 5) {
+            if (jg_js_json_i64(f, &c->replicas) != JG_OK || c->replicas < 1 || c->replicas > 5) {
                 snprintf(why, wl, "'replicas' must be an integer from 1 to 5");
                 st = JG_ERR_INVALID_CONFIG;
                 goto out;

@@ -19,6 +19,24 @@ void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, 
     snprintf(out, outlen, "%s_%s", kind == JG_BUCKET_KV ? "KV" : "OBJ", bucket);
 }
 
+jg_status jg_js_json_i64(const cJSON *v, int64_t *ret)
+{
+    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18) ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
+        return JG_ERR_INVALID_CONFIG;
+    *ret = (int64_t)v->valuedouble;
+    return JG_OK;
+}
+
+jg_status jg_js_json_duration(const cJSON *v, int64_t *ret)
+{
+    if (cJSON_IsString(v))
+        return jg_duration_parse(v->valuestring, ret) == JG_OK ? JG_OK : JG_ERR_INVALID_CONFIG;
+    if (jg_js_json_i64(v, ret) != JG_OK || *ret < 0)
+        return JG_ERR_INVALID_CONFIG;
+    return JG_OK;
+}
+
 char *jg_js_stream_config(const struct jg_js_stream_spec *s)
 {
     char subj[300], stream[300];

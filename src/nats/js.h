@@ -62,6 +62,11 @@ jg_status jg_js_ack_seq(natsMsg *msg, uint64_t *ret_seq);
 /* Fields of JetStream JSON: the number (def when absent or not a number)
  * and the string ("" when absent). */
 int64_t jg_js_num(const cJSON *o, const char *name, int64_t def);
+/* Client JSON (bucket configurations): a number that is an integer in int64
+ * range; a duration as nanoseconds (>= 0) or a Go duration string ("1h").
+ * JG_ERR_INVALID_CONFIG otherwise. */
+jg_status jg_js_json_i64(const cJSON *v, int64_t *ret);
+jg_status jg_js_json_duration(const cJSON *v, int64_t *ret);
 const char *jg_js_str(const cJSON *o, const char *name);
 
 /* Maps a JetStream API error (HTTP-like code, err_code, description). */

@@ -453,15 +453,6 @@ void jg_obj_bucket_cfg_done(struct jg_obj_bucket_cfg *c)
     c->description = NULL;
 }
 
-static jg_status json_i64(const cJSON *v, int64_t *ret)
-{
-    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18) ||
-        v->valuedouble != (double)(int64_t)v->valuedouble)
-        return JG_ERR_INVALID_CONFIG;
-    *ret = (int64_t)v->valuedouble;
-    return JG_OK;
-}
-
 jg_status jg_obj_bucket_cfg_parse(const char *body, size_t len, struct jg_obj_bucket_cfg *c,
                                   char *why, size_t wl)
 {
@@ -485,14 +476,13 @@ jg_status jg_obj_bucket_cfg_parse(const char *body, size_t len, struct jg_obj_bu
             c->description = strdup(f->valuestring);
             c->has_description = true;
         } else if (strcmp(k, "ttl") == 0) {
-            if (cJSON_IsString(f) ? jg_duration_parse(f->valuestring, &c->ttl) != JG_OK
-                                  : (json_i64(f, &c->ttl) != JG_OK || c->ttl < 0)) {
+            if (jg_js_json_duration(f, &c->ttl) != JG_OK) {
                 snprintf(why, wl, "'ttl' must be nanoseconds or a duration such as \"1h\"");
                 goto out;
             }
             c->has_ttl = true;
         } else if (strcmp(k, "max_bytes") == 0) {
-            if (json_i64(f, &c->max_bytes) != JG_OK || c->max_bytes < -1 || c->max_bytes == 0) {
+            if (jg_js_json_i64(f, &c->max_bytes) != JG_OK || c->max_bytes < -1 || c->max_bytes == 0) {
                 snprintf(why, wl, "'max_bytes' must be -1 (unlimited) or a positive integer");
                 goto out;
             }
@@ -506,7 +496,7 @@ jg_status jg_obj_bucket_cfg_parse(const char *body, size_t len, struct jg_obj_bu
             snprintf(c->storage, sizeof(c->storage), "%s", f->valuestring);
             c->has_storage = true;
         } else if (strcmp(k, "replicas") == 0) {
-            if (json_i64(f, &c->replicas) != JG_OK || c->replicas < 1 || c->replicas > 5) {
+            if (jg_js_json_i64(f, &c->replicas) != JG_OK || c->replicas < 1 || c->replicas > 5) {
                 snprintf(why, wl, "'replicas' must be an integer from 1 to 5");
                 goto out;
             }
