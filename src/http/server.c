@@ -80,6 +80,7 @@ struct jg_http {
     atomic_uint_fast64_t bytes_out;
     atomic_uint_fast64_t next_id;
     uint32_t id_base;             /* per process, so ids differ across restarts */
+    unsigned idle_timeout_s;      /* libmicrohttpd's connection timeout */
     size_t nroutes;
     struct route_stats *stats;
     struct sockaddr_storage addr; /* where we listen, for the self check */
@@ -629,6 +630,27 @@ bool jg_req_closed(struct jg_req *req)
 
 /* --- streaming responses ------------------------------------------------ */
 
+/* A streamed response that ends early (an error, a client gone, shutdown)
+ * closes its connection.  When that happens on the first read after a
+ * resume, libmicrohttpd (0.9.75) marks the connection closed inside its
+ * idle handler and does not visit it again until the connection reaches
+ * the old end of its timeout list: behind every older idle keep-alive
+ * connection, up to idle_timeout later.  With MHD_USE_TURBO it does not
+ * shut the socket down either, so the client would wait that long for the
+ * rest of a body.  Shut the socket down for writing (the client sees the
+ * end at once) and give the connection a timeout of its own: connections
+ * with one are on the list libmicrohttpd walks on every run, which frees
+ * it on the next turn of the loop. */
+static void stream_close_now(struct jg_req *req)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        shutdown(ci->connect_fd, SHUT_WR);
+    unsigned own = req->http->idle_timeout_s == 1 ? 2 : 1;
+    MHD_set_connection_option(req->conn, MHD_CONNECTION_OPTION_TIMEOUT, own);
+}
+
 static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct jg_req *req = cls;
@@ -639,6 +661,7 @@ static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max)
     pthread_mutex_lock(&h->stream_lock);
     if (req->peer_gone) {
         pthread_mutex_unlock(&h->stream_lock);
+        stream_close_now(req);
         return MHD_CONTENT_READER_END_WITH_ERROR;
     }
     long n = r->stream_read(r->stream_ctx, buf, max);
@@ -658,6 +681,9 @@ static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max)
         ret = MHD_CONTENT_READER_END_WITH_ERROR;
     }
     pthread_mutex_unlock(&h->stream_lock);
+    if (ret == MHD_CONTENT_READER_END_WITH_ERROR ||
+        (ret == MHD_CONTENT_READER_END_OF_STREAM && r->stream_size >= 0))
+        stream_close_now(req);
     return ret;
 }
 
@@ -1072,6 +1098,7 @@ jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http
      * reloadable limit); this only bounds what libmicrohttpd accepts */
     OPT(MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections * 2 + 64, NULL);
     OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL);
+    h->idle_timeout_s = timeout_s;
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL);
     OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_size, NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h);
