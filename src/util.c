@@ -108,6 +108,19 @@ static void split_ns(int64_t unix_ns, time_t *sec, long *nsec)
     *nsec = (long)n;
 }
 
+/* Two and four decimal digits (the callers check the ranges). */
+static char *put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+static char *put4(char *p, int v)
+{
+    return put2(put2(p, v / 100), v % 100);
+}
+
 void jg_time_rfc3339(int64_t unix_ns, char out[40])
 {
     time_t sec;
@@ -115,15 +128,35 @@ void jg_time_rfc3339(int64_t unix_ns, char out[40])
     struct tm tm;
     split_ns(unix_ns, &sec, &nsec);
     gmtime_r(&sec, &tm);
-    size_t n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    size_t n;
+    int year = tm.tm_year + 1900;
+    if (year >= 0 && year <= 9999) {
+        /* the hot path of every KV answer: no strftime */
+        char *p = put4(out, year);
+        *p++ = '-';
+        p = put2(p, tm.tm_mon + 1);
+        *p++ = '-';
+        p = put2(p, tm.tm_mday);
+        *p++ = 'T';
+        p = put2(p, tm.tm_hour);
+        *p++ = ':';
+        p = put2(p, tm.tm_min);
+        *p++ = ':';
+        p = put2(p, tm.tm_sec);
+        n = (size_t)(p - out);
+    } else {
+        n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+    }
     if (nsec) {
-        char frac[16];
-        snprintf(frac, sizeof(frac), ".%09ld", nsec);
-        size_t fl = strlen(frac);
+        char frac[10];
+        int fl = 9;
+        for (int i = 8; i >= 0; i--, nsec /= 10)
+            frac[i] = (char)('0' + nsec % 10);
         while (fl > 1 && frac[fl - 1] == '0')
-            frac[--fl] = '\0';
-        memcpy(out + n, frac, fl);
-        n += fl;
+            fl--;
+        out[n++] = '.';
+        memcpy(out + n, frac, (size_t)fl);
+        n += (size_t)fl;
     }
     out[n++] = 'Z';
     out[n] = '\0';
@@ -210,8 +243,30 @@ void jg_time_http(int64_t unix_ns, char out[32])
     static const char *wd[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
     static const char *mn[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday], tm.tm_mday,
-             mn[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    int year = tm.tm_year + 1900;
+    if (year < 0 || year > 9999) {
+        snprintf(out, 32, "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday], tm.tm_mday,
+                 mn[tm.tm_mon], year, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        return;
+    }
+    char *p = out;
+    memcpy(p, wd[tm.tm_wday], 3);
+    p += 3;
+    *p++ = ',';
+    *p++ = ' ';
+    p = put2(p, tm.tm_mday);
+    *p++ = ' ';
+    memcpy(p, mn[tm.tm_mon], 3);
+    p += 3;
+    *p++ = ' ';
+    p = put4(p, year);
+    *p++ = ' ';
+    p = put2(p, tm.tm_hour);
+    *p++ = ':';
+    p = put2(p, tm.tm_min);
+    *p++ = ':';
+    p = put2(p, tm.tm_sec);
+    memcpy(p, " GMT", 5);
 }
 
 jg_status jg_u64_parse(const char *s, uint64_t *ret)

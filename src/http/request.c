@@ -157,6 +157,36 @@ void jg_resp_status(struct jg_resp *resp, int status)
     resp->status = status;
 }
 
+/* The two formats of most headers without vsnprintf: out gets the value
+ * and its length is returned, or -1 (another format, or no room). */
+static int fast_format(char *out, size_t room, const char *fmt, va_list ap)
+{
+    if (strcmp(fmt, "%s") == 0) {
+        const char *s = va_arg(ap, const char *);
+        size_t n = strlen(s);
+        if (n >= room)
+            return -1;
+        memcpy(out, s, n + 1);
+        return (int)n;
+    }
+    if (strcmp(fmt, "%llu") == 0) {
+        unsigned long long v = va_arg(ap, unsigned long long);
+        char tmp[24];
+        int k = 0;
+        do {
+            tmp[k++] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        if ((size_t)k >= room)
+            return -1;
+        for (int i = 0; i < k; i++)
+            out[i] = tmp[k - 1 - i];
+        out[k] = '\0';
+        return k;
+    }
+    return -1;
+}
+
 jg_status jg_resp_header(struct jg_resp *resp, const char *name, const char *fmt, ...)
 {
     va_list ap;
@@ -166,8 +196,13 @@ jg_status jg_resp_header(struct jg_resp *resp, const char *name, const char *fmt
     if (resp->nhdr >= JG_RESP_MAX_HEADERS)
         return JG_ERR_INTERNAL;
     va_start(ap, fmt);
-    int n = vsnprintf(resp->arena + resp->arena_used, room, fmt, ap);
+    int n = fast_format(resp->arena + resp->arena_used, room, fmt, ap);
     va_end(ap);
+    if (n < 0) {
+        va_start(ap, fmt);
+        n = vsnprintf(resp->arena + resp->arena_used, room, fmt, ap);
+        va_end(ap);
+    }
     if (n < 0)
         return JG_ERR_NOMEM;
     if ((size_t)n < room) {

@@ -92,57 +92,69 @@ static int split(char *copy, char **segs, size_t *lens, int max)
     return n;
 }
 
-/* Matches one pattern; fills bucket/key on success. */
-static jg_status match_one(const char *pattern, char **segs, size_t *lens, int nseg,
-                           char **bucket, char **key, bool *matched)
+/* Where a pattern's parameters sit in the path: the segment of the
+ * {bucket}-like parameter and the first segment of the {key*}-like rest. */
+struct seg_refs {
+    int bucket;          /* -1: none */
+    int rest;            /* -1: none */
+    bool rest_is_key;
+};
+
+/* Matches one pattern against the raw segments, without decoding them. */
+static bool match_one(const char *pattern, char **segs, size_t *lens, int nseg,
+                      struct seg_refs *refs)
 {
     const char *p = pattern + 1;
     int i = 0;
-    *matched = false;
+    refs->bucket = refs->rest = -1;
+    refs->rest_is_key = false;
     while (*p) {
         const char *e = strchr(p, '/');
         size_t pl = e ? (size_t)(e - p) : strlen(p);
+        if (i >= nseg)
+            return false;
         if (p[0] == '{' && p[pl - 2] == '*') {
             /* rest of the path, at least one segment */
-            if (i >= nseg)
-                return JG_OK;
-            struct jg_buf b;
-            jg_buf_init(&b);
-            for (int k = i; k < nseg; k++) {
-                char *d;
-                jg_status st = jg_pct_decode(segs[k], lens[k], &d);
-                if (st != JG_OK) {
-                    jg_buf_done(&b);
-                    return strncmp(p, "{key", 4) == 0 ? JG_ERR_INVALID_KEY : JG_ERR_INVALID_NAME;
-                }
-                if (k > i)
-                    jg_buf_append(&b, "/", 1);
-                jg_buf_puts(&b, d);
-                free(d);
-            }
-            free(*key);
-            *key = jg_buf_take(&b, NULL);
-            *matched = true;
-            return JG_OK;
+            refs->rest = i;
+            refs->rest_is_key = strncmp(p, "{key", 4) == 0;
+            return true;
         }
-        if (i >= nseg)
-            return JG_OK;
-        if (p[0] == '{') {
-            char *d;
-            if (jg_pct_decode(segs[i], lens[i], &d) != JG_OK)
-                return JG_ERR_INVALID_BUCKET;
-            free(*bucket);
-            *bucket = d;
-        } else if (pl != lens[i] || strncmp(p, segs[i], pl) != 0) {
-            return JG_OK;
-        }
+        if (p[0] == '{')
+            refs->bucket = i;
+        else if (pl != lens[i] || strncmp(p, segs[i], pl) != 0)
+            return false;
         i++;
         p += pl;
         if (*p == '/')
             p++;
     }
-    *matched = i == nseg;
-    return JG_OK;
+    return i == nseg;
+}
+
+/* Decodes the parameters of the matched route into m. */
+static jg_status take_params(char **segs, size_t *lens, int nseg, const struct seg_refs *refs,
+                             struct jg_route_match *m)
+{
+    if (refs->bucket >= 0 &&
+        jg_pct_decode(segs[refs->bucket], lens[refs->bucket], &m->bucket) != JG_OK)
+        return JG_ERR_INVALID_BUCKET;
+    if (refs->rest < 0)
+        return JG_OK;
+    struct jg_buf b;
+    jg_buf_init(&b);
+    for (int k = refs->rest; k < nseg; k++) {
+        char *d;
+        if (jg_pct_decode(segs[k], lens[k], &d) != JG_OK) {
+            jg_buf_done(&b);
+            return refs->rest_is_key ? JG_ERR_INVALID_KEY : JG_ERR_INVALID_NAME;
+        }
+        if (k > refs->rest)
+            jg_buf_append(&b, "/", 1);
+        jg_buf_puts(&b, d);
+        free(d);
+    }
+    m->key = jg_buf_take(&b, NULL);
+    return m->key ? JG_OK : JG_ERR_NOMEM;
 }
 
 jg_status jg_router_match(const char *path, int method, struct jg_route_match *m)
@@ -151,6 +163,7 @@ jg_status jg_router_match(const char *path, int method, struct jg_route_match *m
     size_t lens[JG_REQ_MAX_SEGS * 8];
     char *copy = strdup(path);
     jg_status st = JG_ERR_NOT_FOUND;
+    struct seg_refs refs, chosen;
     int nseg;
 
     memset(m, 0, sizeof(*m));
@@ -160,34 +173,25 @@ jg_status jg_router_match(const char *path, int method, struct jg_route_match *m
     if (nseg < 0)
         goto out;
     for (const struct jg_route *r = jg_routes; r->pattern; r++) {
-        bool matched;
-        char *bucket = NULL, *key = NULL;
-        jg_status ms = match_one(r->pattern, segs, lens, nseg, &bucket, &key, &matched);
-        if (ms != JG_OK) {
-            free(bucket);
-            free(key);
-            st = ms;
-            goto out;
-        }
-        if (!matched) {
-            free(bucket);
-            free(key);
+        if (!match_one(r->pattern, segs, lens, nseg, &refs))
             continue;
-        }
         m->allow |= r->methods;
         if ((r->methods & method) && !m->route) {
             m->route = r;
-            m->bucket = bucket;
-            m->key = key;
-        } else {
-            free(bucket);
-            free(key);
+            chosen = refs;
         }
     }
-    if (m->route)
-        st = JG_OK;
-    else if (m->allow)
+    if (m->route) {
+        st = take_params(segs, lens, nseg, &chosen, m);
+        if (st != JG_OK) {
+            free(m->bucket);
+            free(m->key);
+            m->bucket = m->key = NULL;
+            m->route = NULL;
+        }
+    } else if (m->allow) {
         st = JG_ERR_METHOD_NOT_ALLOWED;
+    }
 out:
     free(copy);
     return st;

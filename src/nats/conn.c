@@ -269,7 +269,12 @@ static int64_t nats_hook(void *arg)
     tls_grave = &n->grave;
     if (n->grave.len)
         wait = GRAVE_AGE_MS;
-    for (int i = 0; n->sub && i < 4096; i++) {
+    /* only as many as are queued: asking an empty subscription costs
+     * libnats a formatted error message each time */
+    int pending = 0;
+    if (n->sub && natsSubscription_GetPending(n->sub, &pending, NULL) != NATS_OK)
+        pending = 0;
+    for (int i = 0; i < pending && i < 4096; i++) {
         natsMsg *msg = NULL;
         if (natsSubscription_NextMsg(&msg, n->sub, 0) != NATS_OK || !msg)
             break;
