@@ -79,13 +79,13 @@ static bool same_config(const cJSON *cfg, const void *arg)
     const struct jg_kv_bucket_cfg *c = arg;
     int64_t ttl = c->has_ttl ? c->ttl : 0;
     return strcmp(jg_js_str(cfg, "description"), c->has_description ? c->description : "") == 0 &&
-           jg_js_num(cfg, "max_msgs_per_subject", 1) == (c->has_history ? c->history : 1) &&
-           jg_js_num(cfg, "max_age", 0) == ttl &&
-           jg_js_num(cfg, "max_msg_size", -1) == (c->has_mvs ? c->max_value_size : -1) &&
-           jg_js_num(cfg, "max_bytes", -1) == (c->has_mb ? c->max_bytes : -1) &&
+           jg_js_num_is(cfg, "max_msgs_per_subject", 1, c->has_history ? c->history : 1) &&
+           jg_js_num_is(cfg, "max_age", 0, ttl) &&
+           jg_js_num_is(cfg, "max_msg_size", -1, c->has_mvs ? c->max_value_size : -1) &&
+           jg_js_num_is(cfg, "max_bytes", -1, c->has_mb ? c->max_bytes : -1) &&
            strcmp(*jg_js_str(cfg, "storage") ? jg_js_str(cfg, "storage") : "file",
                   c->has_storage ? c->storage : "file") == 0 &&
-           jg_js_num(cfg, "num_replicas", 1) == (c->has_replicas ? c->replicas : 1);
+           jg_js_num_is(cfg, "num_replicas", 1, c->has_replicas ? c->replicas : 1);
 }
 
 /* PUT on an existing bucket: change what was given, keep the rest. */

@@ -37,6 +37,17 @@ jg_status jg_js_json_duration(const cJSON *v, int64_t *ret)
     return JG_OK;
 }
 
+/* An integer member written as its literal: cJSON holds numbers as
+ * doubles and prints a large one with 15 digits when that is within its
+ * tolerance, which would send a ttl of 1e15 ns and more a few nanoseconds
+ * off. */
+static void add_int(cJSON *o, const char *name, int64_t v)
+{
+    char buf[24];
+    snprintf(buf, sizeof(buf), "%lld", (long long)v);
+    cJSON_AddRawToObject(o, name, buf);
+}
+
 char *jg_js_stream_config(const struct jg_js_stream_spec *s)
 {
     char subj[300], stream[300];
@@ -58,17 +69,17 @@ char *jg_js_stream_config(const struct jg_js_stream_spec *s)
         cJSON_AddItemToArray(subjects, cJSON_CreateString(subj));
     }
     cJSON_AddStringToObject(o, "retention", "limits");
-    cJSON_AddNumberToObject(o, "max_consumers", -1);
-    cJSON_AddNumberToObject(o, "max_msgs", -1);
-    cJSON_AddNumberToObject(o, "max_bytes", (double)s->max_bytes);
-    cJSON_AddNumberToObject(o, "max_age", (double)s->max_age_ns);
-    cJSON_AddNumberToObject(o, "max_msgs_per_subject", (double)s->per_subject);
-    cJSON_AddNumberToObject(o, "max_msg_size", (double)s->max_msg_size);
+    add_int(o, "max_consumers", -1);
+    add_int(o, "max_msgs", -1);
+    add_int(o, "max_bytes", s->max_bytes);
+    add_int(o, "max_age", s->max_age_ns);
+    add_int(o, "max_msgs_per_subject", s->per_subject);
+    add_int(o, "max_msg_size", s->max_msg_size);
     cJSON_AddStringToObject(o, "storage", s->storage ? s->storage : "file");
     cJSON_AddStringToObject(o, "discard", "new");
-    cJSON_AddNumberToObject(o, "num_replicas", (double)s->replicas);
+    add_int(o, "num_replicas", s->replicas);
     if (s->duplicate_window_ns > 0)
-        cJSON_AddNumberToObject(o, "duplicate_window", (double)s->duplicate_window_ns);
+        add_int(o, "duplicate_window", s->duplicate_window_ns);
     cJSON_AddBoolToObject(o, "allow_rollup_hdrs", true);
     cJSON_AddBoolToObject(o, "deny_delete", s->deny_delete);
     cJSON_AddBoolToObject(o, "deny_purge", false);
@@ -205,12 +216,35 @@ out:
     return st;
 }
 
+/* A double as int64: those in [-2^63, 2^63), and 2^63 itself, which is
+ * what an integer near INT64_MAX becomes as a double, as INT64_MAX (as
+ * jg_bucketm_config_text writes it). */
+static bool double_i64(double v, int64_t *ret)
+{
+    if (v == 9223372036854775808.0)
+        *ret = INT64_MAX;
+    else if (v >= -9223372036854775808.0 && v < 9223372036854775808.0)
+        *ret = (int64_t)v;
+    else
+        return false;
+    return true;
+}
+
 int64_t jg_js_num(const cJSON *o, const char *name, int64_t def)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsNumber(v) || !(v->valuedouble > -9.2e18 && v->valuedouble < 9.2e18))
+    int64_t n;
+    if (!cJSON_IsNumber(v) || !double_i64(v->valuedouble, &n))
         return def;
-    return (int64_t)v->valuedouble;
+    return n;
+}
+
+bool jg_js_num_is(const cJSON *o, const char *name, int64_t def, int64_t want)
+{
+    int64_t have = jg_js_num(o, name, def), w;
+    if (have == want)
+        return true;
+    return double_i64((double)want, &w) && have == w;
 }
 
 const char *jg_js_str(const cJSON *o, const char *name)

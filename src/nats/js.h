@@ -62,6 +62,10 @@ jg_status jg_js_ack_seq(natsMsg *msg, uint64_t *ret_seq);
 /* Fields of JetStream JSON: the number (def when absent or not a number)
  * and the string ("" when absent). */
 int64_t jg_js_num(const cJSON *o, const char *name, int64_t def);
+/* Whether that number is want as JSON carries it: through a double, so an
+ * integer beyond 2^53, which no double holds, matches its nearest double
+ * (a stream created with want holds that). */
+bool jg_js_num_is(const cJSON *o, const char *name, int64_t def, int64_t want);
 /* Client JSON (bucket configurations): a number that is an integer in int64
  * range; a duration as nanoseconds (>= 0) or a Go duration string ("1h").
  * JG_ERR_INVALID_CONFIG otherwise. */

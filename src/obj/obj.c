@@ -531,13 +531,13 @@ char *jg_obj_stream_config(const char *bucket, const struct jg_obj_bucket_cfg *c
 
 bool jg_obj_bucket_cfg_same(const cJSON *cfg, const struct jg_obj_bucket_cfg *c)
 {
-    int64_t mb = jg_js_num(cfg, "max_bytes", -1);
+    int64_t mb = c->has_max_bytes ? c->max_bytes : -1;
     return strcmp(jg_js_str(cfg, "description"), c->has_description ? c->description : "") == 0 &&
-           jg_js_num(cfg, "max_age", 0) == (c->has_ttl ? c->ttl : 0) &&
-           (mb <= 0 ? -1 : mb) == (c->has_max_bytes ? c->max_bytes : -1) &&
+           jg_js_num_is(cfg, "max_age", 0, c->has_ttl ? c->ttl : 0) &&
+           (mb <= 0 ? jg_js_num(cfg, "max_bytes", -1) <= 0 : jg_js_num_is(cfg, "max_bytes", -1, mb)) &&
            strcmp(*jg_js_str(cfg, "storage") ? jg_js_str(cfg, "storage") : "file",
                   c->has_storage ? c->storage : "file") == 0 &&
-           jg_js_num(cfg, "num_replicas", 1) == (c->has_replicas ? c->replicas : 1);
+           jg_js_num_is(cfg, "num_replicas", 1, c->has_replicas ? c->replicas : 1);
 }
 
 cJSON *jg_obj_bucket_status_json(const char *bucket, const cJSON *si)
