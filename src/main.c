@@ -184,7 +184,7 @@ int main(int argc, char **argv)
         goto out;
     if (jg_nats_new(&app.cfg, loop, &app.nats) != JG_OK)
         goto out;
-    if (jg_buckets_new(app.nats, &app.buckets) != JG_OK)
+    if (jg_buckets_new(app.nats, &app.cfg.request_timeout_ms, &app.buckets) != JG_OK)
         goto out;
     jg_nats_on_reconnect(app.nats, on_reconnect, &app);
     if (jg_http_start(&app, loop, &app.http) != JG_OK)

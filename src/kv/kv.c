@@ -420,9 +420,13 @@ struct fetch {
     struct jg_app *app;
     const char *bucket;  /* owned by the operation */
     bool leader;
+    bool replicated;     /* replicas > 1 with direct gets */
     fetch_fn fn;
     void *ctx;
     int64_t deadline_ms; /* of the whole read, across attempts */
+    int replica_tries;   /* direct gets after the leader's "not found" */
+    const char *key;     /* current-value reads (owned by the operation), else NULL */
+    char stream[300];
     char subj[MAX_KEY_LEN + 600];
     char body[MAX_KEY_LEN + 300];
 };
@@ -437,6 +441,31 @@ static int64_t attempt_ms(const struct fetch *f)
 }
 
 static void fetch_send(struct fetch *f);
+
+/* nats-server 2.9.10 can leave a replica without messages that a quorum
+ * stored (a catchup after a restart that skips them; fixed in later
+ * servers), and that replica can become the stream leader: it answers "no
+ * message" for a key that the other replicas hold.  So a leader's "not
+ * found" for a key's current value is asked again of the replicas by
+ * direct get, up to REPLICA_TRIES times while they say "not found" too;
+ * the first value found is the answer.  A direct get is answered by the
+ * replica on the server jetgate is connected to when it has one (else by
+ * any), so this helps when that server holds the data. */
+#define REPLICA_TRIES 3
+
+static bool fetch_ask_replicas(struct fetch *f)
+{
+    if (!f->key || f->replica_tries >= REPLICA_TRIES || jg_now_ms() + 10 >= f->deadline_ms)
+        return false;
+    if (f->replica_tries++ == 0)
+        jg_debug("kv: the leader of '%s' has no '%s': asking its replicas", f->stream, f->key);
+    f->leader = false;
+    snprintf(f->subj, sizeof(f->subj), "$JS.API.DIRECT.GET.%s.$KV.%s.%s", f->stream, f->bucket,
+             f->key);
+    f->body[0] = '\0';
+    fetch_send(f);
+    return true;
+}
 
 static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
 {
@@ -456,6 +485,8 @@ static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
     }
     if (st == JG_OK && !f->leader) {
         st = jg_kv_entry_from_direct(f->bucket, msg, &e);
+        if (st == JG_ERR_KEY_NOT_FOUND && f->replica_tries > 0 && fetch_ask_replicas(f))
+            return;
     } else if (st == JG_OK) {
         cJSON *json = NULL;
         st = jg_js_reply_json(msg, &json, NULL, NULL, 0);
@@ -466,6 +497,8 @@ static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
             fetch_send(f); /* "JetStream temporarily unavailable": no leader yet */
             return;
         }
+        if (st == JG_ERR_KEY_NOT_FOUND && f->replicated && fetch_ask_replicas(f))
+            return;
     }
     f->fn(f->ctx, st, e);
 }
@@ -493,10 +526,16 @@ static void fetch_start(struct jg_app *app, const struct jg_bucket_info *info, s
     f->app = app;
     f->bucket = bucket;
     f->leader = info->replicas > 1 || !info->allow_direct;
+    f->replicated = info->replicas > 1 && info->allow_direct;
+    f->replica_tries = 0;
     f->fn = fn;
     f->ctx = ctx;
     f->deadline_ms = jg_now_ms() + app->cfg.request_timeout_ms;
     jg_js_stream_name(JG_BUCKET_KV, bucket, stream, sizeof(stream));
+    snprintf(f->stream, sizeof(f->stream), "%s", stream);
+    /* the current value only: what the replicas are asked when the leader
+     * has nothing (fetch_ask_replicas) */
+    f->key = seq == 0 && !next ? key : NULL;
     if (!f->leader && seq == 0 && !next) {
         snprintf(subj, subjsz, "$JS.API.DIRECT.GET.%s.$KV.%s.%s", stream, bucket, key);
         body[0] = '\0';

@@ -286,6 +286,7 @@ struct slot {
 
 struct jg_buckets {
     struct jg_nats *nats;
+    const int64_t *request_timeout_ms; /* the configuration's (changes on reload) */
     natsSubscription *advisories;
     bool adv_done;           /* its last callback ran (lock) */
     pthread_cond_t adv_cond;
@@ -335,12 +336,14 @@ static void on_advisories_done(void *closure)
     pthread_mutex_unlock(&b->lock);
 }
 
-jg_status jg_buckets_new(struct jg_nats *n, struct jg_buckets **ret)
+jg_status jg_buckets_new(struct jg_nats *n, const int64_t *request_timeout_ms,
+                         struct jg_buckets **ret)
 {
     struct jg_buckets *b = calloc(1, sizeof(*b));
     if (!b)
         return JG_ERR_NOMEM;
     b->nats = n;
+    b->request_timeout_ms = request_timeout_ms;
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->adv_cond, NULL);
     if (natsConnection_Subscribe(&b->advisories, jg_nats_conn(n), "$JS.EVENT.ADVISORY.STREAM.*.*",
@@ -495,8 +498,12 @@ void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const cha
     l->fn = fn;
     l->ctx = ctx;
     jg_js_stream_name(kind, bucket, stream, sizeof(stream));
-    snprintf(api, sizeof(api), "STREAM.INFO.%s", stream);
-    jg_status st = jg_js_api(b->nats, r, api, NULL, 0, on_info, l);
+    snprintf(api, sizeof(api), "$JS.API.STREAM.INFO.%s", stream);
+    /* half the request's time at most: the operation that follows a lookup
+     * has its own timeout, and both must end within about one request
+     * timeout (a lookup waits while a stream has no leader) */
+    int64_t t = *b->request_timeout_ms / 2;
+    jg_status st = jg_nats_request(b->nats, r, api, NULL, NULL, 0, 0, t > 250 ? t : 250, on_info, l);
     if (st != JG_OK) {
         free(l);
         fn(ctx, st, NULL);

@@ -92,7 +92,10 @@ jg_status jg_bucket_info_from_json(enum jg_bucket_kind kind, const char *bucket,
                                    const cJSON *stream_info, struct jg_bucket_info *info);
 
 struct jg_buckets;
-jg_status jg_buckets_new(struct jg_nats *n, struct jg_buckets **ret);
+/* *request_timeout_ms (the configuration's, read at each lookup): a lookup
+ * that asks the server takes at most half of it. */
+jg_status jg_buckets_new(struct jg_nats *n, const int64_t *request_timeout_ms,
+                         struct jg_buckets **ret);
 /* Stops following stream advisories and waits (at most 2 s) until their
  * last callback ran: call before the connection closes, so that no
  * subscription of the cache is left for the close to end (libnats 3.4.1 then

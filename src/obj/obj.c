@@ -569,6 +569,9 @@ struct info_op {
     jg_obj_info_fn fn;
     void *ctx;
     struct jg_nats_req lookup, req;
+    int replica_tries;      /* direct gets after the leader's "not found" */
+    int64_t deadline_ms;
+    char stream[300], msubj[SUBJ_MAX];
 };
 
 static void info_finish(struct info_op *op, jg_status st, struct jg_obj_info *info)
@@ -582,6 +585,27 @@ static void info_finish(struct info_op *op, jg_status st, struct jg_obj_info *in
     fn(fctx, st, info, &binfo);
 }
 
+static void info_send(struct info_op *op);
+
+/* A leader's "no message" on a replicated bucket is asked again of the
+ * replicas by direct get, up to REPLICA_TRIES times while they say so
+ * too: nats-server 2.9.10 can elect a replica that lacks messages a quorum
+ * stored (see fetch_ask_replicas in src/kv/kv.c). */
+#define REPLICA_TRIES 3
+
+static bool info_ask_replicas(struct info_op *op)
+{
+    if (op->binfo.replicas < 2 || !op->binfo.allow_direct || op->replica_tries >= REPLICA_TRIES ||
+        jg_now_ms() + 10 >= op->deadline_ms)
+        return false;
+    if (op->replica_tries++ == 0)
+        jg_debug("obj: the leader of '%s' has no meta for '%s': asking its replicas", op->stream,
+                 op->name);
+    op->leader = false;
+    info_send(op);
+    return true;
+}
+
 static void on_meta(void *ctx, jg_status st, natsMsg *msg)
 {
     struct info_op *op = ctx;
@@ -591,6 +615,13 @@ static void on_meta(void *ctx, jg_status st, natsMsg *msg)
         goto out;
     if (!op->leader) {
         int status = jg_nats_msg_status(msg);
+        if ((status == 404 || status == 408) && op->replica_tries > 0) {
+            natsMsg_Destroy(msg);
+            if (info_ask_replicas(op))
+                return;
+            st = JG_ERR_OBJECT_NOT_FOUND;
+            goto out;
+        }
         if (status == 404 || status == 408) {
             st = JG_ERR_OBJECT_NOT_FOUND;
         } else if (status == 503) {
@@ -614,8 +645,13 @@ static void on_meta(void *ctx, jg_status st, natsMsg *msg)
     cJSON *json = NULL;
     int ecode = 0;
     st = jg_js_reply_json(msg, &json, &ecode, NULL, 0);
-    if (st != JG_OK && ecode == 10037)
+    if (st != JG_OK && ecode == 10037) {
+        cJSON_Delete(json);
+        if (info_ask_replicas(op))
+            return;
         st = JG_ERR_OBJECT_NOT_FOUND;
+        goto out;
+    }
     if (st == JG_OK) {
         const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
         const char *data = jg_js_str(m, "data");
@@ -640,10 +676,27 @@ out:
     info_finish(op, st, info);
 }
 
+/* Asks for the meta message: the leader's STREAM.MSG.GET, or a direct get. */
+static void info_send(struct info_op *op)
+{
+    char subj[SUBJ_MAX + 400], body[SUBJ_MAX + 40];
+    if (op->leader) {
+        snprintf(subj, sizeof(subj), "$JS.API.STREAM.MSG.GET.%s", op->stream);
+        snprintf(body, sizeof(body), "{\"last_by_subj\":\"%s\"}", op->msubj);
+    } else {
+        snprintf(subj, sizeof(subj), "$JS.API.DIRECT.GET.%s.%s", op->stream, op->msubj);
+        body[0] = '\0';
+    }
+    int64_t left = op->deadline_ms - jg_now_ms();
+    jg_status st = jg_nats_request(op->app->nats, &op->req, subj, NULL, body, strlen(body), 0,
+                                   left > 10 ? left : 10, on_meta, op);
+    if (st != JG_OK)
+        info_finish(op, st, NULL);
+}
+
 static void info_bucket(void *ctx, jg_status st, const struct jg_bucket_info *binfo)
 {
     struct info_op *op = ctx;
-    char subj[SUBJ_MAX + 400], body[SUBJ_MAX + 40], stream[300], msubj[SUBJ_MAX];
     if (st != JG_OK) {
         info_finish(op, st, NULL);
         return;
@@ -655,19 +708,11 @@ static void info_bucket(void *ctx, jg_status st, const struct jg_bucket_info *bi
         info_finish(op, JG_ERR_NOMEM, NULL);
         return;
     }
-    jg_js_stream_name(JG_BUCKET_OBJ, op->bucket, stream, sizeof(stream));
-    meta_subject(op->bucket, enc, msubj, sizeof(msubj));
+    jg_js_stream_name(JG_BUCKET_OBJ, op->bucket, op->stream, sizeof(op->stream));
+    meta_subject(op->bucket, enc, op->msubj, sizeof(op->msubj));
     free(enc);
-    if (op->leader) {
-        snprintf(subj, sizeof(subj), "$JS.API.STREAM.MSG.GET.%s", stream);
-        snprintf(body, sizeof(body), "{\"last_by_subj\":\"%s\"}", msubj);
-    } else {
-        snprintf(subj, sizeof(subj), "$JS.API.DIRECT.GET.%s.%s", stream, msubj);
-        body[0] = '\0';
-    }
-    st = jg_nats_request(op->app->nats, &op->req, subj, NULL, body, strlen(body), 0, 0, on_meta, op);
-    if (st != JG_OK)
-        info_finish(op, st, NULL);
+    op->deadline_ms = jg_now_ms() + op->app->cfg.request_timeout_ms;
+    info_send(op);
 }
 
 void jg_obj_info_get(struct jg_app *app, const char *bucket, const char *name, jg_obj_info_fn fn,

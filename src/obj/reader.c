@@ -85,6 +85,7 @@ struct jg_obj_reader {
     char api[400];
     char subj[300];
     bool leader;
+    bool replicas_direct;   /* replicated with direct gets: see on_chunk */
     uint64_t size, nchunks;
     bool verify;
     uint8_t want[32];
@@ -569,7 +570,7 @@ static void fetch_locked(struct jg_obj_reader *r)
 
 /* Reads one reply into c; JG_OK or a reason in why. */
 static jg_status parse_chunk(struct jg_obj_reader *r, natsMsg *msg, struct rchunk *c,
-                             uint64_t *seq, char *why, size_t wl)
+                             uint64_t *seq, char *why, size_t wl, bool *missing)
 {
     if (!r->leader) {
         int status = jg_nats_msg_status(msg);
@@ -599,6 +600,7 @@ static jg_status parse_chunk(struct jg_obj_reader *r, natsMsg *msg, struct rchun
     jg_status st = jg_js_reply_json(msg, &json, &ecode, desc, sizeof(desc));
     if (st != JG_OK) {
         snprintf(why, wl, ecode == 10037 ? "chunks of the object are missing" : "%s", desc);
+        *missing = ecode == 10037;
         return st;
     }
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
@@ -629,15 +631,25 @@ static void on_chunk(void *ctx, jg_status st, natsMsg *msg)
     struct rchunk c = {0};
     uint64_t seq = 0;
     char why[200] = "";
+    bool missing = false;
 
     if (st == JG_OK)
-        st = parse_chunk(r, msg, &c, &seq, why, sizeof(why));
+        st = parse_chunk(r, msg, &c, &seq, why, sizeof(why), &missing);
     else
         snprintf(why, sizeof(why), "%s", jg_status_title(st));
     pthread_mutex_lock(&r->lock);
     r->inflight = false;
     if (r->closed || r->failed) {
         chunk_clear(&c);
+    } else if (st != JG_OK && missing && r->leader && r->replicas_direct) {
+        /* the leader lacks chunks a quorum stored (nats-server 2.9.10 can
+         * elect such a replica; see fetch_ask_replicas in src/kv/kv.c):
+         * the rest comes from the replicas by direct get */
+        jg_debug("obj: the leader of '%s' lacks chunks of '%s': reading them from its replicas",
+                 r->stream, r->subj);
+        r->leader = false;
+        snprintf(r->api, sizeof(r->api), "$JS.API.DIRECT.GET.%s", r->stream);
+        fetch_locked(r);
     } else if (st != JG_OK) {
         fail_locked(r, why);
     } else {
@@ -723,6 +735,7 @@ jg_status jg_obj_reader_new(struct jg_app *app, const struct jg_bucket_info *bin
     r->app = app;
     r->refs = 1;
     r->leader = binfo->replicas > 1 || !binfo->allow_direct;
+    r->replicas_direct = binfo->replicas > 1 && binfo->allow_direct;
     jg_js_stream_name(JG_BUCKET_OBJ, binfo->name, r->stream, sizeof(r->stream));
     snprintf(r->api, sizeof(r->api), "$JS.API.%s.%s",
              r->leader ? "STREAM.MSG.GET" : "DIRECT.GET", r->stream);

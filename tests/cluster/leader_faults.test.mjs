@@ -39,14 +39,18 @@ async function setup({ obj = false } = {}) {
 }
 
 // JETGATE_CLUSTER_CI=1 (tests/check.sh) leaves this test to `make
-// check-cluster`: about one run in nine still sees an object answer 404
-// object_not_found for a few seconds after its upload was acknowledged
-// (the object reads back afterwards); the cause is not found yet.
-const KNOWN_OBJECT_404 = process.env.JETGATE_CLUSTER_CI
-  ? 'a transient 404 on an acknowledged object under leader kills is not fixed yet (make check-cluster runs this test)'
+// check-cluster`: in about one run in eight, nats-server 2.9.10 elects a
+// replica that was still catching up after its restart, and that leader
+// lacks messages a quorum stored (fixed in later servers; nats-server pull
+// requests 6056 and 7040).  jetgate then asks the replicas by direct get,
+// which helps when the server it is connected to holds them; when that
+// server is the one lacking them, an acknowledged object answers 404 until
+// the leadership moves.
+const SERVER_DIVERGENCE = process.env.JETGATE_CLUSTER_CI
+  ? 'nats-server 2.9.10 can elect a replica that lacks acknowledged messages (make check-cluster runs this test)'
   : false;
 
-test(`the buckets' leader killed and restarted ${ROUNDS} times under mixed load: nothing acknowledged is lost`, { skip: KNOWN_OBJECT_404 }, async (t) => {
+test(`the buckets' leader killed and restarted ${ROUNDS} times under mixed load: nothing acknowledged is lost`, { skip: SERVER_DIVERGENCE }, async (t) => {
   const { cluster, jg, bucket, objBucket } = await setup({ obj: true });
   const stream = `KV_${bucket}`;
   const load = new MixedLoad({
@@ -261,4 +265,28 @@ test('the server jetgate is connected to frozen (SIGSTOP): jetgate moves to anot
   assert.ok(jg.running(), `jetgate died:\n${tail(jg.log())}`);
   assert.ok(servedAt >= 0, `jetgate did not serve a write and read within 45 s of its server freezing:\n${notes.join('\n')}\n${tail(jg.log(), 20)}`);
   assert.deepEqual(slow, [], 'answers later than the request timeout');
+});
+
+// A leader's "not found" on a replicated bucket is checked against the
+// highest sequence acknowledged to this jetgate (a leader elected before it
+// applied every write may answer it wrongly, see jg_buckets_recheck_missing):
+// a key or object that was never written still answers 404, at once.
+test('replicated buckets after writes: what was never written answers 404 at once', async () => {
+  const { jg, bucket } = await setup();
+  const ob = uniqueName('hao');
+  const c = await http(jg.base, 'PUT', `/v1/objm/buckets/${ob}`, { body: { replicas: 3 } });
+  assert.ok(c.status === 201 || c.status === 200, c.text);
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await http(jg.base, 'PUT', `/v1/kv/${bucket}/k${i}`, { body: `v${i}` })).status, 201);
+    assert.equal((await http(jg.base, 'PUT', `/v1/obj/${ob}/o${i}`, { body: `object ${i}` })).status, 201);
+  }
+  for (const [p, code] of [[`/v1/kv/${bucket}/never`, 'key_not_found'], [`/v1/obj/${ob}/never`, 'object_not_found']]) {
+    const r = await http(jg.base, 'GET', p);
+    assert.equal(r.status, 404, `${p}: ${r.status} ${r.text}`);
+    assert.equal(r.json.code, code);
+    assert.ok(r.ms < 1000, `${p}: 404 after ${r.ms} ms`);
+  }
+  // and what was written reads back
+  assert.equal((await http(jg.base, 'GET', `/v1/kv/${bucket}/k4`)).text, 'v4');
+  assert.equal((await http(jg.base, 'GET', `/v1/obj/${ob}/o4`)).text, 'object 4');
 });
