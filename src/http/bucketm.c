@@ -130,41 +130,11 @@ static void on_updated(void *ctx, jg_status st, natsMsg *msg)
     on_changed(ctx, st, msg, 200);
 }
 
-/* Turns the integral numbers under item into raw integer literals. */
-static bool ints_raw(cJSON *item)
-{
-    for (cJSON *c = item->child; c; c = c->next) {
-        if (cJSON_IsNumber(c)) {
-            double v = c->valuedouble;
-            char buf[32];
-            /* [-2^63, 2^63]: 2^63 is what an int64 near INT64_MAX
-             * becomes as a double, written back as INT64_MAX */
-            if (v == 9223372036854775808.0)
-                snprintf(buf, sizeof(buf), "%lld", (long long)INT64_MAX);
-            else if (v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
-                     v == (double)(int64_t)v)
-                snprintf(buf, sizeof(buf), "%lld", (long long)v);
-            else
-                continue;
-            char *text = strdup(buf);
-            if (!text)
-                return false;
-            /* in place, so the member keeps its name; cJSON_Delete frees
-             * valuestring whatever the type */
-            c->type = cJSON_Raw | (c->type & cJSON_StringIsConst);
-            c->valuestring = text;
-        } else if (c->child && !ints_raw(c)) {
-            return false;
-        }
-    }
-    return true;
-}
-
 char *jg_bucketm_config_text(const cJSON *stream_cfg)
 {
     char *text = NULL;
     cJSON *copy = cJSON_Duplicate(stream_cfg, true);
-    if (copy && ints_raw(copy))
+    if (copy && jg_js_ints_raw(copy))
         text = cJSON_PrintUnformatted(copy);
     cJSON_Delete(copy);
     return text;

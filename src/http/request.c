@@ -12,6 +12,7 @@
 
 #include "http/router.h"
 #include "nats/conn.h"
+#include "nats/js.h"
 
 const char *jg_req_header(struct jg_req *req, const char *name)
 {
@@ -273,7 +274,8 @@ void jg_resp_stream(struct jg_resp *resp, int64_t size, size_t block, jg_stream_
 
 void jg_resp_json(struct jg_resp *resp, int status, cJSON *json)
 {
-    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    /* integers as integer literals, also from 1e15 up (a long ttl) */
+    char *text = json && jg_js_ints_raw(json) ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
     resp->status = status;
     if (!text) {

@@ -247,6 +247,37 @@ bool jg_js_num_is(const cJSON *o, const char *name, int64_t def, int64_t want)
     return double_i64((double)want, &w) && have == w;
 }
 
+bool jg_js_ints_raw(cJSON *item)
+{
+    for (cJSON *c = item->child; c; c = c->next) {
+        if (cJSON_IsNumber(c)) {
+            double v = c->valuedouble;
+            char buf[32];
+            if (v > -1e15 && v < 1e15)
+                continue; /* cJSON prints these as integers already */
+            /* [-2^63, 2^63]: 2^63 is what an int64 near INT64_MAX
+             * becomes as a double, written back as INT64_MAX */
+            if (v == 9223372036854775808.0)
+                snprintf(buf, sizeof(buf), "%lld", (long long)INT64_MAX);
+            else if (v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
+                     v == (double)(int64_t)v)
+                snprintf(buf, sizeof(buf), "%lld", (long long)v);
+            else
+                continue;
+            char *text = strdup(buf);
+            if (!text)
+                return false;
+            /* in place, so the member keeps its name; cJSON_Delete frees
+             * valuestring whatever the type */
+            c->type = cJSON_Raw | (c->type & cJSON_StringIsConst);
+            c->valuestring = text;
+        } else if (c->child && !jg_js_ints_raw(c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 const char *jg_js_str(const cJSON *o, const char *name)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);

@@ -72,6 +72,12 @@ bool jg_js_num_is(const cJSON *o, const char *name, int64_t def, int64_t want);
 jg_status jg_js_json_i64(const cJSON *v, int64_t *ret);
 jg_status jg_js_json_duration(const cJSON *v, int64_t *ret);
 const char *jg_js_str(const cJSON *o, const char *name);
+/* Turns the integral numbers under item (in [-2^63, 2^63]; 2^63, what an
+ * integer near INT64_MAX becomes as a double, as INT64_MAX) into raw
+ * integer literals: cJSON prints 1e15 and more in exponent form
+ * (2.592e+15), which nats-server and Go's int64 fields refuse.  false when
+ * out of memory (item then partly converted). */
+bool jg_js_ints_raw(cJSON *item);
 
 /* Maps a JetStream API error (HTTP-like code, err_code, description). */
 jg_status jg_js_error_status(int code, int err_code, const char *desc);

@@ -66,3 +66,16 @@ test('a ttl no double holds: a repeated identical create answers 200, not 409', 
     }
   }
 });
+
+// Answers hold integers as integer literals, also from 1e15 up: Go's
+// encoding/json refuses "3.1536e+16" for an int64 field.
+test('a 1-year ttl is answered as an integer literal, not in exponent form', async () => {
+  for (const kind of ['kvm', 'objm']) {
+    const b = uniqueName(`${kind}year`);
+    const r = await http(stack.base, 'POST', `/v1/${kind}/buckets/${b}`, { body: { ttl: '8760h' } });
+    assert.equal(r.status, 201, r.text);
+    assert.match(r.text, /"ttl":31536000000000000[,}]/, `${kind}: ${r.text}`);
+    const s = await http(stack.base, 'GET', `/v1/${kind}/buckets/${b}`);
+    assert.match(s.text, /"ttl":31536000000000000[,}]/, `${kind} status: ${s.text}`);
+  }
+});
