@@ -161,12 +161,9 @@ static void on_info_for_write(void *ctx, jg_status st, natsMsg *msg)
     if (st == JG_OK)
         st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));
     if (st == JG_ERR_BUCKET_NOT_FOUND) {
-        /* not there yet: create it (integers written as such) */
-        char *text = op->k->stream_config(op->req->bucket, op->cfg);
-        cJSON *cfg = text ? cJSON_Parse(text) : NULL;
-        char *body = cfg ? jg_bucketm_config_text(cfg) : NULL;
-        free(text);
-        cJSON_Delete(cfg);
+        /* not there yet: create it (jg_js_stream_config writes integer
+         * literals) */
+        char *body = op->k->stream_config(op->req->bucket, op->cfg);
         if (!body) {
             op_fail(op, JG_ERR_NOMEM, NULL);
             return;

@@ -735,11 +735,10 @@ void jg_http_end_streams(struct jg_http *h)
 }
 
 /* Streams waiting for data are suspended, so libmicrohttpd does not see
- * their clients leave: look at their sockets and wake those whose peer
- * hung up, so the stream ends and its resources (a watch's consumer) go. */
-/* Event streams waiting for data are not watched by libmicrohttpd: a client
- * that left is found here, once a second, with one poll() over all of
- * them (the lock is held for one system call, not one per stream). */
+ * their clients leave: once a second, one poll() over all their sockets
+ * (the lock is held for one system call, not one per stream) wakes those
+ * whose peer hung up, so the stream ends and its resources (a watch's
+ * consumer) go. */
 static void reap_gone_streams(struct jg_http *h)
 {
     pthread_mutex_lock(&h->stream_lock);

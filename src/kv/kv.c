@@ -453,6 +453,14 @@ static void fetch_send(struct fetch *f);
  * any), so this helps when that server holds the data. */
 #define REPLICA_TRIES 3
 
+/* A direct get of f->key's current value, answered by any replica. */
+static void direct_last(struct fetch *f)
+{
+    snprintf(f->subj, sizeof(f->subj), "$JS.API.DIRECT.GET.%s.$KV.%s.%s", f->stream, f->bucket,
+             f->key);
+    f->body[0] = '\0';
+}
+
 static bool fetch_ask_replicas(struct fetch *f)
 {
     if (!f->key || f->replica_tries >= REPLICA_TRIES || jg_now_ms() + 10 >= f->deadline_ms)
@@ -460,9 +468,7 @@ static bool fetch_ask_replicas(struct fetch *f)
     if (f->replica_tries++ == 0)
         jg_debug("kv: the leader of '%s' has no '%s': asking its replicas", f->stream, f->key);
     f->leader = false;
-    snprintf(f->subj, sizeof(f->subj), "$JS.API.DIRECT.GET.%s.$KV.%s.%s", f->stream, f->bucket,
-             f->key);
-    f->body[0] = '\0';
+    direct_last(f);
     fetch_send(f);
     return true;
 }
@@ -520,7 +526,7 @@ static void fetch_start(struct jg_app *app, const struct jg_bucket_info *info, s
                         const char *bucket, const char *key, uint64_t seq, bool next,
                         fetch_fn fn, void *ctx)
 {
-    char *subj = f->subj, *body = f->body, stream[300];
+    char *subj = f->subj, *body = f->body, *stream = f->stream;
     const size_t subjsz = sizeof(f->subj), bodysz = sizeof(f->body);
 
     f->app = app;
@@ -531,14 +537,12 @@ static void fetch_start(struct jg_app *app, const struct jg_bucket_info *info, s
     f->fn = fn;
     f->ctx = ctx;
     f->deadline_ms = jg_now_ms() + app->cfg.request_timeout_ms;
-    jg_js_stream_name(JG_BUCKET_KV, bucket, stream, sizeof(stream));
-    snprintf(f->stream, sizeof(f->stream), "%s", stream);
+    jg_js_stream_name(JG_BUCKET_KV, bucket, f->stream, sizeof(f->stream));
     /* the current value only: what the replicas are asked when the leader
      * has nothing (fetch_ask_replicas) */
     f->key = seq == 0 && !next ? key : NULL;
-    if (!f->leader && seq == 0 && !next) {
-        snprintf(subj, subjsz, "$JS.API.DIRECT.GET.%s.$KV.%s.%s", stream, bucket, key);
-        body[0] = '\0';
+    if (!f->leader && f->key) {
+        direct_last(f);
     } else {
         if (f->leader)
             snprintf(subj, subjsz, "$JS.API.STREAM.MSG.GET.%s", stream);

@@ -253,17 +253,12 @@ bool jg_js_ints_raw(cJSON *item)
         if (cJSON_IsNumber(c)) {
             double v = c->valuedouble;
             char buf[32];
+            int64_t n;
             if (v > -1e15 && v < 1e15)
                 continue; /* cJSON prints these as integers already */
-            /* [-2^63, 2^63]: 2^63 is what an int64 near INT64_MAX
-             * becomes as a double, written back as INT64_MAX */
-            if (v == 9223372036854775808.0)
-                snprintf(buf, sizeof(buf), "%lld", (long long)INT64_MAX);
-            else if (v >= -9223372036854775808.0 && v < 9223372036854775808.0 &&
-                     v == (double)(int64_t)v)
-                snprintf(buf, sizeof(buf), "%lld", (long long)v);
-            else
-                continue;
+            if (!double_i64(v, &n) || v != (double)n)
+                continue; /* beyond int64, or not integral */
+            snprintf(buf, sizeof(buf), "%lld", (long long)n);
             char *text = strdup(buf);
             if (!text)
                 return false;
@@ -331,6 +326,12 @@ static unsigned slot_of(enum jg_bucket_kind kind, const char *name)
     for (const char *p = name; *p; p++)
         h = (h ^ (unsigned char)*p) * 16777619u;
     return h & (CACHE_SLOTS - 1);
+}
+
+/* Whether s holds the bucket (lock held). */
+static bool slot_holds(const struct slot *s, enum jg_bucket_kind kind, const char *bucket)
+{
+    return s->used && s->info.kind == kind && strcmp(s->info.name, bucket) == 0;
 }
 
 /* Stream created, updated, deleted or restored by anyone: forget what we
@@ -478,7 +479,7 @@ jg_status jg_buckets_no_responders(struct jg_buckets *b, enum jg_bucket_kind kin
     struct slot *s = &b->slots[slot_of(kind, bucket)];
     bool replicated = false;
     pthread_mutex_lock(&b->lock);
-    if (s->used && s->info.kind == kind && strcmp(s->info.name, bucket) == 0)
+    if (slot_holds(s, kind, bucket))
         replicated = s->info.replicas > 1;
     pthread_mutex_unlock(&b->lock);
     if (replicated)
@@ -503,7 +504,7 @@ void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const cha
      * refreshed in the background; deletions reach the cache at once
      * through the stream advisories. */
     pthread_mutex_lock(&b->lock);
-    if (s->used && s->info.kind == kind && strcmp(s->info.name, bucket) == 0) {
+    if (slot_holds(s, kind, bucket)) {
         info = s->info;
         hit = true;
         if (s->expires_ms <= now) {
@@ -545,7 +546,7 @@ void jg_buckets_forget(struct jg_buckets *b, enum jg_bucket_kind kind, const cha
 {
     struct slot *s = &b->slots[slot_of(kind, bucket)];
     pthread_mutex_lock(&b->lock);
-    if (s->used && s->info.kind == kind && strcmp(s->info.name, bucket) == 0)
+    if (slot_holds(s, kind, bucket))
         s->used = false;
     pthread_mutex_unlock(&b->lock);
 }

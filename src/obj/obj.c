@@ -615,14 +615,11 @@ static void on_meta(void *ctx, jg_status st, natsMsg *msg)
         goto out;
     if (!op->leader) {
         int status = jg_nats_msg_status(msg);
-        if ((status == 404 || status == 408) && op->replica_tries > 0) {
-            natsMsg_Destroy(msg);
-            if (info_ask_replicas(op))
-                return;
-            st = JG_ERR_OBJECT_NOT_FOUND;
-            goto out;
-        }
         if (status == 404 || status == 408) {
+            if (op->replica_tries > 0 && info_ask_replicas(op)) {
+                natsMsg_Destroy(msg);
+                return;
+            }
             st = JG_ERR_OBJECT_NOT_FOUND;
         } else if (status == 503) {
             st = JG_ERR_NATS_UNAVAILABLE;

@@ -568,6 +568,13 @@ static void fetch_locked(struct jg_obj_reader *r)
     }
 }
 
+/* The single gets' API: the leader's, or a direct get from any replica. */
+static void set_api(struct jg_obj_reader *r)
+{
+    snprintf(r->api, sizeof(r->api), "$JS.API.%s.%s",
+             r->leader ? "STREAM.MSG.GET" : "DIRECT.GET", r->stream);
+}
+
 /* Reads one reply into c; JG_OK or a reason in why. */
 static jg_status parse_chunk(struct jg_obj_reader *r, natsMsg *msg, struct rchunk *c,
                              uint64_t *seq, char *why, size_t wl, bool *missing)
@@ -648,7 +655,7 @@ static void on_chunk(void *ctx, jg_status st, natsMsg *msg)
         jg_debug("obj: the leader of '%s' lacks chunks of '%s': reading them from its replicas",
                  r->stream, r->subj);
         r->leader = false;
-        snprintf(r->api, sizeof(r->api), "$JS.API.DIRECT.GET.%s", r->stream);
+        set_api(r);
         fetch_locked(r);
     } else if (st != JG_OK) {
         fail_locked(r, why);
@@ -737,8 +744,7 @@ jg_status jg_obj_reader_new(struct jg_app *app, const struct jg_bucket_info *bin
     r->leader = binfo->replicas > 1 || !binfo->allow_direct;
     r->replicas_direct = binfo->replicas > 1 && binfo->allow_direct;
     jg_js_stream_name(JG_BUCKET_OBJ, binfo->name, r->stream, sizeof(r->stream));
-    snprintf(r->api, sizeof(r->api), "$JS.API.%s.%s",
-             r->leader ? "STREAM.MSG.GET" : "DIRECT.GET", r->stream);
+    set_api(r);
     snprintf(r->subj, sizeof(r->subj), "$O.%s.C.%s", binfo->name, info->nuid);
     r->size = info->size;
     r->nchunks = info->chunks;
