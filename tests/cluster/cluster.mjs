@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  startNats, freePort, makeTempDir, removeTempDir, waitFor, sleep, monitorJson,
+  startNats, freePort, makeTempDir, removeTempDir, waitFor, sleep, monitorJson, http,
 } from '../lib/harness.mjs';
 
 export * from '../lib/harness.mjs';
@@ -299,6 +299,51 @@ async function startClusterOnce(opts) {
     throw e;
   }
   return cluster;
+}
+
+/**
+ * Creates (PUT) a bucket of kind 'kvm' or 'objm' and returns its status.
+ * In a cluster a bucket is created by the meta leader and, when replicated,
+ * answered once the new stream's raft group has elected a leader: on a busy
+ * machine that can take longer than the short request timeout these tests
+ * give jetgate, which then answers 504 nats_timeout (outcome unknown) or 503
+ * during a leader change.  An identical PUT is idempotent (200 once the
+ * bucket exists), so these are retried as a client would, within withinMs.
+ */
+export async function putBucket(base, kind, name, cfg, { withinMs = 30000 } = {}) {
+  const t0 = Date.now();
+  for (;;) {
+    const r = await http(base, 'PUT', `/v1/${kind}/buckets/${encodeURIComponent(name)}`, { body: cfg });
+    if (r.status === 200 || r.status === 201) return r.json;
+    if ((r.status !== 503 && r.status !== 504) || Date.now() - t0 > withinMs) {
+      throw new Error(`PUT /v1/${kind}/buckets/${name}: expected 200/201, got ${r.status}: ${r.text}`);
+    }
+    await sleep(250);
+  }
+}
+
+/**
+ * Deletes a bucket of kind 'kvm' or 'objm', retrying 503/504 as putBucket()
+ * does; a 404 after such a retry means the first attempt did it.  Returns
+ * the last answer.
+ */
+export async function deleteBucket(base, kind, name, { withinMs = 30000 } = {}) {
+  const t0 = Date.now();
+  let retried = false;
+  for (;;) {
+    const r = await http(base, 'DELETE', `/v1/${kind}/buckets/${encodeURIComponent(name)}`);
+    if (r.status === 200 || (retried && r.status === 404)) return r;
+    if ((r.status !== 503 && r.status !== 504) || Date.now() - t0 > withinMs) {
+      throw new Error(`DELETE /v1/${kind}/buckets/${name}: expected 200, got ${r.status}: ${r.text}`);
+    }
+    retried = true;
+    await sleep(250);
+  }
+}
+
+/** putBucket() of a KV bucket (this replaces the harness's single-try createKvBucket). */
+export function createKvBucket(base, name, cfg = { history: 5 }) {
+  return putBucket(base, 'kvm', name, cfg);
 }
 
 /** Index of the node jetgate (base URL) is connected to, from /v1/info; -1 if unknown. */

@@ -434,9 +434,15 @@ export class ObjLoad {
 
   /** Creates the bucket; off (skipped) while the object routes answer 501. */
   async prepare() {
-    const r = await request(this.agent, this.o.bases[0], 'PUT', `/v1/objm/buckets/${this.o.bucket}`, {
-      body: JSON.stringify({ replicas: this.o.replicas }), headers: { 'Content-Type': 'application/json' },
-    });
+    // 503/504 while the cluster creates it (see putBucket in cluster.mjs): retried
+    let r;
+    for (const t0 = Date.now(); ;) {
+      r = await request(this.agent, this.o.bases[0], 'PUT', `/v1/objm/buckets/${this.o.bucket}`, {
+        body: JSON.stringify({ replicas: this.o.replicas }), headers: { 'Content-Type': 'application/json' },
+      });
+      if ((r.status !== 503 && r.status !== 504) || Date.now() - t0 > 30000) break;
+      await sleep(250);
+    }
     if (r.status === 501) { this.skipped = 'object routes answer 501'; return; }
     if (r.status !== 200 && r.status !== 201) throw new Error(`object bucket: ${r.status} ${r.body}`);
     for (const o of this.objs) {

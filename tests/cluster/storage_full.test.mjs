@@ -15,7 +15,7 @@ import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  startCluster, startJetgate, createKvBucket, uniqueName, http, waitFor, assertProblem,
+  startCluster, startJetgate, createKvBucket, putBucket, deleteBucket, uniqueName, http, waitFor, assertProblem,
 } from './cluster.mjs';
 import { JETGATE_ARGS, cleanupList, report } from './common.mjs';
 
@@ -87,8 +87,7 @@ test('bucket max_bytes reached: 507, reads work, writes recover when max_bytes i
   await cluster.waitCurrent(`KV_${bucket}`);
   const res = await fill(jg.base, bucket, 20000, 50);
   await assertFullBehaviour(jg.base, bucket, res, 'bucket max_bytes', notes);
-  const up = await http(jg.base, 'PUT', `/v1/kvm/buckets/${bucket}`, { body: { ...cfg, max_bytes: 2000000 } });
-  assert.equal(up.status, 200, up.text);
+  await putBucket(jg.base, 'kvm', bucket, { ...cfg, max_bytes: 2000000 });
   await assertRecovers(jg.base, bucket, 'bucket max_bytes', notes);
   report(t, notes.join('\n'));
   assert.ok(jg.running());
@@ -117,8 +116,7 @@ test('a single server\'s max_file_store reached: 507, reads work, writes recover
     assert.equal(g.status, 200, g.text);
     assert.equal(g.text, `keep-${i}`);
   }
-  const del = await http(jg.base, 'DELETE', `/v1/kvm/buckets/${filler}`);
-  assert.equal(del.status, 200, del.text);
+  await deleteBucket(jg.base, 'kvm', filler);
   await assertRecovers(jg.base, keep, 'max_file_store', notes);
   report(t, notes.join('\n'));
   assert.ok(jg.running());
@@ -142,16 +140,13 @@ test('the account\'s JetStream storage limit reached: 507, reads work, writes re
   const keep = uniqueName('keep');
   const filler = uniqueName('filler');
   await createKvBucket(jg.base, keep, { history: 1, replicas: 3 });
-  const fc = await http(jg.base, 'PUT', `/v1/kvm/buckets/${filler}`, { body: { history: 1, replicas: 3 } });
-  notes.push(`filler bucket: ${fc.status} ${fc.json?.code ?? ''}`);
-  assert.ok(fc.status === 200 || fc.status === 201, fc.text);
+  await createKvBucket(jg.base, filler, { history: 1, replicas: 3 });
   assert.equal((await http(jg.base, 'PUT', kvp(keep, 'k0'), { body: 'keep-0' })).status, 201);
   const res = await fill(jg.base, filler, 60000, 200);
   await assertFullBehaviour(jg.base, filler, res, 'account max_file', notes, { exact: false });
   const g = await http(jg.base, 'GET', kvp(keep, 'k0'));
   assert.equal(g.status, 200, g.text);
-  const del = await http(jg.base, 'DELETE', `/v1/kvm/buckets/${filler}`);
-  assert.equal(del.status, 200, del.text);
+  await deleteBucket(jg.base, 'kvm', filler);
   await assertRecovers(jg.base, keep, 'account max_file', notes);
   report(t, notes.join('\n'));
   assert.ok(jg.running());
