@@ -180,6 +180,14 @@ void jg_h_metrics(struct jg_req *req)
                   "# HELP jetgate_nats_requests_inflight NATS requests waiting for a reply.\n"
                   "# TYPE jetgate_nats_requests_inflight gauge\n"
                   "jetgate_nats_requests_inflight %llu\n"
+                  "# HELP jetgate_nats_side_servers Servers jetgate reaches besides the one its "
+                  "main NATS connection is on.\n"
+                  "# TYPE jetgate_nats_side_servers gauge\n"
+                  "jetgate_nats_side_servers %d\n"
+                  "# HELP jetgate_nats_side_requests_total Reads sent through another server "
+                  "to ask its stream replica.\n"
+                  "# TYPE jetgate_nats_side_requests_total counter\n"
+                  "jetgate_nats_side_requests_total %llu\n"
                   "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
                   "# TYPE process_resident_memory_bytes gauge\n"
                   "process_resident_memory_bytes %ld\n"
@@ -190,8 +198,8 @@ void jg_h_metrics(struct jg_req *req)
                   (unsigned long long)hs.bytes_out, (unsigned long long)hs.deadline_cuts,
                   (unsigned long long)hs.refused_conns, (long long)hs.open_conns,
                   jg_nats_connected(req->app->nats) ? 1 : 0, (unsigned long long)ns.reconnects,
-                  (unsigned long long)ns.timeouts, (unsigned long long)ns.inflight,
-                  process_rss_bytes(), open_fds());
+                  (unsigned long long)ns.timeouts, (unsigned long long)ns.inflight, ns.side_servers,
+                  (unsigned long long)ns.side_requests, process_rss_bytes(), open_fds());
     jg_watch_metrics(&b);
     size_t len;
     char *text = jg_buf_take(&b, &len);

@@ -20,6 +20,7 @@
 
 #define HASH_SIZE 16384u
 #define MAX_WAIT_MS 1000
+#define MAX_SIDES 16
 
 /* Messages released on the loop thread wait here and go to the library in
  * batches: natsMsg_Destroy() hands every message to libnats' collector
@@ -67,6 +68,17 @@ struct jg_nats {
     char server_version[32];  /* guarded by lock */
     void (*on_reconnect)(void *);
     void *on_reconnect_ctx;
+
+    /* publish-only connections, one per URL of 'nats' when it names
+     * several (see jg_nats_request_via); connected by side_thread */
+    struct side {
+        natsOptions *opts;
+        _Atomic(natsConnection *) nc;
+    } sides[MAX_SIDES];
+    int nsides;
+    pthread_t side_thread;
+    bool side_thread_started;
+    atomic_uint_fast64_t side_requests;
 };
 
 /* --- table and deadline list (call with lock held) ---------------------- */
@@ -506,23 +518,45 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
     return d + (int64_t)(rand() % (int)(d / 4 + 1));
 }
 
-static jg_status set_options(struct jg_nats *n)
+/* Splits 'nats' into list (pointers into the returned malloc'd copy). */
+static char *split_urls(const char *nats, const char **list, int max, int *count)
+{
+    char *urls = strdup(nats), *save = NULL;
+    *count = 0;
+    if (!urls)
+        return NULL;
+    for (char *t = strtok_r(urls, ", ", &save); t && *count < max; t = strtok_r(NULL, ", ", &save))
+        list[(*count)++] = t;
+    return urls;
+}
+
+static void on_side_connected(natsConnection *nc, void *closure)
+{
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+    jg_debug("nats: side connection to %s up", url);
+}
+
+/* Options of the main connection (side_url NULL: every URL, read on the
+ * loop), or of a publish-only connection to side_url alone. */
+static jg_status set_options(struct jg_nats *n, natsOptions *o, const char *side_url)
 {
     const struct jg_config *c = n->cfg;
-    natsOptions *o = n->opts;
-    char *urls = strdup(c->nats), *save = NULL;
     const char *list[64];
     int count = 0;
     natsStatus s = NATS_OK;
+    char *urls = split_urls(c->nats, list, 64, &count);
 
     if (!urls)
         return JG_ERR_NOMEM;
-    for (char *t = strtok_r(urls, ", ", &save); t && count < 64; t = strtok_r(NULL, ", ", &save))
-        list[count++] = t;
     if (count == 0) {
         free(urls);
         jg_err("config: 'nats' holds no URL");
         return JG_ERR_INVALID_CONFIG;
+    }
+    if (side_url) {
+        list[0] = side_url;
+        count = 1;
     }
     s = natsOptions_SetServers(o, list, count);
     free(urls);
@@ -531,24 +565,33 @@ static jg_status set_options(struct jg_nats *n)
         if (s == NATS_OK)                          \
             s = (call);                            \
     } while (0)
-    TRY(natsOptions_SetName(o, "jetgate"));
+    TRY(natsOptions_SetName(o, side_url ? "jetgate-side" : "jetgate"));
     TRY(natsOptions_SetMaxReconnect(o, -1));
     TRY(natsOptions_SetReconnectWait(o, c->nats_reconnect_wait_ms));
     TRY(natsOptions_SetCustomReconnectDelay(o, reconnect_delay, n));
-    TRY(natsOptions_SetRetryOnFailedConnect(o, true, on_connected, n));
-    TRY(natsOptions_SetDisconnectedCB(o, on_disconnected, n));
-    TRY(natsOptions_SetReconnectedCB(o, on_reconnected, n));
-    TRY(natsOptions_SetClosedCB(o, on_closed, n));
-    TRY(natsOptions_SetErrorHandler(o, on_error, n));
     /* Never let the library buffer writes while reconnecting: a write
      * answered 503 must not be sent later (0 would mean the 8 MB default). */
     TRY(natsOptions_SetReconnectBufSize(o, 1));
     TRY(natsOptions_SetSendAsap(o, true));
-    /* Asynchronous subscriptions (consumers of watches and object reads)
-     * share the library's delivery pool instead of a thread each. */
-    TRY(natsOptions_UseGlobalMessageDelivery(o, true));
-    /* the socket is read on jetgate's event loop thread (see loop.h) */
-    TRY(natsOptions_SetEventLoop(o, n, ev_attach, ev_read, ev_write, ev_detach));
+    if (side_url) {
+        /* this server and no other: the point is to publish on it */
+        TRY(natsOptions_SetIgnoreDiscoveredServers(o, true));
+        TRY(natsOptions_SetNoRandomize(o, true));
+        TRY(natsOptions_SetRetryOnFailedConnect(o, true, on_side_connected, NULL));
+        TRY(natsOptions_SetErrorHandler(o, on_error, NULL));
+    } else {
+        TRY(natsOptions_SetRetryOnFailedConnect(o, true, on_connected, n));
+        TRY(natsOptions_SetDisconnectedCB(o, on_disconnected, n));
+        TRY(natsOptions_SetReconnectedCB(o, on_reconnected, n));
+        TRY(natsOptions_SetClosedCB(o, on_closed, n));
+        TRY(natsOptions_SetErrorHandler(o, on_error, n));
+        /* Asynchronous subscriptions (consumers of watches and object
+         * reads) share the library's delivery pool instead of a thread
+         * each. */
+        TRY(natsOptions_UseGlobalMessageDelivery(o, true));
+        /* the socket is read on jetgate's event loop thread (see loop.h) */
+        TRY(natsOptions_SetEventLoop(o, n, ev_attach, ev_read, ev_write, ev_detach));
+    }
     TRY(natsOptions_SetTimeout(o, 2000));
     /* a server that stops answering (frozen, partitioned) is left within
      * about 6-9 s for another one of the cluster */
@@ -581,6 +624,107 @@ static jg_status set_options(struct jg_nats *n)
     return JG_OK;
 }
 
+/* --- side connections (jg_nats_request_via) ----------------------------- *
+ * nats-server answers a direct get from the stream replica on the
+ * publisher's server when there is one, so through the main connection a
+ * read only ever asks that server's replica.  To ask the others (a leader
+ * or a local replica that lacks messages a quorum stored, see
+ * fetch_ask_replicas in src/kv/kv.c), jetgate publishes on a connection to
+ * another server.  These connections only publish: no subscription, the
+ * replies travel the routes to the main connection's inbox.  Each has the
+ * library's own reader thread (they carry nearly nothing). */
+
+/* Connects the side connections (each first attempt can take up to the
+ * connect timeout; later ones retry in the background). */
+static void *sides_connect(void *arg)
+{
+    struct jg_nats *n = arg;
+    for (int i = 0; i < n->nsides && !atomic_load(&n->stop); i++) {
+        natsConnection *nc = NULL;
+        natsStatus s = natsConnection_Connect(&nc, n->sides[i].opts);
+        if (s != NATS_OK && s != NATS_NOT_YET_CONNECTED) {
+            jg_warn("nats: no side connection (%s)", natsStatus_GetText(s));
+            continue;
+        }
+        atomic_store(&n->sides[i].nc, nc);
+    }
+    return NULL;
+}
+
+static jg_status sides_start(struct jg_nats *n)
+{
+    const char *list[MAX_SIDES + 1];
+    int count = 0;
+    jg_status st = JG_OK;
+    char *urls = split_urls(n->cfg->nats, list, MAX_SIDES + 1, &count);
+
+    if (!urls)
+        return JG_ERR_NOMEM;
+    if (count < 2 || count > MAX_SIDES)
+        goto out; /* one server (or a list too long to keep one each) */
+    for (int i = 0; i < count; i++) {
+        if (natsOptions_Create(&n->sides[i].opts) != NATS_OK) {
+            st = JG_ERR_NOMEM;
+            goto out;
+        }
+        n->nsides = i + 1;
+        st = set_options(n, n->sides[i].opts, list[i]);
+        if (st != JG_OK)
+            goto out;
+    }
+    if (pthread_create(&n->side_thread, NULL, sides_connect, n) != 0) {
+        st = JG_ERR_INTERNAL;
+        goto out;
+    }
+    n->side_thread_started = true;
+out:
+    free(urls);
+    return st;
+}
+
+/* The hop-th (round robin) connected side connection on another server
+ * than the main connection's; NULL when there is none.  *count gets how
+ * many there are. */
+static natsConnection *side_for(struct jg_nats *n, int hop, int *count)
+{
+    char main_id[128] = "", id[128];
+    natsConnection *found[MAX_SIDES];
+    int k = 0;
+
+    *count = 0;
+    if (n->nsides == 0 || natsConnection_GetConnectedServerId(n->nc, main_id, sizeof(main_id)) != NATS_OK)
+        return NULL;
+    for (int i = 0; i < n->nsides; i++) {
+        natsConnection *nc = atomic_load(&n->sides[i].nc);
+        if (!nc || natsConnection_Status(nc) != NATS_CONN_STATUS_CONNECTED ||
+            natsConnection_GetConnectedServerId(nc, id, sizeof(id)) != NATS_OK ||
+            strcmp(id, main_id) == 0)
+            continue;
+        found[k++] = nc;
+    }
+    *count = k;
+    return k > 0 && hop > 0 ? found[(hop - 1) % k] : NULL;
+}
+
+static void sides_close(struct jg_nats *n)
+{
+    if (n->side_thread_started) {
+        pthread_join(n->side_thread, NULL);
+        n->side_thread_started = false;
+    }
+    for (int i = 0; i < n->nsides; i++)
+        natsConnection_Close(atomic_load(&n->sides[i].nc));
+}
+
+static void sides_free(struct jg_nats *n)
+{
+    for (int i = 0; i < n->nsides; i++) {
+        natsConnection_Destroy(atomic_load(&n->sides[i].nc));
+        natsOptions_Destroy(n->sides[i].opts);
+    }
+    n->nsides = 0;
+}
+
 jg_status jg_nats_new(const struct jg_config *cfg, struct jg_loop *loop, struct jg_nats **ret_nats)
 {
     struct jg_nats *n = calloc(1, sizeof(*n));
@@ -602,7 +746,7 @@ jg_status jg_nats_new(const struct jg_config *cfg, struct jg_loop *loop, struct 
         st = JG_ERR_NOMEM;
         goto out;
     }
-    st = set_options(n);
+    st = set_options(n, n->opts, NULL);
     if (st != JG_OK)
         goto out;
     s = natsConnection_Connect(&n->nc, n->opts);
@@ -649,10 +793,16 @@ jg_status jg_nats_new(const struct jg_config *cfg, struct jg_loop *loop, struct 
         st = JG_ERR_INTERNAL;
         goto out;
     }
+    st = sides_start(n);
+    if (st != JG_OK)
+        goto out;
     natsInbox_Destroy(inbox);
     *ret_nats = n;
     return JG_OK;
 out:
+    atomic_store(&n->stop, true);
+    sides_close(n);
+    sides_free(n);
     natsInbox_Destroy(inbox);
     natsSubscription_Destroy(n->sub);
     natsConnection_Close(n->nc);
@@ -682,6 +832,7 @@ void jg_nats_shutdown(struct jg_nats *n)
     if (n->nc && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED)
         natsConnection_FlushTimeout(n->nc, 2000); /* what was published goes out */
     natsSubscription_Unsubscribe(n->sub);
+    sides_close(n);
     natsConnection_Close(n->nc);
     /* callbacks (disconnected, closed) run on a library thread: wait for
      * the last one, so none runs after jg_nats_free */
@@ -701,6 +852,7 @@ void jg_nats_free(struct jg_nats *n)
     if (!n)
         return;
     grave_empty(&n->grave);
+    sides_free(n);
     natsSubscription_Destroy(n->sub);
     natsConnection_Destroy(n->nc);
     natsOptions_Destroy(n->opts);
@@ -724,6 +876,8 @@ void jg_nats_get_stats(struct jg_nats *n, struct jg_nats_stats *ret)
 {
     ret->reconnects = atomic_load(&n->reconnects);
     ret->timeouts = atomic_load(&n->timeouts);
+    ret->side_requests = atomic_load(&n->side_requests);
+    side_for(n, 0, &ret->side_servers);
     pthread_mutex_lock(&n->lock);
     ret->inflight = n->inflight;
     pthread_mutex_unlock(&n->lock);
@@ -776,9 +930,11 @@ jg_status jg_nats_sink_open(struct jg_nats *n, struct jg_nats_req *r, int64_t ti
     return register_req(n, r, JG_NATS_STREAM, timeout_ms, fn, ctx);
 }
 
-jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *subject,
-                          const char *const *hdrs, const void *data, size_t len, int flags,
-                          int64_t timeout_ms, jg_nats_reply_fn fn, void *ctx)
+/* jg_nats_request published on nc (the main connection or a side one). */
+static jg_status request_on(struct jg_nats *n, natsConnection *nc, struct jg_nats_req *r,
+                            const char *subject, const char *const *hdrs, const void *data,
+                            size_t len, int flags, int64_t timeout_ms, jg_nats_reply_fn fn,
+                            void *ctx)
 {
     natsStatus s;
     natsMsg *m = NULL;
@@ -792,10 +948,10 @@ jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *
         for (size_t i = 0; s == NATS_OK && hdrs[i]; i += 2)
             s = natsMsgHeader_Set(m, hdrs[i], hdrs[i + 1]);
         if (s == NATS_OK)
-            s = natsConnection_PublishMsg(n->nc, m);
+            s = natsConnection_PublishMsg(nc, m);
         natsMsg_Destroy(m);
     } else {
-        s = natsConnection_PublishRequest(n->nc, subject, r->reply, data, (int)len);
+        s = natsConnection_PublishRequest(nc, subject, r->reply, data, (int)len);
     }
     if (s == NATS_OK)
         return JG_OK;
@@ -812,6 +968,34 @@ jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *
     }
     jg_debug("nats: publish to '%s' failed: %s", subject, natsStatus_GetText(s));
     return JG_ERR_NATS_UNAVAILABLE;
+}
+
+jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *subject,
+                          const char *const *hdrs, const void *data, size_t len, int flags,
+                          int64_t timeout_ms, jg_nats_reply_fn fn, void *ctx)
+{
+    return request_on(n, n->nc, r, subject, hdrs, data, len, flags, timeout_ms, fn, ctx);
+}
+
+jg_status jg_nats_request_via(struct jg_nats *n, int hop, struct jg_nats_req *r,
+                              const char *subject, const void *data, size_t len,
+                              int64_t timeout_ms, jg_nats_reply_fn fn, void *ctx)
+{
+    int count;
+    natsConnection *nc = hop > 0 ? side_for(n, hop, &count) : NULL;
+    if (!nc)
+        return request_on(n, n->nc, r, subject, NULL, data, len, 0, timeout_ms, fn, ctx);
+    if (jg_log_enabled(JG_LOG_DEBUG)) {
+        char url[256] = "";
+        natsConnection_GetConnectedUrl(nc, url, sizeof(url));
+        jg_debug("nats: '%s' asked through %s (%d other servers)", subject, url, count);
+    }
+    jg_status st = request_on(n, nc, r, subject, NULL, data, len, 0, timeout_ms, fn, ctx);
+    if (st == JG_ERR_NATS_UNAVAILABLE && jg_nats_connected(n)) /* that one just went away */
+        st = request_on(n, n->nc, r, subject, NULL, data, len, 0, timeout_ms, fn, ctx);
+    else if (st == JG_OK)
+        atomic_fetch_add(&n->side_requests, 1);
+    return st;
 }
 
 void jg_nats_sink_consumer_name(struct jg_nats *n, const struct jg_nats_req *r,

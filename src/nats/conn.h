@@ -82,6 +82,8 @@ struct jg_nats_stats {
     uint64_t reconnects;
     uint64_t timeouts;
     uint64_t inflight;
+    uint64_t side_requests; /* requests sent through another server (jg_nats_request_via) */
+    int side_servers;     /* servers reachable besides the main connection's */
 };
 void jg_nats_get_stats(struct jg_nats *n, struct jg_nats_stats *ret);
 /* Connected URL, server id and server version into caller buffers ("" if
@@ -102,6 +104,19 @@ void jg_nats_on_reconnect(struct jg_nats *n, void (*fn)(void *), void *ctx);
 jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *subject,
                           const char *const *hdrs, const void *data, size_t len, int flags,
                           int64_t timeout_ms, jg_nats_reply_fn fn, void *ctx);
+
+/* As jg_nats_request, but published on the server hop (1, 2, ...) places
+ * along among those jetgate reaches besides the one its main connection
+ * is on (round robin; hop 0 is jg_nats_request).  nats-server answers a
+ * direct get from the stream replica on the publisher's own server, so
+ * this is how a read asks one particular replica.  With several URLs in
+ * 'nats', jetgate keeps a publish-only connection to each; the reply comes
+ * back over the cluster's routes to the main connection's subscription.
+ * With no other server reachable (one URL, or the others down) the
+ * request goes through the main connection.  For reads only. */
+jg_status jg_nats_request_via(struct jg_nats *n, int hop, struct jg_nats_req *r,
+                              const char *subject, const void *data, size_t len,
+                              int64_t timeout_ms, jg_nats_reply_fn fn, void *ctx);
 
 /* Registers a JG_NATS_STREAM sink without publishing anything: r->reply is
  * then a subject to hand to the server (e.g. a consumer's deliver

@@ -67,6 +67,7 @@
 #define CONSUMER_IDLE_NS 5000000000LL
 #define IDLE_RESTART_MS 2000     /* no pull for this long: a fresh consumer */
 #define IDLE_SINK_MS (3600 * 1000)
+#define REPLICA_TRIES 3          /* servers asked for a chunk the leader lacks */
 
 enum { M_GET, M_PULL };
 
@@ -86,6 +87,8 @@ struct jg_obj_reader {
     char subj[300];
     bool leader;
     bool replicas_direct;   /* replicated with direct gets: see on_chunk */
+    int hop;                /* the server asked by direct get (jg_nats_request_via) */
+    int misses;             /* replicas that lacked the chunk asked for */
     uint64_t size, nchunks;
     bool verify;
     uint8_t want[32];
@@ -559,8 +562,8 @@ static void fetch_locked(struct jg_obj_reader *r)
              (unsigned long long)r->next_seq, r->subj);
     r->inflight = true;
     r->refs++;
-    jg_status st = jg_nats_request(r->app->nats, &r->req, r->api, NULL, body, strlen(body), 0, 0,
-                                   on_chunk, r);
+    jg_status st = jg_nats_request_via(r->app->nats, r->leader ? 0 : r->hop, &r->req, r->api,
+                                       body, strlen(body), 0, on_chunk, r);
     if (st != JG_OK) {
         r->inflight = false;
         r->refs--;
@@ -584,6 +587,7 @@ static jg_status parse_chunk(struct jg_obj_reader *r, natsMsg *msg, struct rchun
         if (status) {
             snprintf(why, wl, status == 404 ? "chunks of the object are missing"
                                             : "chunk read failed (status %d)", status);
+            *missing = status == 404;
             natsMsg_Destroy(msg);
             return JG_ERR_INTERNAL;
         }
@@ -657,9 +661,14 @@ static void on_chunk(void *ctx, jg_status st, natsMsg *msg)
         r->leader = false;
         set_api(r);
         fetch_locked(r);
+    } else if (st != JG_OK && missing && r->replicas_direct && ++r->misses < REPLICA_TRIES) {
+        /* that replica lacks it too: the next server's */
+        r->hop++;
+        fetch_locked(r);
     } else if (st != JG_OK) {
         fail_locked(r, why);
     } else {
+        r->misses = 0;
         accept_chunk(r, &c, seq);
         fetch_locked(r);
     }

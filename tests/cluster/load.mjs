@@ -462,7 +462,9 @@ export class ObjLoad {
     });
     let ok = false;
     if (r.status === 201 || r.status === 200) {
-      o.acked = { digest, size: data.length };
+      let rev = 0;
+      try { rev = JSON.parse(r.body.toString()).revision ?? 0; } catch { /* reported as 0 */ }
+      o.acked = { digest, size: data.length, rev, at: Date.now() - this.stats.t0 };
       o.uncertain = [];
       ok = true;
       if (count) this.uploads += 1;
@@ -477,7 +479,9 @@ export class ObjLoad {
   }
 
   check(o, r) {
-    if (r.status === 404) return o.acked ? 'object_not_found after an acknowledged upload' : '';
+    if (r.status === 404) {
+      return o.acked ? `object_not_found after an acknowledged upload (revision ${o.acked.rev}, at ${o.acked.at} ms)` : '';
+    }
     if (r.status !== 200) return `status ${r.status}`;
     const digest = crypto.createHash('sha256').update(r.body).digest('hex');
     if (o.acked && digest === o.acked.digest) return '';
