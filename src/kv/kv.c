@@ -425,7 +425,6 @@ struct fetch {
     void *ctx;
     int64_t deadline_ms; /* of the whole read, across attempts */
     int replica_tries;   /* direct gets after the leader's "not found" */
-    int hop;             /* the server that answers them (jg_nats_request_via) */
     const char *key;     /* current-value reads (owned by the operation), else NULL */
     char stream[300];
     char subj[MAX_KEY_LEN + 600];
@@ -448,13 +447,12 @@ static void fetch_send(struct fetch *f);
  * servers), and that replica can become the stream leader: it answers "no
  * message" for a key that the other replicas hold.  So a leader's "not
  * found" for a key's current value is asked again of the replicas by
- * direct get, up to REPLICA_TRIES times while they say "not found" too;
+ * direct get, up to JG_NATS_REPLICA_TRIES times while they say "not found" too;
  * the first value found is the answer.  A direct get is answered by the
  * replica on the server it was published on: the first ask goes to the
  * server jetgate is connected to, the next ones to the other servers in
  * turn (jg_nats_request_via), so with every server of a 3-node cluster in
  * 'nats' each replica is asked once. */
-#define REPLICA_TRIES 3
 
 /* A direct get of f->key's current value, answered by any replica. */
 static void direct_last(struct fetch *f)
@@ -466,11 +464,10 @@ static void direct_last(struct fetch *f)
 
 static bool fetch_ask_replicas(struct fetch *f)
 {
-    if (!f->key || f->replica_tries >= REPLICA_TRIES || jg_now_ms() + 10 >= f->deadline_ms)
+    if (!f->key || f->replica_tries >= JG_NATS_REPLICA_TRIES || jg_now_ms() + 10 >= f->deadline_ms)
         return false;
-    if (f->replica_tries == 0)
+    if (f->replica_tries++ == 0)
         jg_debug("kv: the leader of '%s' has no '%s': asking its replicas", f->stream, f->key);
-    f->hop = f->replica_tries++;
     f->leader = false;
     direct_last(f);
     fetch_send(f);
@@ -518,7 +515,9 @@ static void fetch_send(struct fetch *f)
     int64_t left = f->deadline_ms - jg_now_ms(), t = attempt_ms(f);
     if (t > left)
         t = left > 10 ? left : 10;
-    jg_status st = jg_nats_request_via(f->app->nats, f->hop, &f->req, f->subj, f->body,
+    /* the n-th ask of the replicas goes through the (n-1)-th other server */
+    int hop = f->replica_tries > 0 ? f->replica_tries - 1 : 0;
+    jg_status st = jg_nats_request_via(f->app->nats, hop, &f->req, f->subj, f->body,
                                        strlen(f->body), t, on_fetch, f);
     if (st != JG_OK)
         f->fn(f->ctx, st, NULL);
@@ -538,7 +537,6 @@ static void fetch_start(struct jg_app *app, const struct jg_bucket_info *info, s
     f->leader = info->replicas > 1 || !info->allow_direct;
     f->replicated = info->replicas > 1 && info->allow_direct;
     f->replica_tries = 0;
-    f->hop = 0;
     f->fn = fn;
     f->ctx = ctx;
     f->deadline_ms = jg_now_ms() + app->cfg.request_timeout_ms;

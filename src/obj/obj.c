@@ -570,7 +570,6 @@ struct info_op {
     void *ctx;
     struct jg_nats_req lookup, req;
     int replica_tries;      /* direct gets after the leader's "not found" */
-    int hop;                /* the server that answers them (jg_nats_request_via) */
     int64_t deadline_ms;
     char stream[300], msubj[SUBJ_MAX];
 };
@@ -590,20 +589,18 @@ static void info_send(struct info_op *op);
 
 /* A leader's "no message" on a replicated bucket is asked again of the
  * replicas by direct get, each time through another server, up to
- * REPLICA_TRIES times while they say so too: nats-server 2.9.10 can elect
- * a replica that lacks messages a quorum stored (see fetch_ask_replicas in
- * src/kv/kv.c). */
-#define REPLICA_TRIES 3
+ * JG_NATS_REPLICA_TRIES times while they say so too: nats-server 2.9.10
+ * can elect a replica that lacks messages a quorum stored (see
+ * fetch_ask_replicas in src/kv/kv.c). */
 
 static bool info_ask_replicas(struct info_op *op)
 {
-    if (op->binfo.replicas < 2 || !op->binfo.allow_direct || op->replica_tries >= REPLICA_TRIES ||
+    if (op->binfo.replicas < 2 || !op->binfo.allow_direct || op->replica_tries >= JG_NATS_REPLICA_TRIES ||
         jg_now_ms() + 10 >= op->deadline_ms)
         return false;
-    if (op->replica_tries == 0)
+    if (op->replica_tries++ == 0)
         jg_debug("obj: the leader of '%s' has no meta for '%s': asking its replicas", op->stream,
                  op->name);
-    op->hop = op->replica_tries++;
     op->leader = false;
     info_send(op);
     return true;
@@ -619,12 +616,13 @@ static void on_meta(void *ctx, jg_status st, natsMsg *msg)
     if (!op->leader) {
         int status = jg_nats_msg_status(msg);
         if (status == 404 || status == 408) {
-            if (op->replica_tries > 0)
+            if (op->replica_tries > 0) {
                 jg_debug("obj: no meta for '%s' on the replica asked (try %d)", op->name,
                          op->replica_tries);
-            if (op->replica_tries > 0 && info_ask_replicas(op)) {
-                natsMsg_Destroy(msg);
-                return;
+                if (info_ask_replicas(op)) {
+                    natsMsg_Destroy(msg);
+                    return;
+                }
             }
             st = JG_ERR_OBJECT_NOT_FOUND;
         } else if (status == 503) {
@@ -691,7 +689,9 @@ static void info_send(struct info_op *op)
         body[0] = '\0';
     }
     int64_t left = op->deadline_ms - jg_now_ms();
-    jg_status st = jg_nats_request_via(op->app->nats, op->leader ? 0 : op->hop, &op->req, subj,
+    /* the n-th ask of the replicas goes through the (n-1)-th other server */
+    int hop = !op->leader && op->replica_tries > 0 ? op->replica_tries - 1 : 0;
+    jg_status st = jg_nats_request_via(op->app->nats, hop, &op->req, subj,
                                        body, strlen(body), left > 10 ? left : 10, on_meta, op);
     if (st != JG_OK)
         info_finish(op, st, NULL);

@@ -67,7 +67,6 @@
 #define CONSUMER_IDLE_NS 5000000000LL
 #define IDLE_RESTART_MS 2000     /* no pull for this long: a fresh consumer */
 #define IDLE_SINK_MS (3600 * 1000)
-#define REPLICA_TRIES 3          /* servers asked for a chunk the leader lacks */
 
 enum { M_GET, M_PULL };
 
@@ -661,7 +660,7 @@ static void on_chunk(void *ctx, jg_status st, natsMsg *msg)
         r->leader = false;
         set_api(r);
         fetch_locked(r);
-    } else if (st != JG_OK && missing && r->replicas_direct && ++r->misses < REPLICA_TRIES) {
+    } else if (st != JG_OK && missing && r->replicas_direct && ++r->misses < JG_NATS_REPLICA_TRIES) {
         /* that replica lacks it too: the next server's */
         r->hop++;
         fetch_locked(r);
