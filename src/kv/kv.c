@@ -421,6 +421,8 @@ struct fetch {
     const char *bucket;  /* owned by the operation */
     bool leader;
     bool replicated;     /* replicas > 1 with direct gets */
+    bool single;         /* one replica */
+    bool rechecked;      /* the bucket was looked up again (fetch_recheck) */
     fetch_fn fn;
     void *ctx;
     int64_t deadline_ms; /* of the whole read, across attempts */
@@ -474,6 +476,34 @@ static bool fetch_ask_replicas(struct fetch *f)
     return true;
 }
 
+/* A stream of one replica that stops answering was deleted (the advisory
+ * saying so may still be on its way; nats-server 2.9.10 lets direct gets
+ * to a deleted stream go unanswered instead of finding no responders) or
+ * its server is slow or restarting: the stream info, answered by the
+ * JetStream API, tells which, where retrying the read would wait for the
+ * request's deadline. */
+static void fetch_rechecked(void *ctx, jg_status st, const struct jg_bucket_info *info)
+{
+    struct fetch *f = ctx;
+    (void)info;
+    if (st == JG_ERR_BUCKET_NOT_FOUND) {
+        f->fn(f->ctx, st, NULL);
+        return;
+    }
+    if (jg_now_ms() + 10 < f->deadline_ms && jg_nats_connected(f->app->nats)) {
+        fetch_send(f);
+        return;
+    }
+    f->fn(f->ctx, JG_ERR_NATS_UNAVAILABLE, NULL);
+}
+
+static void fetch_recheck(struct fetch *f)
+{
+    f->rechecked = true;
+    jg_buckets_forget(f->app->buckets, JG_BUCKET_KV, f->bucket);
+    jg_buckets_lookup(f->app->buckets, JG_BUCKET_KV, f->bucket, &f->req, fetch_rechecked, f);
+}
+
 static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
 {
     struct fetch *f = ctx;
@@ -483,6 +513,10 @@ static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
     if (no_answer || (st == JG_ERR_NATS_UNAVAILABLE && jg_nats_connected(f->app->nats))) {
         if (st == JG_OK)
             jg_nats_msg_release(msg);
+        if (no_answer && f->single && !f->rechecked) {
+            fetch_recheck(f);
+            return;
+        }
         if (jg_now_ms() + 10 < f->deadline_ms && jg_nats_connected(f->app->nats)) {
             fetch_send(f);
             return;
@@ -536,6 +570,8 @@ static void fetch_start(struct jg_app *app, const struct jg_bucket_info *info, s
     f->bucket = bucket;
     f->leader = info->replicas > 1 || !info->allow_direct;
     f->replicated = info->replicas > 1 && info->allow_direct;
+    f->single = info->replicas <= 1;
+    f->rechecked = false;
     f->replica_tries = 0;
     f->fn = fn;
     f->ctx = ctx;

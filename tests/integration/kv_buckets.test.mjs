@@ -549,4 +549,27 @@ describe('limits', () => {
       await c.close();
     }
   });
+
+  test('a GET racing a bucket deleted by another NATS client answers 200 or 404, not 503 at the deadline', async () => {
+    // nats-server lets a direct get sent while its stream is deleted go
+    // unanswered (no "no responders" either), and the deletion advisory
+    // may reach jetgate after the GET: jetgate asks for the stream info
+    // after the first unanswered read of a one-replica bucket.
+    const c = await connectNats(stack.nats.url);
+    const answers = [];
+    try {
+      for (let i = 0; i < 10; i++) {
+        const b = uniqueName('racing');
+        const kv = await c.kvm.create(b, { history: 1 });
+        await kv.put('k', 'v');
+        assert.equal((await http(base, 'GET', kvPath(b, 'k'))).status, 200); // cached
+        const [, g] = await Promise.all([kv.destroy(), http(base, 'GET', kvPath(b, 'k'))]);
+        answers.push(`${g.status} ${g.json?.code ?? ''} in ${g.ms} ms`);
+        if (g.status !== 200) assertProblem(g, 404, 'bucket_not_found', answers.join('; '));
+        assert.ok(g.ms < 1500, answers.join('; '));
+      }
+    } finally {
+      await c.close();
+    }
+  });
 });
