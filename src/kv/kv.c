@@ -500,8 +500,7 @@ static void fetch_rechecked(void *ctx, jg_status st, const struct jg_bucket_info
 static void fetch_recheck(struct fetch *f)
 {
     f->rechecked = true;
-    jg_buckets_forget(f->app->buckets, JG_BUCKET_KV, f->bucket);
-    jg_buckets_lookup(f->app->buckets, JG_BUCKET_KV, f->bucket, &f->req, fetch_rechecked, f);
+    jg_buckets_recheck(f->app->buckets, JG_BUCKET_KV, f->bucket, &f->req, fetch_rechecked, f);
 }
 
 static void on_fetch(void *ctx, jg_status st, natsMsg *msg)

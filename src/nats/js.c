@@ -457,22 +457,6 @@ static void on_info(void *ctx, jg_status st, natsMsg *msg)
     free(l);
 }
 
-/* Refreshes an expired entry without making anyone wait for it. */
-static void refresh(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket)
-{
-    char api[300], stream[280];
-    struct lookup *l = calloc(1, sizeof(*l));
-    if (!l)
-        return;
-    l->b = b;
-    l->kind = kind;
-    snprintf(l->bucket, sizeof(l->bucket), "%s", bucket);
-    jg_js_stream_name(kind, bucket, stream, sizeof(stream));
-    snprintf(api, sizeof(api), "STREAM.INFO.%s", stream);
-    if (jg_js_api(b->nats, &l->own, api, NULL, 0, on_info, l) != JG_OK)
-        free(l);
-}
-
 jg_status jg_buckets_no_responders(struct jg_buckets *b, enum jg_bucket_kind kind,
                                    const char *bucket)
 {
@@ -494,8 +478,6 @@ void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const cha
     struct slot *s = &b->slots[slot_of(kind, bucket)];
     struct jg_bucket_info info;
     bool hit = false;
-    char api[300], stream[280];
-
     bool stale = false;
     int64_t now = jg_now_ms();
 
@@ -514,16 +496,26 @@ void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const cha
     }
     pthread_mutex_unlock(&b->lock);
     if (hit) {
-        if (stale)
-            refresh(b, kind, bucket);
+        if (stale) /* in the background: nobody waits for it */
+            jg_buckets_recheck(b, kind, bucket, NULL, NULL, NULL);
         fn(ctx, JG_OK, &info);
         return;
     }
+    jg_buckets_recheck(b, kind, bucket, r, fn, ctx);
+}
+
+void jg_buckets_recheck(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
+                        struct jg_nats_req *r, jg_buckets_fn fn, void *ctx)
+{
+    char api[300], stream[280];
     struct lookup *l = calloc(1, sizeof(*l));
     if (!l) {
-        fn(ctx, JG_ERR_NOMEM, NULL);
+        if (fn)
+            fn(ctx, JG_ERR_NOMEM, NULL);
         return;
     }
+    if (!r)
+        r = &l->own;
     l->b = b;
     l->kind = kind;
     snprintf(l->bucket, sizeof(l->bucket), "%s", bucket);
@@ -538,7 +530,8 @@ void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const cha
     jg_status st = jg_nats_request(b->nats, r, api, NULL, NULL, 0, 0, t > 250 ? t : 250, on_info, l);
     if (st != JG_OK) {
         free(l);
-        fn(ctx, st, NULL);
+        if (fn)
+            fn(ctx, st, NULL);
     }
 }
 

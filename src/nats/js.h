@@ -120,6 +120,12 @@ typedef void (*jg_buckets_fn)(void *ctx, jg_status st, const struct jg_bucket_in
 void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
                        struct jg_nats_req *r, jg_buckets_fn fn, void *ctx);
 
+/* As jg_buckets_lookup, but always asks the server and updates the cache
+ * with the answer: is a bucket whose stream stopped answering deleted?
+ * With r and fn NULL, a background refresh that nobody waits for. */
+void jg_buckets_recheck(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
+                        struct jg_nats_req *r, jg_buckets_fn fn, void *ctx);
+
 /* Forgets one bucket (after jetgate changed or deleted it, or on doubt). */
 void jg_buckets_forget(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket);
 
