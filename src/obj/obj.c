@@ -570,6 +570,7 @@ struct info_op {
     void *ctx;
     struct jg_nats_req lookup, req;
     int replica_tries;      /* direct gets after the leader's "not found" */
+    bool rechecked;         /* the bucket was looked up again (info_recheck) */
     int64_t deadline_ms;
     char stream[300], msubj[SUBJ_MAX];
 };
@@ -606,11 +607,39 @@ static bool info_ask_replicas(struct info_op *op)
     return true;
 }
 
+/* A one-replica bucket whose direct get goes unanswered or finds no
+ * responder may have been deleted by another client, the advisory still on
+ * its way (see fetch_rechecked in src/kv/kv.c): the stream info says. */
+static void info_rechecked(void *ctx, jg_status st, const struct jg_bucket_info *binfo)
+{
+    struct info_op *op = ctx;
+    (void)binfo;
+    if (st == JG_ERR_BUCKET_NOT_FOUND || jg_now_ms() + 10 >= op->deadline_ms) {
+        info_finish(op, st == JG_ERR_BUCKET_NOT_FOUND ? st : JG_ERR_NATS_TIMEOUT, NULL);
+        return;
+    }
+    info_send(op);
+}
+
+static bool info_recheck(struct info_op *op, jg_status st, natsMsg *msg)
+{
+    if (op->leader || op->binfo.replicas > 1 || op->rechecked ||
+        !(st == JG_ERR_NATS_TIMEOUT || (st == JG_OK && jg_nats_msg_status(msg) == 503)))
+        return false;
+    if (st == JG_OK)
+        natsMsg_Destroy(msg);
+    op->rechecked = true;
+    jg_buckets_recheck(op->app->buckets, JG_BUCKET_OBJ, op->bucket, &op->req, info_rechecked, op);
+    return true;
+}
+
 static void on_meta(void *ctx, jg_status st, natsMsg *msg)
 {
     struct info_op *op = ctx;
     struct jg_obj_info *info = NULL;
 
+    if (info_recheck(op, st, msg))
+        return;
     if (st != JG_OK)
         goto out;
     if (!op->leader) {
@@ -689,6 +718,12 @@ static void info_send(struct info_op *op)
         body[0] = '\0';
     }
     int64_t left = op->deadline_ms - jg_now_ms();
+    /* a one-replica bucket's first read leaves time for info_recheck */
+    int64_t first = op->app->cfg.request_timeout_ms / 4;
+    if (first < 250)
+        first = 250;
+    if (!op->leader && op->binfo.replicas <= 1 && !op->rechecked && left > first)
+        left = first;
     /* the n-th ask of the replicas goes through the (n-1)-th other server */
     int hop = !op->leader && op->replica_tries > 0 ? op->replica_tries - 1 : 0;
     jg_status st = jg_nats_request_via(op->app->nats, hop, &op->req, subj,

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import net from 'node:net';
 import nodeHttp from 'node:http';
 import {
-  assertProblem, http, jszStream, sleep, startStack, uniqueName, waitFor,
+  assertProblem, connectNats, http, jszStream, sleep, startStack, uniqueName, waitFor,
 } from '../lib/harness.mjs';
 
 let stack;
@@ -171,6 +171,26 @@ describe('object buckets', () => {
     assertProblem(await http(base, 'DELETE', bucketPath(b)), 404, 'bucket_not_found');
     assertProblem(await http(base, 'POST', bucketPath('a.b'), { body: {} }), 400, 'invalid_bucket');
     assertProblem(await http(base, 'POST', bucketPath('c1'), { body: { nope: 1 } }), 400, 'invalid_config');
+  });
+  test('a read racing a bucket deleted by another NATS client answers 200 or 404, not 504 at the deadline', async () => {
+    // as for KV (kv_buckets.test.mjs): a direct get sent while the stream is
+    // deleted goes unanswered, and the deletion advisory may come later
+    const c = await connectNats(stack.nats.url);
+    const answers = [];
+    try {
+      for (let i = 0; i < 10; i++) {
+        const b = uniqueName('obrace');
+        assert.equal((await http(base, 'PUT', bucketPath(b), { body: {} })).status, 201);
+        assert.equal((await http(base, 'PUT', objPath(b, 'o'), { body: bytes(10) })).status, 201);
+        assert.equal((await http(base, 'GET', `${objPath(b, 'o')}?metaOnly=true`)).status, 200); // cached
+        const [, g] = await Promise.all([c.jsm.streams.delete(`OBJ_${b}`), http(base, 'GET', `${objPath(b, 'o')}?metaOnly=true`)]);
+        answers.push(`${g.status} ${g.json?.code ?? ''} in ${g.ms} ms`);
+        if (g.status !== 200) assertProblem(g, 404, 'bucket_not_found', answers.join('; '));
+        assert.ok(g.ms < 1500, answers.join('; '));
+      }
+    } finally {
+      await c.close();
+    }
   });
 });
 
