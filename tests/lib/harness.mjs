@@ -660,6 +660,24 @@ export function assertProblem(r, status, code, context = '') {
   return j;
 }
 
+/**
+ * Ten rounds of a read racing the deletion of its bucket by another NATS
+ * client.  round(i) prepares one (a bucket with something in it, read once
+ * so that jetgate caches it) and returns {del, read}, started together.
+ * Each read must answer 200 (it came first) or 404 bucket_not_found, within
+ * 1.5 s: never 503/504 at the request timeout (2 s in these tests).
+ */
+export async function raceReadsWithDeletion(round) {
+  const answers = [];
+  for (let i = 0; i < 10; i++) {
+    const { del, read } = await round(i);
+    const [, g] = await Promise.all([del(), read()]);
+    answers.push(`${g.status} ${g.json?.code ?? ''} in ${g.ms} ms`);
+    if (g.status !== 200) assertProblem(g, 404, 'bucket_not_found', answers.join('; '));
+    if (g.ms >= 1500) throw new Error(`read answered in ${g.ms} ms: ${answers.join('; ')}`);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // KV functions shared by the tests.
 
@@ -696,7 +714,13 @@ export async function connectNats(url) {
   const { jetstream, jetstreamManager } = await import('@nats-io/jetstream');
   const { Kvm } = await import('@nats-io/kv');
   const nc = await connect({ servers: url, reconnect: false });
-  const js = jetstream(nc);
-  const jsm = await jetstreamManager(nc);
-  return { nc, js, jsm, kvm: new Kvm(js), close: () => nc.close() };
+  try {
+    const js = jetstream(nc);
+    const jsm = await jetstreamManager(nc);
+    return { nc, js, jsm, kvm: new Kvm(js), close: () => nc.close() };
+  } catch (e) {
+    // (JetStream not ready yet) an open connection would keep the test process alive
+    await nc.close().catch(() => {});
+    throw e;
+  }
 }
