@@ -87,15 +87,76 @@ static void on_chunk(void *ctx, natsMsg *m, uint64_t seq, int64_t ts)
         set_add(&c->nuids, dot + 1);
 }
 
+/* A blocking API request: JG_OK with *ret_json (caller frees), else the
+ * mapped error with the server's code in *ecode. */
+static jg_status api_call(struct jg_app *app, const char *api, const char *body, int64_t timeout,
+                          cJSON **ret_json, int *ecode)
+{
+    natsMsg *reply = NULL;
+    *ret_json = NULL;
+    if (natsConnection_RequestString(&reply, jg_nats_conn(app->nats), api, body, timeout) !=
+        NATS_OK)
+        return jg_nats_connected(app->nats) ? JG_ERR_NATS_TIMEOUT : JG_ERR_NATS_UNAVAILABLE;
+    return jg_js_reply_json(reply, ret_json, ecode, NULL, 0);
+}
+
+/* Removes every message of subject: a filtered purge, or on a replicated
+ * stream one deletion per message (see "purge of a subject" in obj.c:
+ * nats-server before 2.9.18 replays a filtered purge, on a restarting
+ * replica, as the removal of everything before it). */
+static jg_status remove_subject(struct jg_app *app, const char *stream, const char *subject,
+                                bool replicated, int64_t timeout)
+{
+    char api[400], body[700];
+    cJSON *json = NULL;
+    int ecode = 0;
+    jg_status st;
+
+    if (!replicated) {
+        snprintf(api, sizeof(api), "$JS.API.STREAM.PURGE.%s", stream);
+        snprintf(body, sizeof(body), "{\"filter\":\"%s\"}", subject);
+        st = api_call(app, api, body, timeout, &json, &ecode);
+        cJSON_Delete(json);
+        return st;
+    }
+    for (uint64_t next = 1;;) {
+        snprintf(api, sizeof(api), "$JS.API.STREAM.MSG.GET.%s", stream);
+        snprintf(body, sizeof(body), "{\"seq\":%llu,\"next_by_subj\":\"%s\"}",
+                 (unsigned long long)next, subject);
+        st = api_call(app, api, body, timeout, &json, &ecode);
+        uint64_t seq = st == JG_OK ? (uint64_t)jg_js_num(cJSON_GetObjectItemCaseSensitive(json, "message"), "seq", 0) : 0;
+        cJSON_Delete(json);
+        if (st != JG_OK)
+            return ecode == 10037 ? JG_OK : st; /* 10037: no message left */
+        if (seq < next)
+            return JG_ERR_INTERNAL;
+        next = seq + 1;
+        snprintf(api, sizeof(api), "$JS.API.STREAM.MSG.DELETE.%s", stream);
+        snprintf(body, sizeof(body), "{\"seq\":%llu,\"no_erase\":true}", (unsigned long long)seq);
+        st = api_call(app, api, body, timeout, &json, &ecode);
+        cJSON_Delete(json);
+        if (st != JG_OK)
+            return st;
+    }
+}
+
 static int clean_bucket(struct jg_app *app, const char *bucket)
 {
-    char stream[300], filter[300], api[400], body[400];
+    char stream[300], filter[300], api[400];
     struct strset live = {0};
     struct chunks old = {.before_ns = jg_realtime_ns() - app->cfg.obj_janitor_age_ms * 1000000LL};
     int64_t timeout = app->cfg.request_timeout_ms;
-    int purged = 0;
+    int purged = 0, ecode = 0;
+    cJSON *json = NULL;
 
     jg_js_stream_name(JG_BUCKET_OBJ, bucket, stream, sizeof(stream));
+    snprintf(api, sizeof(api), "$JS.API.STREAM.INFO.%s", stream);
+    if (api_call(app, api, "", timeout, &json, &ecode) != JG_OK) {
+        cJSON_Delete(json);
+        return 0;
+    }
+    bool replicated = jg_js_num(cJSON_GetObjectItemCaseSensitive(json, "config"), "num_replicas", 1) > 1;
+    cJSON_Delete(json);
     /* chunks first: an object committed after this look is newer than the age */
     snprintf(filter, sizeof(filter), "$O.%s.C.>", bucket);
     if (jg_scan_last_per_subject(app->nats, stream, filter, true, timeout, on_chunk, &old) != JG_OK ||
@@ -108,18 +169,15 @@ static int clean_bucket(struct jg_app *app, const char *bucket)
     for (size_t i = 0; i < old.nuids.n; i++) {
         if (set_has(&live, old.nuids.v[i]))
             continue;
-        natsMsg *reply = NULL;
-        cJSON *json = NULL;
-        snprintf(api, sizeof(api), "$JS.API.STREAM.PURGE.%s", stream);
-        snprintf(body, sizeof(body), "{\"filter\":\"$O.%s.C.%s\"}", bucket, old.nuids.v[i]);
-        if (natsConnection_RequestString(&reply, jg_nats_conn(app->nats), api, body, timeout) !=
-            NATS_OK)
-            break;
-        if (jg_js_reply_json(reply, &json, NULL, NULL, 0) == JG_OK) {
+        char subject[600];
+        snprintf(subject, sizeof(subject), "$O.%s.C.%s", bucket, old.nuids.v[i]);
+        jg_status st = remove_subject(app, stream, subject, replicated, timeout);
+        if (st == JG_OK) {
             purged++;
             jg_info("janitor: purged orphan chunks '%s' of bucket '%s'", old.nuids.v[i], bucket);
+        } else if (st == JG_ERR_NATS_TIMEOUT || st == JG_ERR_NATS_UNAVAILABLE) {
+            break;
         }
-        cJSON_Delete(json);
     }
 out:
     set_done(&live);

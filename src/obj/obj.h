@@ -141,8 +141,10 @@ typedef void (*jg_obj_seq_fn)(void *ctx, jg_status st, uint64_t seq);
 void jg_obj_meta_write(struct jg_app *app, const char *bucket, const struct jg_obj_info *info,
                        int64_t expect_seq, const char *msg_id, jg_obj_seq_fn fn, void *ctx);
 
-/* Purges one subject of the bucket's stream ("$O.<b>.C.<nuid>" or a meta
- * subject); fn gets the count purged. */
+/* Removes every message of one subject of the bucket's stream
+ * ("$O.<b>.C.<nuid>" or a meta subject); fn gets the count removed.  On
+ * replicated buckets one deletion per message, never a purge (see
+ * "purge of a subject" in obj.c). */
 void jg_obj_purge_subject(struct jg_app *app, const char *bucket, const char *subject,
                           jg_obj_seq_fn fn, void *ctx);
 

@@ -1,0 +1,108 @@
+// Replicated object buckets and nats-server's replay of purges.  nats-server
+// before 2.9.18 (Debian 12 has 2.9.10) replays a filtered purge of a
+// replicated stream, on a replica that restarts, as the removal of every
+// message up to it (nats-server issue 4196): that replica loses every older
+// object, and the other replicas drop them too once it leads.  jetgate
+// removes an object's old chunks (overwrite, delete) and a renamed object's
+// old meta one message at a time on replicated buckets, and so does the
+// janitor with orphan chunks.  This test makes all four happen, restarts a
+// follower (kill -9, so that it replays its log), checks that every replica
+// holds what the leader holds, then has the restarted one lead and reads
+// every object back.  Against the filtered purge the restarted replica is
+// left with the last few messages only.
+
+import { test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+
+import { startCluster, startJetgate, putBucket, uniqueName, http, sleep, connectNats } from './cluster.mjs';
+import { JETGATE_ARGS, cleanupList } from './common.mjs';
+
+const cleanups = cleanupList();
+afterEach(() => cleanups.run());
+
+const CHUNK = 1024;
+
+test('overwrites, deletes and renames on a replicated bucket survive a follower replaying its log', async (t) => {
+  const cluster = await startCluster({ nodes: 3 });
+  cleanups.add(() => cluster.destroy());
+  const jg = await startJetgate({
+    natsUrl: cluster.url, args: [...JETGATE_ARGS, '--obj-janitor-interval', '1s', '--obj-janitor-age', '2s'],
+  });
+  cleanups.add(() => jg.stop());
+  const b = uniqueName('rp');
+  const stream = `OBJ_${b}`;
+  await putBucket(jg.base, 'objm', b, { replicas: 3 });
+  await cluster.waitCurrent(stream);
+
+  const path = (n) => `/v1/obj/${b}/${n}`;
+  const live = new Map(); // name -> data
+  const put = async (n, size) => {
+    const data = crypto.randomBytes(size);
+    const r = await http(jg.base, 'PUT', `${path(n)}?chunkSize=${CHUNK}`, { body: data });
+    assert.equal(r.status, 201, r.text);
+    live.set(n, data);
+  };
+  await put('a', 5000);
+  await put('b', 3000);
+  await put('b', 2500); // the first version's chunks are removed
+  await put('c', 2000);
+  await put('d', 1500);
+  let r = await http(jg.base, 'DELETE', path('d')); // its chunks are removed
+  assert.equal(r.status, 200, r.text);
+  live.delete('d');
+  await put('e', 1200);
+  r = await http(jg.base, 'PATCH', path('e'), { body: { name: 'e2' } }); // the old meta is removed
+  assert.equal(r.status, 200, r.text);
+  live.set('e2', live.get('e'));
+  live.delete('e');
+  // orphan chunks, which the janitor removes once they are 2 s old
+  const nc = await connectNats(cluster.urls);
+  try {
+    for (let i = 0; i < 3; i++) await nc.js.publish(`$O.${b}.C.orphan${uniqueName('n')}`, new Uint8Array(100));
+  } finally {
+    await nc.close();
+  }
+  await sleep(4000);
+
+  // what the stream must hold: the live objects' chunks and metas, d's deleted meta
+  let expected = 1;
+  for (const data of live.values()) expected += 1 + Math.ceil(data.length / CHUNK);
+  const stateOf = async (i) => {
+    const j = await cluster.jsz(i);
+    for (const a of j.account_details ?? []) for (const s of a.stream_detail ?? []) if (s.name === stream) return s.state;
+    return undefined;
+  };
+  await cluster.waitCurrent(stream);
+  const leader = await cluster.waitLeader(stream);
+  const before = await stateOf(leader);
+  assert.equal(before.messages, expected, `the leader holds ${JSON.stringify(before)}`);
+
+  // a follower killed and restarted replays its log
+  const f = (leader + 1) % 3;
+  await cluster.nodes[f].kill();
+  await cluster.nodes[f].start();
+  await cluster.waitCurrent(stream);
+  const same = (x) => x && x.first_seq === before.first_seq && x.last_seq === before.last_seq && x.messages === before.messages;
+  for (let i = 0; i < 3; i++) {
+    let st;
+    for (const t0 = Date.now(); !same(st = await stateOf(i)) && Date.now() - t0 < 10000;) await sleep(200);
+    t.diagnostic(`${cluster.nodes[i].name}${i === f ? ' (restarted)' : ''}: ${JSON.stringify(st)}`);
+    assert.ok(same(st), `${cluster.nodes[i].name}${i === f ? ' (restarted)' : ''} holds ${JSON.stringify(st)}; the leader held ${JSON.stringify(before)}`);
+  }
+
+  // the restarted replica leads: every object still reads back
+  for (let i = 0; i < 10 && (await cluster.waitLeader(stream)) !== f; i++) {
+    const nc = await connectNats(cluster.urls);
+    await nc.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, '', { timeout: 5000 }).catch(() => {});
+    await nc.close();
+    await cluster.waitCurrent(stream);
+  }
+  for (const [n, data] of live) {
+    const g = await http(jg.base, 'GET', path(n));
+    assert.equal(g.status, 200, `${n}: ${g.status} ${g.text.slice(0, 200)}`);
+    assert.ok(g.bytes.equals(data), `${n}: the content read back differs`);
+  }
+  assert.equal((await http(jg.base, 'GET', path('d'))).status, 404);
+  assert.equal((await http(jg.base, 'GET', path('e'))).status, 404);
+});
