@@ -26,9 +26,7 @@ mkdir -p build-asan
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 make check) || { tail -200 build-asan/test-suite.log 2>/dev/null; exit 1; }
 
 step "reliability: JetStream cluster faults, scale-out, full store, single-server restarts, 5-minute soak (make check-cluster)"
-# One test of it, the leader killed three times under mixed load, is left to
-# `make check-cluster` (see tests/cluster/leader_faults.test.mjs).
-JETGATE_CLUSTER_CI=1 make -C build check-cluster
+make -C build check-cluster
 
 step "benchmark smoke runs (no performance targets)"
 QUICK=1 make -C build bench-kv

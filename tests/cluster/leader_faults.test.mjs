@@ -19,6 +19,7 @@ import {
 import { MixedLoad } from './load.mjs';
 import {
   LONG, REQUEST_TIMEOUT_MS, HANG_SLACK_MS, JETGATE_ARGS, cleanupList, natsKv, assertGuarantees, tail, report,
+  replicaProbe, probeText, lostByServer, explainedByServerLoss,
 } from './common.mjs';
 
 const cleanups = cleanupList();
@@ -46,24 +47,27 @@ async function setup({ obj = false } = {}) {
   return { cluster, jg, bucket, objBucket: obj ? uniqueName('hao') : undefined };
 }
 
-// JETGATE_CLUSTER_CI=1 (tests/check.sh) leaves this test to `make
-// check-cluster`: nats-server 2.9.10 can elect a replica that was still
-// catching up after its restart, and that leader lacks messages a quorum
-// stored (fixed in later servers; nats-server pull requests 6056 and 7040).
-// jetgate then asks the replica on each other server by direct get, which
-// covers the case where another replica holds them; but in about one run in
-// thirty the message is then gone from every replica (the followers conform
-// to the new leader), and an acknowledged object answers 404 for good.
-const SERVER_DIVERGENCE = process.env.JETGATE_CLUSTER_CI
-  ? 'nats-server 2.9.10 can elect a replica that lacks acknowledged messages (make check-cluster runs this test)'
-  : false;
-
-test(`the buckets' leader killed and restarted ${ROUNDS} times under mixed load: nothing acknowledged is lost`, { skip: SERVER_DIVERGENCE }, async (t) => {
+// nats-server 2.9.10 loses acknowledged messages in two ways that this test
+// meets.  A filtered purge of a replicated stream is replayed, on a replica
+// that restarts, as the removal of everything before it (nats-server issue
+// 4196): jetgate never purges replicated buckets for that reason (see
+// purge_replay.test.mjs).  And a replica still catching up after its
+// restart can be elected leader without messages a quorum stored (fixed in
+// later servers; nats-server pull requests 6056 and 7040): jetgate then asks
+// the replica on each other server by direct get, which covers the case
+// where another replica holds them, but the followers may have conformed to
+// the new leader.  So when a read misses an acknowledged write, the test asks
+// each node's replica and the stream leader with the official client
+// (replicaProbe); when every violation of a run is a write that none of them
+// held, although each replica had passed its sequence, the run is reported
+// as skipped with that evidence; any other violation fails the test.
+test(`the buckets' leader killed and restarted ${ROUNDS} times under mixed load: nothing acknowledged is lost`, async (t) => {
   const { cluster, jg, bucket, objBucket } = await setup({ obj: true });
   const stream = `KV_${bucket}`;
+  const probe = replicaProbe(cluster, { kvBucket: bucket, objBucket });
   const load = new MixedLoad({
     bases: [jg.base], bucket, objBucket, obj: true, watchers: 50, replicas: 3,
-    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS, probe,
     kv: { keys: 120, workers: 6, rate: 20 },
     objOpts: { objects: 8, workers: 2, rate: 2, sizeBytes: [1024, 100000], chunkSize: 16384 },
   });
@@ -98,6 +102,17 @@ test(`the buckets' leader killed and restarted ${ROUNDS} times under mixed load:
     nkv.close();
   }
   report(t, `${load.summary()}\nreads asked of the replica on another server: ${await metric(jg.base, 'jetgate_nats_side_requests_total')}`);
+  const lost = load.stats.violations.length ? await lostByServer(probe, load) : [];
+  const { explained, other } = explainedByServerLoss(load.stats.violations, lost);
+  if (explained.length && !other.length) {
+    for (const v of explained) report(t, `at ${v.t} ms: ${v.what}`);
+    for (const p of [...explained.map((v) => v.lost).filter(Boolean), ...lost]) report(t, `lost by the servers: ${probeText(p)}`);
+    load.stats.violations = other; // the other guarantees still hold
+    assertGuarantees(load, [jg]);
+    await cleanups.run(); // node:test runs no afterEach hook for a test that skips itself
+    t.skip(`nats-server 2.9.10 lost acknowledged writes from every replica (${explained.length} violations, each shown to be one of them)`);
+    return;
+  }
   assertGuarantees(load, [jg]);
 });
 

@@ -102,7 +102,11 @@ export class RunStats {
     this.total = 0;
     this.ok = 0;
     this.byStatus = {};      // 'kv.get 200' -> n
-    this.violations = [];    // {t, what}
+    this.violations = [];    // {t, what, lost}
+    // async (kind 'kv'|'obj', key or object name, acknowledged revision) =>
+    // {lost, ...evidence}: asks the servers whether they still hold a write
+    // that a read did not find (set by the test; see replicaProbe in common.mjs)
+    this.probe = null;
     this.hangs = [];         // requests answered after hangLimitMs (or never)
     this.maxMs = {};
     this.t0 = Date.now();
@@ -111,8 +115,22 @@ export class RunStats {
 
   mark(what) { this.timeline.push({ t: Date.now() - this.t0, what }); }
 
-  violation(what) {
-    if (this.violations.length < 200) this.violations.push({ t: Date.now() - this.t0, what });
+  violation(what, lost) {
+    if (this.violations.length < 200) this.violations.push({ t: Date.now() - this.t0, what, lost });
+  }
+
+  /**
+   * A read that did not find an acknowledged write: with a probe, the
+   * violation carries the servers' evidence when none of them holds the
+   * write any more (a write the server lost, not a wrong read).
+   */
+  async readViolation(what, kind, name, rev) {
+    let lost;
+    if (this.probe && rev) {
+      const ev = await this.probe(kind, name, rev).catch(() => null);
+      if (ev && ev.lost) lost = ev;
+    }
+    this.violation(what, lost);
   }
 
   /** Counts one answered request; ok = the answer was a correct success. */
@@ -302,7 +320,7 @@ export class KvLoad {
     let ok = false;
     if (r.status === 200 || r.status === 404) {
       const bad = this.check(k, r);
-      if (bad) this.stats.violation(`${kind} ${k.key}: ${bad}`);
+      if (bad) await this.stats.readViolation(`${kind} ${k.key}: ${bad}`, 'kv', k.key, k.acked?.rev);
       ok = !bad;
     } else if (!isUncertain(r)) {
       this.stats.violation(`${kind} ${k.key}: unexpected ${r.status} ${r.body.toString().slice(0, 200)}`);
@@ -377,7 +395,7 @@ export class KvLoad {
           await sleep(200);
         }
         const bad = r.status === 200 || r.status === 404 ? this.check(k, r, false) : `no answer: ${r.status || r.error}`;
-        if (bad) this.stats.violation(`final read of ${k.key} via ${base}: ${bad}`);
+        if (bad) await this.stats.readViolation(`final read of ${k.key} via ${base}: ${bad}`, 'kv', k.key, k.acked?.rev);
         checked += 1;
       }
     }
@@ -389,7 +407,7 @@ export class KvLoad {
           ? { status: e.operation === 'PUT' ? 200 : 404, headers: { 'x-nats-kv-revision': String(e.revision) }, body: Buffer.from(e.value) }
           : { status: e && e.error ? 0 : 404, error: e && e.error, headers: {}, body: Buffer.alloc(0) };
         const bad = r.status ? this.check(k, r, false) : `NATS client: ${r.error}`;
-        if (bad) this.stats.violation(`final read of ${k.key} with the NATS client: ${bad}`);
+        if (bad) await this.stats.readViolation(`final read of ${k.key} with the NATS client: ${bad}`, 'kv', k.key, k.acked?.rev);
         checked += 1;
       }
     }
@@ -494,7 +512,7 @@ export class ObjLoad {
     let ok = false;
     if (r.status === 200 || r.status === 404) {
       const bad = this.check(o, r);
-      if (bad) this.stats.violation(`obj.get ${o.name}: ${bad}`);
+      if (bad) await this.stats.readViolation(`obj.get ${o.name}: ${bad}`, 'obj', o.name, o.acked?.rev);
       ok = !bad;
       this.downloads += 1;
     } else if (!isUncertain(r)) {
@@ -543,7 +561,7 @@ export class ObjLoad {
           await sleep(200);
         }
         const bad = r.status === 200 || r.status === 404 ? this.check(o, r) : `no answer: ${r.status || r.error}`;
-        if (bad) this.stats.violation(`final download of ${o.name} via ${base}: ${bad}`);
+        if (bad) await this.stats.readViolation(`final download of ${o.name} via ${base}: ${bad}`, 'obj', o.name, o.acked?.rev);
         checked += 1;
       }
     }
@@ -751,12 +769,13 @@ export class WatchLoad {
  * The mixed load of the reliability tests and the soak.
  * opts: {bases, bucket (KV, must exist), objBucket (created here when obj), obj: bool,
  *        watchers: 0..n, kv: {...KvLoad opts}, objOpts: {...ObjLoad opts},
- *        requestTimeoutMs, replicas, seed}
+ *        requestTimeoutMs, replicas, seed, probe (see RunStats)}
  */
 export class MixedLoad {
   constructor(opts) {
     this.o = opts;
     this.stats = new RunStats({ requestTimeoutMs: opts.requestTimeoutMs });
+    this.stats.probe = opts.probe ?? null;
     this.agent = makeAgent(64);
     const common = { bases: opts.bases, stats: this.stats, agent: this.agent, requestTimeoutMs: opts.requestTimeoutMs };
     this.kv = new KvLoad({ ...common, bucket: opts.bucket, seed: opts.seed ?? 1, ...(opts.kv ?? {}) });
