@@ -551,3 +551,147 @@ void jg_buckets_clear(struct jg_buckets *b)
         b->slots[i].used = false;
     pthread_mutex_unlock(&b->lock);
 }
+
+/* --- removing a subject's messages ---------------------------------------- */
+
+struct remove_op {
+    struct jg_nats *nats;
+    char *stream, *subject;
+    bool keep_last;
+    uint64_t next;  /* where the next look starts */
+    uint64_t last;  /* with keep_last: the subject's last sequence, kept */
+    uint64_t count; /* messages removed */
+    jg_js_count_fn fn;
+    void *ctx;
+    struct jg_nats_req req;
+};
+
+static void remove_finish(struct remove_op *op, jg_status st)
+{
+    jg_js_count_fn fn = op->fn;
+    void *fctx = op->ctx;
+    uint64_t count = op->count;
+    if (st != JG_OK)
+        jg_debug("js: removing '%s' from '%s' failed after %llu messages: %s", op->subject,
+                 op->stream, (unsigned long long)count, jg_status_title(st));
+    free(op->stream);
+    free(op->subject);
+    free(op);
+    fn(fctx, st, count);
+}
+
+/* Sends "$JS.API.<api>" {"<field>":...} built by the caller; ends op on failure. */
+static void remove_send(struct remove_op *op, const char *api, cJSON *body, int flags,
+                        jg_nats_reply_fn fn)
+{
+    char *text = body ? cJSON_PrintUnformatted(body) : NULL;
+    cJSON_Delete(body);
+    jg_status st = text ? jg_js_api(op->nats, &op->req, api, text, flags, fn, op) : JG_ERR_NOMEM;
+    free(text);
+    if (st != JG_OK)
+        remove_finish(op, st);
+}
+
+static void remove_look(struct remove_op *op);
+
+static void on_removed(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct remove_op *op = ctx;
+    cJSON *json = NULL;
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, NULL, 0);
+    cJSON_Delete(json);
+    if (st != JG_OK) {
+        remove_finish(op, st);
+        return;
+    }
+    op->count++;
+    remove_look(op);
+}
+
+/* The reply to a look: the subject's next (or, first with keep_last, last)
+ * message, or 10037 when there is none. */
+static void on_looked(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct remove_op *op = ctx;
+    cJSON *json = NULL;
+    int ecode = 0;
+    char api[400];
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, &ecode, NULL, 0);
+    uint64_t seq = st == JG_OK ? (uint64_t)jg_js_num(cJSON_GetObjectItemCaseSensitive(json, "message"), "seq", 0) : 0;
+    cJSON_Delete(json);
+    if (st != JG_OK || seq == 0) {
+        remove_finish(op, ecode == 10037 ? JG_OK : st != JG_OK ? st : JG_ERR_INTERNAL);
+        return;
+    }
+    if (op->keep_last && !op->last) {
+        op->last = seq;
+        remove_look(op);
+        return;
+    }
+    if (seq < op->next || (op->keep_last && seq >= op->last)) {
+        remove_finish(op, seq < op->next ? JG_ERR_INTERNAL : JG_OK);
+        return;
+    }
+    op->next = seq + 1;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddNumberToObject(body, "seq", (double)seq);
+    cJSON_AddBoolToObject(body, "no_erase", true);
+    snprintf(api, sizeof(api), "STREAM.MSG.DELETE.%s", op->stream);
+    remove_send(op, api, body, JG_NATS_WRITE, on_removed);
+}
+
+static void remove_look(struct remove_op *op)
+{
+    char api[400];
+    cJSON *body = cJSON_CreateObject();
+    if (op->keep_last && !op->last) {
+        cJSON_AddStringToObject(body, "last_by_subj", op->subject);
+    } else {
+        cJSON_AddNumberToObject(body, "seq", (double)op->next);
+        cJSON_AddStringToObject(body, "next_by_subj", op->subject);
+    }
+    snprintf(api, sizeof(api), "STREAM.MSG.GET.%s", op->stream);
+    remove_send(op, api, body, 0, on_looked);
+}
+
+static void on_purged(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct remove_op *op = ctx;
+    cJSON *json = NULL;
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, NULL, 0);
+    if (st == JG_OK)
+        op->count = (uint64_t)jg_js_num(json, "purged", 0);
+    cJSON_Delete(json);
+    remove_finish(op, st);
+}
+
+void jg_js_remove_subject(struct jg_nats *n, const char *stream, const char *subject,
+                          bool replicated, bool keep_last, jg_js_count_fn fn, void *ctx)
+{
+    char api[400];
+    struct remove_op *op = calloc(1, sizeof(*op));
+    if (!op || !(op->stream = strdup(stream)) || !(op->subject = strdup(subject))) {
+        if (op)
+            free(op->stream);
+        free(op);
+        fn(ctx, JG_ERR_NOMEM, 0);
+        return;
+    }
+    op->nats = n;
+    op->keep_last = keep_last;
+    op->next = 1;
+    op->fn = fn;
+    op->ctx = ctx;
+    if (replicated) {
+        remove_look(op);
+        return;
+    }
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "filter", subject);
+    cJSON_AddNumberToObject(body, "keep", keep_last ? 1 : 0);
+    snprintf(api, sizeof(api), "STREAM.PURGE.%s", stream);
+    remove_send(op, api, body, JG_NATS_WRITE, on_purged);
+}

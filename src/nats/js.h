@@ -59,6 +59,21 @@ jg_status jg_js_reply_json(natsMsg *msg, cJSON **ret_json, int *ret_err_code, ch
  * jg_js_reply_json(). */
 jg_status jg_js_ack_seq(natsMsg *msg, uint64_t *ret_seq);
 
+/* Removes the messages of one subject of stream: all of them, or with
+ * keep_last all but the subject's last.  On a replicated stream one
+ * deletion per message (the leader names the subject's next message with
+ * STREAM.MSG.GET next_by_subj, STREAM.MSG.DELETE removes it), never a
+ * purge: nats-server before 2.9.18 replays a filtered purge, on a replica
+ * that restarts, as the removal of every message before it (nats-server
+ * issue 4196), and the other replicas follow that replica once it leads;
+ * the stream must allow deletions (object streams do, KV streams do not).
+ * Otherwise one filtered purge.  fn gets the count removed (on error, those
+ * removed so far); it runs on the NATS dispatch thread, or at once when
+ * nothing could be sent. */
+typedef void (*jg_js_count_fn)(void *ctx, jg_status st, uint64_t count);
+void jg_js_remove_subject(struct jg_nats *n, const char *stream, const char *subject,
+                          bool replicated, bool keep_last, jg_js_count_fn fn, void *ctx);
+
 /* Fields of JetStream JSON: the number (def when absent or not a number)
  * and the string ("" when absent). */
 int64_t jg_js_num(const cJSON *o, const char *name, int64_t def);

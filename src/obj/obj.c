@@ -870,35 +870,23 @@ void jg_obj_meta_write(struct jg_app *app, const char *bucket, const struct jg_o
 }
 
 /* --- purge of a subject ------------------------------------------------------------ *
- * nats-server before 2.9.18 replays a filtered purge of a replicated stream,
- * on a replica that restarts, as the removal of every message up to it
- * (nats-server issue 4196): that replica loses the older objects, and the
- * others drop them too once it leads.  On replicated buckets a subject's
- * messages are therefore deleted one at a time (a deletion replays as
- * itself): the leader names the subject's next message (STREAM.MSG.GET
- * with next_by_subj), which is deleted (STREAM.MSG.DELETE), until none is
- * left.  One-replica buckets, which have no replica to restart, get the
- * filtered purge: one request. */
+ * jg_js_remove_subject(): on replicated buckets one deletion per message,
+ * never a filtered purge, which nats-server before 2.9.18 replays on a
+ * restarting replica as the removal of every older object. */
 
 struct purge_op {
     struct jg_app *app;
     char *bucket, *subject;
-    char stream[300];
-    uint64_t next;  /* the sequence the next look starts at */
-    uint64_t count; /* messages removed */
     jg_obj_seq_fn fn;
     void *ctx;
-    struct jg_nats_req req;
+    struct jg_nats_req lookup;
 };
 
-static void purge_finish(struct purge_op *op, jg_status st)
+static void purge_done(void *ctx, jg_status st, uint64_t count)
 {
+    struct purge_op *op = ctx;
     jg_obj_seq_fn fn = op->fn;
     void *fctx = op->ctx;
-    uint64_t count = op->count;
-    if (st != JG_OK)
-        jg_debug("obj: removing '%s' in '%s' failed after %llu messages: %s", op->subject,
-                 op->bucket, (unsigned long long)count, jg_status_title(st));
     free(op->bucket);
     free(op->subject);
     free(op);
@@ -906,103 +894,17 @@ static void purge_finish(struct purge_op *op, jg_status st)
         fn(fctx, st, count);
 }
 
-static void erase_next(struct purge_op *op);
-
-static void on_erased(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct purge_op *op = ctx;
-    cJSON *json = NULL;
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, NULL, 0);
-    cJSON_Delete(json);
-    if (st != JG_OK) {
-        purge_finish(op, st);
-        return;
-    }
-    op->count++;
-    erase_next(op);
-}
-
-static void on_next(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct purge_op *op = ctx;
-    cJSON *json = NULL;
-    int ecode = 0;
-    char api[400], body[80];
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, &ecode, NULL, 0);
-    uint64_t seq = st == JG_OK ? (uint64_t)jg_js_num(cJSON_GetObjectItemCaseSensitive(json, "message"), "seq", 0) : 0;
-    cJSON_Delete(json);
-    if (st != JG_OK || seq < op->next) {
-        purge_finish(op, ecode == 10037 ? JG_OK : st != JG_OK ? st : JG_ERR_INTERNAL); /* 10037: no message left */
-        return;
-    }
-    op->next = seq + 1;
-    snprintf(api, sizeof(api), "STREAM.MSG.DELETE.%s", op->stream);
-    snprintf(body, sizeof(body), "{\"seq\":%llu,\"no_erase\":true}", (unsigned long long)seq);
-    st = jg_js_api(op->app->nats, &op->req, api, body, JG_NATS_WRITE, on_erased, op);
-    if (st != JG_OK)
-        purge_finish(op, st);
-}
-
-static void erase_next(struct purge_op *op)
-{
-    char api[400];
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "seq", (double)op->next);
-    cJSON_AddStringToObject(o, "next_by_subj", op->subject);
-    char *body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!body) {
-        purge_finish(op, JG_ERR_NOMEM);
-        return;
-    }
-    snprintf(api, sizeof(api), "STREAM.MSG.GET.%s", op->stream);
-    jg_status st = jg_js_api(op->app->nats, &op->req, api, body, 0, on_next, op);
-    free(body);
-    if (st != JG_OK)
-        purge_finish(op, st);
-}
-
-static void on_purged(void *ctx, jg_status st, natsMsg *msg)
-{
-    struct purge_op *op = ctx;
-    cJSON *json = NULL;
-    if (st == JG_OK)
-        st = jg_js_reply_json(msg, &json, NULL, NULL, 0);
-    if (st == JG_OK)
-        op->count = (uint64_t)jg_js_num(json, "purged", 0);
-    cJSON_Delete(json);
-    purge_finish(op, st);
-}
-
 static void purge_bucket(void *ctx, jg_status st, const struct jg_bucket_info *binfo)
 {
     struct purge_op *op = ctx;
-    char api[400];
+    char stream[300];
     if (st != JG_OK) {
-        purge_finish(op, st);
+        purge_done(op, st, 0);
         return;
     }
-    jg_js_stream_name(JG_BUCKET_OBJ, op->bucket, op->stream, sizeof(op->stream));
-    if (binfo->replicas > 1) {
-        op->next = 1;
-        erase_next(op);
-        return;
-    }
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "filter", op->subject);
-    char *body = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    if (!body) {
-        purge_finish(op, JG_ERR_NOMEM);
-        return;
-    }
-    snprintf(api, sizeof(api), "STREAM.PURGE.%s", op->stream);
-    st = jg_js_api(op->app->nats, &op->req, api, body, JG_NATS_WRITE, on_purged, op);
-    free(body);
-    if (st != JG_OK)
-        purge_finish(op, st);
+    jg_js_stream_name(JG_BUCKET_OBJ, op->bucket, stream, sizeof(stream));
+    jg_js_remove_subject(op->app->nats, stream, op->subject, binfo->replicas > 1, false,
+                         purge_done, op);
 }
 
 void jg_obj_purge_subject(struct jg_app *app, const char *bucket, const char *subject,
@@ -1020,7 +922,7 @@ void jg_obj_purge_subject(struct jg_app *app, const char *bucket, const char *su
     op->app = app;
     op->fn = fn;
     op->ctx = ctx;
-    jg_buckets_lookup(app->buckets, JG_BUCKET_OBJ, bucket, &op->req, purge_bucket, op);
+    jg_buckets_lookup(app->buckets, JG_BUCKET_OBJ, bucket, &op->lookup, purge_bucket, op);
 }
 
 /* --- list: last meta per name through an ephemeral push consumer ------------------ *

@@ -23,6 +23,42 @@ afterEach(() => cleanups.run());
 
 const CHUNK = 1024;
 
+/** The stream's state as node i reports it. */
+async function stateOf(cluster, i, stream) {
+  const j = await cluster.jsz(i);
+  for (const a of j.account_details ?? []) for (const s of a.stream_detail ?? []) if (s.name === stream) return s.state;
+  return undefined;
+}
+
+/**
+ * Kills (-9) and restarts a follower of stream, so that it replays its log,
+ * checks that every replica then holds what the leader held, and makes the
+ * restarted replica the leader.
+ */
+async function restartFollower(t, cluster, stream) {
+  await cluster.waitCurrent(stream);
+  const leader = await cluster.waitLeader(stream);
+  const before = await stateOf(cluster, leader, stream);
+  const f = (leader + 1) % 3;
+  await cluster.nodes[f].kill();
+  await cluster.nodes[f].start();
+  await cluster.waitCurrent(stream);
+  const same = (x) => x && x.first_seq === before.first_seq && x.last_seq === before.last_seq && x.messages === before.messages;
+  for (let i = 0; i < 3; i++) {
+    let st;
+    for (const t0 = Date.now(); !same(st = await stateOf(cluster, i, stream)) && Date.now() - t0 < 10000;) await sleep(200);
+    t.diagnostic(`${cluster.nodes[i].name}${i === f ? ' (restarted)' : ''}: ${JSON.stringify(st)}`);
+    assert.ok(same(st), `${cluster.nodes[i].name}${i === f ? ' (restarted)' : ''} holds ${JSON.stringify(st)}; the leader held ${JSON.stringify(before)}`);
+  }
+  for (let i = 0; i < 10 && (await cluster.waitLeader(stream)) !== f; i++) {
+    const nc = await connectNats(cluster.urls);
+    await nc.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, '', { timeout: 5000 }).catch(() => {});
+    await nc.close();
+    await cluster.waitCurrent(stream);
+  }
+  return before;
+}
+
 test('overwrites, deletes and renames on a replicated bucket survive a follower replaying its log', async (t) => {
   const cluster = await startCluster({ nodes: 3 });
   cleanups.add(() => cluster.destroy());
@@ -68,36 +104,9 @@ test('overwrites, deletes and renames on a replicated bucket survive a follower 
   // what the stream must hold: the live objects' chunks and metas, d's deleted meta
   let expected = 1;
   for (const data of live.values()) expected += 1 + Math.ceil(data.length / CHUNK);
-  const stateOf = async (i) => {
-    const j = await cluster.jsz(i);
-    for (const a of j.account_details ?? []) for (const s of a.stream_detail ?? []) if (s.name === stream) return s.state;
-    return undefined;
-  };
   await cluster.waitCurrent(stream);
-  const leader = await cluster.waitLeader(stream);
-  const before = await stateOf(leader);
-  assert.equal(before.messages, expected, `the leader holds ${JSON.stringify(before)}`);
-
-  // a follower killed and restarted replays its log
-  const f = (leader + 1) % 3;
-  await cluster.nodes[f].kill();
-  await cluster.nodes[f].start();
-  await cluster.waitCurrent(stream);
-  const same = (x) => x && x.first_seq === before.first_seq && x.last_seq === before.last_seq && x.messages === before.messages;
-  for (let i = 0; i < 3; i++) {
-    let st;
-    for (const t0 = Date.now(); !same(st = await stateOf(i)) && Date.now() - t0 < 10000;) await sleep(200);
-    t.diagnostic(`${cluster.nodes[i].name}${i === f ? ' (restarted)' : ''}: ${JSON.stringify(st)}`);
-    assert.ok(same(st), `${cluster.nodes[i].name}${i === f ? ' (restarted)' : ''} holds ${JSON.stringify(st)}; the leader held ${JSON.stringify(before)}`);
-  }
-
-  // the restarted replica leads: every object still reads back
-  for (let i = 0; i < 10 && (await cluster.waitLeader(stream)) !== f; i++) {
-    const nc = await connectNats(cluster.urls);
-    await nc.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, '', { timeout: 5000 }).catch(() => {});
-    await nc.close();
-    await cluster.waitCurrent(stream);
-  }
+  const before = await restartFollower(t, cluster, stream);
+  assert.equal(before.messages, expected, `the leader held ${JSON.stringify(before)}`);
   for (const [n, data] of live) {
     const g = await http(jg.base, 'GET', path(n));
     assert.equal(g.status, 200, `${n}: ${g.status} ${g.text.slice(0, 200)}`);
