@@ -50,12 +50,21 @@ async function restartFollower(t, cluster, stream) {
     t.diagnostic(`${cluster.nodes[i].name}${i === f ? ' (restarted)' : ''}: ${JSON.stringify(st)}`);
     assert.ok(same(st), `${cluster.nodes[i].name}${i === f ? ' (restarted)' : ''} holds ${JSON.stringify(st)}; the leader held ${JSON.stringify(before)}`);
   }
-  for (let i = 0; i < 10 && (await cluster.waitLeader(stream)) !== f; i++) {
-    const nc = await connectNats(cluster.urls);
-    await nc.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, '', { timeout: 5000 }).catch(() => {});
-    await nc.close();
+  for (let i = 0; i < 20 && (await cluster.waitLeader(stream)) !== f; i++) {
+    try {
+      const nc = await connectNats(cluster.urls);
+      try {
+        await nc.nc.request(`$JS.API.STREAM.LEADER.STEPDOWN.${stream}`, '', { timeout: 5000 });
+      } finally {
+        await nc.close();
+      }
+    } catch {
+      await sleep(500); // the JetStream API can be slow to answer right after a restart
+    }
     await cluster.waitCurrent(stream);
   }
+  const leads = await cluster.waitLeader(stream);
+  t.diagnostic(`${cluster.nodes[leads].name} leads${leads === f ? ' (the restarted replica)' : ''}`);
   return before;
 }
 
