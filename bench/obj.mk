@@ -8,6 +8,9 @@
 #                          direct libnats client (bench/obj_direct) and the
 #                          official JavaScript client; writes bench/RESULTS.md
 #                          (QUICK=1: one 64 MiB round, prints the results)
+#   make bench-obj-remove  deleting and overwriting an object on a 3-node
+#                          cluster's replicated bucket (BASELINE=<jetgate> to
+#                          compare another build in the same run)
 #
 # Uses "+=" on EXTRA_PROGRAMS, EXTRA_DIST and CLEANFILES like bench/bench.mk.
 
@@ -16,10 +19,10 @@ bench_obj_direct_SOURCES = bench/obj_direct.c
 bench_obj_direct_CFLAGS = $(NATS_CFLAGS) $(WARN_CFLAGS)
 bench_obj_direct_LDADD = $(NATS_LIBS) -lpthread
 
-EXTRA_DIST += bench/obj.mk bench/obj.sh bench/obj_js.mjs
+EXTRA_DIST += bench/obj.mk bench/obj.sh bench/obj_js.mjs bench/obj_remove.mjs
 CLEANFILES += bench/obj_direct$(EXEEXT)
 
-.PHONY: check-obj-large bench-obj
+.PHONY: check-obj-large bench-obj bench-obj-remove
 check-obj-large: src/jetgate$(EXEEXT)
 	JETGATE_OBJ_LARGE_MB=$${JETGATE_OBJ_LARGE_MB:-1024} abs_top_builddir='$(abs_top_builddir)' \
 	  $(SHELL) $(srcdir)/tests/run-node-tests.sh integration/obj_large.test.mjs
@@ -30,3 +33,7 @@ bench-obj: bench/obj_direct$(EXEEXT) src/jetgate$(EXEEXT)
 	JETGATE=src/jetgate$(EXEEXT) OBJ_DIRECT=bench/obj_direct$(EXEEXT) \
 	  NODE_MODULES_DIR='$(abs_top_srcdir)/tests/node_modules' \
 	  $(SHELL) $(srcdir)/bench/obj.sh
+
+# ROUNDS, SIZE_MB, SMALL: see the head of bench/obj_remove.mjs.
+bench-obj-remove: src/jetgate$(EXEEXT)
+	node $(srcdir)/bench/obj_remove.mjs src/jetgate$(EXEEXT) $${BASELINE:-}

@@ -5,7 +5,8 @@
 # the cluster fault suite with a 5-minute soak, the benchmark smoke runs,
 # and `make distcheck`.  This is what CI runs (.ci/run).  The long tiers
 # are `make check-cluster-long`, `make soak`, `make fuzz-long`,
-# `make check-obj-large`, `make bench-kv`, `make bench-obj`, `make bench-watch`.
+# `make check-obj-large`, `make bench-kv`, `make bench-obj`, `make bench-obj-remove`,
+# `make bench-watch`.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -31,6 +32,7 @@ make -C build check-cluster
 step "benchmark smoke runs (no performance targets)"
 QUICK=1 make -C build bench-kv
 QUICK=1 make -C build bench-obj
+ROUNDS=1 SIZE_MB=8 SMALL=5 make -C build bench-obj-remove
 
 step "make distcheck"
 # The tarball is built, installed and tested with a few suites of each kind
