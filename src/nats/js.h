@@ -61,15 +61,16 @@ jg_status jg_js_ack_seq(natsMsg *msg, uint64_t *ret_seq);
 
 /* Removes the messages of one subject of stream: all of them, or with
  * keep_last all but the subject's last.  On a replicated stream one
- * deletion per message (the leader names the subject's next message with
- * STREAM.MSG.GET next_by_subj, STREAM.MSG.DELETE removes it), never a
- * purge: nats-server before 2.9.18 replays a filtered purge, on a replica
- * that restarts, as the removal of every message before it (nats-server
- * issue 4196), and the other replicas follow that replica once it leads;
- * the stream must allow deletions (object streams do, KV streams do not).
- * Otherwise one filtered purge.  fn gets the count removed (on error, those
- * removed so far); it runs on the NATS dispatch thread, or at once when
- * nothing could be sent. */
+ * STREAM.MSG.DELETE per message, never a purge: nats-server before 2.9.18
+ * replays a filtered purge, on a replica that restarts, as the removal of
+ * every message before it (nats-server issue 4196), and the other replicas
+ * follow that replica once it leads; the stream must allow deletions
+ * (object streams do, KV streams do not).  The stream leader names the
+ * messages one by one, and a headers-only consumer lists the rest of a
+ * subject that holds more than a few, with many deletions in flight (see
+ * remove.c).  Otherwise one filtered purge.  fn gets the count removed (on
+ * error, those removed so far); it runs on the NATS dispatch thread, or at
+ * once when nothing could be sent. */
 typedef void (*jg_js_count_fn)(void *ctx, jg_status st, uint64_t count);
 void jg_js_remove_subject(struct jg_nats *n, const char *stream, const char *subject,
                           bool replicated, bool keep_last, jg_js_count_fn fn, void *ctx);

@@ -10,6 +10,11 @@
 // holds what the leader holds, then has the restarted one lead and reads
 // every object back.  Against the filtered purge the restarted replica is
 // left with the last few messages only.
+//
+// An object's chunks beyond the first few are listed by a headers-only
+// consumer and deleted many at a time; the second test deletes that
+// consumer under the removal, which must then finish by asking the stream
+// leader message by message and still leave no chunk behind.
 
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
@@ -88,11 +93,19 @@ test('overwrites, deletes and renames on a replicated bucket survive a follower 
     assert.equal(r.status, 201, r.text);
     live.set(n, data);
   };
+  // consumers made on the stream: the listing of chunks to remove
+  const watcher = await connectNats(cluster.urls);
+  cleanups.add(() => watcher.close());
+  let listed = 0;
+  const advisories = watcher.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.CREATED.${stream}.>`, {
+    callback: () => { listed++; },
+  });
+  await watcher.nc.flush();
   await put('a', 5000);
-  await put('b', 3000);
+  await put('b', 300 * CHUNK); // more chunks than one listing batch
   await put('b', 2500); // the first version's chunks are removed
   await put('c', 2000);
-  await put('d', 1500);
+  await put('d', 40 * CHUNK);
   let r = await http(jg.base, 'DELETE', path('d')); // its chunks are removed
   assert.equal(r.status, 200, r.text);
   live.delete('d');
@@ -101,6 +114,8 @@ test('overwrites, deletes and renames on a replicated bucket survive a follower 
   assert.equal(r.status, 200, r.text);
   live.set('e2', live.get('e'));
   live.delete('e');
+  advisories.unsubscribe();
+  assert.ok(listed >= 2, `the chunks of b and d were listed by a consumer (${listed} made)`);
   // orphan chunks, which the janitor removes once they are 2 s old
   const nc = await connectNats(cluster.urls);
   try {
@@ -123,4 +138,54 @@ test('overwrites, deletes and renames on a replicated bucket survive a follower 
   }
   assert.equal((await http(jg.base, 'GET', path('d'))).status, 404);
   assert.equal((await http(jg.base, 'GET', path('e'))).status, 404);
+});
+
+test('removing a large object finishes through the stream leader when its listing consumer vanishes', async (t) => {
+  const cluster = await startCluster({ nodes: 3 });
+  cleanups.add(() => cluster.destroy());
+  const jg = await startJetgate({ natsUrl: cluster.url, args: [...JETGATE_ARGS, '--log-level', 'debug'] });
+  cleanups.add(() => jg.stop());
+  const b = uniqueName('rv');
+  const stream = `OBJ_${b}`;
+  await putBucket(jg.base, 'objm', b, { replicas: 3 });
+  await cluster.waitCurrent(stream);
+  const path = (n) => `/v1/obj/${b}/${n}`;
+  const put = async (n, data) => {
+    const r = await http(jg.base, 'PUT', `${path(n)}?chunkSize=${CHUNK}`, { body: data, timeoutMs: 60000 });
+    assert.equal(r.status, 201, r.text);
+  };
+
+  // every consumer made on the stream is deleted as soon as it exists
+  const saboteur = await connectNats(cluster.urls);
+  cleanups.add(() => saboteur.close());
+  let deleted = 0;
+  saboteur.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.CREATED.${stream}.>`, {
+    callback: (err, m) => {
+      if (err) return;
+      const name = m.json().consumer;
+      saboteur.jsm.consumers.delete(stream, name).then(() => { deleted++; }, () => {});
+    },
+  });
+  await saboteur.nc.flush();
+
+  const kept = crypto.randomBytes(3 * CHUNK);
+  await put('kept', kept);
+  await put('big', crypto.randomBytes(1000 * CHUNK));
+  let r = await http(jg.base, 'DELETE', path('big'), { timeoutMs: 60000 });
+  assert.equal(r.status, 200, r.text);
+  await put('over', crypto.randomBytes(1000 * CHUNK));
+  await put('over', crypto.randomBytes(2 * CHUNK)); // the 1000 chunks before are removed
+  assert.ok(deleted >= 1, 'a listing consumer was deleted under the removal');
+  assert.match(jg.log(), /one message at a time/, 'the removal went on through the stream leader');
+
+  // left: kept (meta + 3 chunks), big's deleted meta, over (meta + 2 chunks)
+  const s = await cluster.waitCurrent(stream);
+  const info = await saboteur.jsm.streams.info(stream);
+  t.diagnostic(`stream: ${JSON.stringify(info.state)}`);
+  assert.equal(info.state.messages, 4 + 1 + 3, `the stream holds ${JSON.stringify(info.state)}`);
+  assert.equal(info.state.consumer_count, 0, 'no consumer is left behind');
+  r = await http(jg.base, 'GET', path('kept'));
+  assert.equal(r.status, 200);
+  assert.ok(r.bytes.equals(kept));
+  assert.ok(s);
 });
