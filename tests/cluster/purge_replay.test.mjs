@@ -73,19 +73,26 @@ async function restartFollower(t, cluster, stream) {
   return before;
 }
 
-test('overwrites, deletes and renames on a replicated bucket survive a follower replaying its log', async (t) => {
+/**
+ * A 3-node cluster, jetgate in front of it with extra args, and an R3 object
+ * bucket whose replicas are current: {cluster, jg, b, stream, path(name)}.
+ */
+async function replicatedBucket(prefix, args) {
   const cluster = await startCluster({ nodes: 3 });
   cleanups.add(() => cluster.destroy());
-  const jg = await startJetgate({
-    natsUrl: cluster.url, args: [...JETGATE_ARGS, '--obj-janitor-interval', '1s', '--obj-janitor-age', '2s'],
-  });
+  const jg = await startJetgate({ natsUrl: cluster.url, args: [...JETGATE_ARGS, ...args] });
   cleanups.add(() => jg.stop());
-  const b = uniqueName('rp');
+  const b = uniqueName(prefix);
   const stream = `OBJ_${b}`;
   await putBucket(jg.base, 'objm', b, { replicas: 3 });
   await cluster.waitCurrent(stream);
+  return { cluster, jg, b, stream, path: (n) => `/v1/obj/${b}/${n}` };
+}
 
-  const path = (n) => `/v1/obj/${b}/${n}`;
+test('overwrites, deletes and renames on a replicated bucket survive a follower replaying its log', async (t) => {
+  const { cluster, jg, b, stream, path } = await replicatedBucket('rp', [
+    '--obj-janitor-interval', '1s', '--obj-janitor-age', '2s',
+  ]);
   const live = new Map(); // name -> data
   const put = async (n, size) => {
     const data = crypto.randomBytes(size);
@@ -141,15 +148,7 @@ test('overwrites, deletes and renames on a replicated bucket survive a follower 
 });
 
 test('removing a large object finishes through the stream leader when its listing consumer vanishes', async (t) => {
-  const cluster = await startCluster({ nodes: 3 });
-  cleanups.add(() => cluster.destroy());
-  const jg = await startJetgate({ natsUrl: cluster.url, args: [...JETGATE_ARGS, '--log-level', 'debug'] });
-  cleanups.add(() => jg.stop());
-  const b = uniqueName('rv');
-  const stream = `OBJ_${b}`;
-  await putBucket(jg.base, 'objm', b, { replicas: 3 });
-  await cluster.waitCurrent(stream);
-  const path = (n) => `/v1/obj/${b}/${n}`;
+  const { cluster, jg, stream, path } = await replicatedBucket('rv', ['--log-level', 'debug']);
   const put = async (n, data) => {
     const r = await http(jg.base, 'PUT', `${path(n)}?chunkSize=${CHUNK}`, { body: data, timeoutMs: 60000 });
     assert.equal(r.status, 201, r.text);
