@@ -100,44 +100,43 @@ static jg_status api_call(struct jg_app *app, const char *api, const char *body,
     return jg_js_reply_json(reply, ret_json, ecode, NULL, 0);
 }
 
-/* Removes every message of subject: a filtered purge, or on a replicated
- * stream one deletion per message (see "purge of a subject" in obj.c:
- * nats-server before 2.9.18 replays a filtered purge, on a restarting
- * replica, as the removal of everything before it). */
-static jg_status remove_subject(struct jg_app *app, const char *stream, const char *subject,
-                                bool replicated, int64_t timeout)
-{
-    char api[400], body[700];
-    cJSON *json = NULL;
-    int ecode = 0;
+/* jg_js_remove_subject(), waited for: a filtered purge, or on a replicated
+ * stream one deletion per message (nats-server before 2.9.18 replays a
+ * filtered purge, on a restarting replica, as the removal of everything
+ * before it).  Its callback runs on the NATS dispatch thread, which keeps
+ * running until the janitor has stopped. */
+struct removal {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
     jg_status st;
+};
 
-    if (!replicated) {
-        snprintf(api, sizeof(api), "$JS.API.STREAM.PURGE.%s", stream);
-        snprintf(body, sizeof(body), "{\"filter\":\"%s\"}", subject);
-        st = api_call(app, api, body, timeout, &json, &ecode);
-        cJSON_Delete(json);
-        return st;
-    }
-    for (uint64_t next = 1;;) {
-        snprintf(api, sizeof(api), "$JS.API.STREAM.MSG.GET.%s", stream);
-        snprintf(body, sizeof(body), "{\"seq\":%llu,\"next_by_subj\":\"%s\"}",
-                 (unsigned long long)next, subject);
-        st = api_call(app, api, body, timeout, &json, &ecode);
-        uint64_t seq = st == JG_OK ? (uint64_t)jg_js_num(cJSON_GetObjectItemCaseSensitive(json, "message"), "seq", 0) : 0;
-        cJSON_Delete(json);
-        if (st != JG_OK)
-            return ecode == 10037 ? JG_OK : st; /* 10037: no message left */
-        if (seq < next)
-            return JG_ERR_INTERNAL;
-        next = seq + 1;
-        snprintf(api, sizeof(api), "$JS.API.STREAM.MSG.DELETE.%s", stream);
-        snprintf(body, sizeof(body), "{\"seq\":%llu,\"no_erase\":true}", (unsigned long long)seq);
-        st = api_call(app, api, body, timeout, &json, &ecode);
-        cJSON_Delete(json);
-        if (st != JG_OK)
-            return st;
-    }
+static void on_removed(void *ctx, jg_status st, uint64_t count)
+{
+    struct removal *r = ctx;
+    (void)count;
+    pthread_mutex_lock(&r->lock);
+    r->st = st;
+    r->done = true;
+    pthread_cond_signal(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static jg_status remove_subject(struct jg_app *app, const char *stream, const char *subject,
+                                bool replicated)
+{
+    struct removal r = {.done = false};
+    pthread_mutex_init(&r.lock, NULL);
+    pthread_cond_init(&r.cond, NULL);
+    jg_js_remove_subject(app->nats, stream, subject, replicated, false, on_removed, &r);
+    pthread_mutex_lock(&r.lock);
+    while (!r.done)
+        pthread_cond_wait(&r.cond, &r.lock);
+    pthread_mutex_unlock(&r.lock);
+    pthread_cond_destroy(&r.cond);
+    pthread_mutex_destroy(&r.lock);
+    return r.st;
 }
 
 static int clean_bucket(struct jg_app *app, const char *bucket)
@@ -171,7 +170,7 @@ static int clean_bucket(struct jg_app *app, const char *bucket)
             continue;
         char subject[600];
         snprintf(subject, sizeof(subject), "$O.%s.C.%s", bucket, old.nuids.v[i]);
-        jg_status st = remove_subject(app, stream, subject, replicated, timeout);
+        jg_status st = remove_subject(app, stream, subject, replicated);
         if (st == JG_OK) {
             purged++;
             jg_info("janitor: purged orphan chunks '%s' of bucket '%s'", old.nuids.v[i], bucket);

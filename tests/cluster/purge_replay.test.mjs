@@ -127,6 +127,8 @@ test('overwrites, deletes and renames on a replicated bucket survive a follower 
   const nc = await connectNats(cluster.urls);
   try {
     for (let i = 0; i < 3; i++) await nc.js.publish(`$O.${b}.C.orphan${uniqueName('n')}`, new Uint8Array(100));
+    const many = `$O.${b}.C.orphan${uniqueName('m')}`; // enough chunks to be listed
+    for (let i = 0; i < 40; i++) await nc.js.publish(many, new Uint8Array(100));
   } finally {
     await nc.close();
   }
