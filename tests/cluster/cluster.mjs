@@ -290,8 +290,12 @@ async function startClusterOnce(opts) {
 
   try {
     // All at once: a clustered node waits for its peers before JetStream is up.
-    const started = await Promise.all(specs.map((s) => startOne(s)));
-    nodes.push(...started);
+    // The nodes that started are stopped too when another one could not start
+    // (a port taken meanwhile): a node left running keeps the test process alive.
+    const started = await Promise.allSettled(specs.map((s) => startOne(s)));
+    for (const r of started) if (r.status === 'fulfilled') nodes.push(r.value);
+    const failed = started.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     await cluster.waitReady();
   } catch (e) {
     for (const n of nodes) await n.nats.kill().catch(() => {});
