@@ -12,6 +12,8 @@
 
 #include <nettle/sha2.h>
 
+#include "util.h"
+
 #define SALT_MAX 64
 
 struct rule {
@@ -295,6 +297,43 @@ const char *jg_auth_key_prefix(const struct jg_token *t, enum jg_perm perm, cons
             best = r->prefix;
     }
     return best;
+}
+
+jg_status jg_auth_scope(const struct jg_token *t, enum jg_perm perm, const char *bucket,
+                        char ***ret_scope)
+{
+    char **scope = NULL;
+    bool whole = false, any = false;
+    for (size_t i = 0; t && bucket && i < t->nrules; i++) {
+        const struct rule *r = &t->rules[i];
+        if ((r->ops & perm) && jg_auth_glob(r->bucket_glob, bucket)) {
+            any = true;
+            whole |= !*r->prefix;
+        }
+    }
+    if (!any)
+        return JG_ERR_FORBIDDEN;
+    for (size_t i = 0; i < t->nrules && !(whole && scope); i++) {
+        const struct rule *r = &t->rules[i];
+        if (!(r->ops & perm) || !jg_auth_glob(r->bucket_glob, bucket) || (whole && *r->prefix))
+            continue;
+        if (jg_strv_add(&scope, r->prefix) != JG_OK) {
+            jg_strv_free(scope);
+            return JG_ERR_NOMEM;
+        }
+    }
+    *ret_scope = scope;
+    return JG_OK;
+}
+
+bool jg_auth_scope_allows(char *const *scope, const char *key)
+{
+    if (!scope)
+        return true;
+    for (size_t i = 0; scope[i]; i++)
+        if (strncmp(key, scope[i], strlen(scope[i])) == 0)
+            return true;
+    return false;
 }
 
 char *jg_auth_hash_token(const char *token)

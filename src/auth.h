@@ -11,8 +11,9 @@
  * delete, watch, admin (bucket management) or all.  A request is allowed
  * when any rule of its token names the operation, matches the bucket and,
  * for key and object operations, the key starts with the rule's prefix.
- * Clear tokens are never stored: a presented token is hashed with each
- * salt and compared in constant time.  Thread-safe once loaded; reloading
+ * Listings and watches see the union of the prefixes of every rule that
+ * grants them (jg_auth_scope).  Clear tokens are never stored: a
+ * presented token is hashed with each salt and compared in constant time.  Thread-safe once loaded; reloading
  * builds a new set. */
 #ifndef JG_AUTH_H
 #define JG_AUTH_H
@@ -59,6 +60,17 @@ bool jg_auth_allows(const struct jg_token *t, enum jg_perm perm, const char *buc
  * when t has no such permission at all, else the prefix (the first
  * matching rule's).  For listings and watches. */
 const char *jg_auth_key_prefix(const struct jg_token *t, enum jg_perm perm, const char *bucket);
+
+/* The key prefixes of every rule of t that grants perm on bucket, as a
+ * NULL-terminated list in *ret_scope (caller frees with jg_strv_free):
+ * just {""} when one rule covers the whole bucket.  JG_ERR_FORBIDDEN when
+ * no rule grants perm there (*ret_scope untouched), JG_ERR_NOMEM.  For
+ * listings and watches, with jg_auth_scope_allows. */
+jg_status jg_auth_scope(const struct jg_token *t, enum jg_perm perm, const char *bucket,
+                        char ***ret_scope);
+/* Does key start with one of scope's prefixes?  A NULL scope (open access,
+ * no token) allows every key.  Pure. */
+bool jg_auth_scope_allows(char *const *scope, const char *key);
 
 /* Glob match with '*' and '?' (bucket patterns). */
 bool jg_auth_glob(const char *pattern, const char *s);

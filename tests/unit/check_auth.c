@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "util.h"
 #include "check_main.h"
 
 static char *write_tokens(const char *body)
@@ -69,6 +70,54 @@ START_TEST(test_auth_hash_find_and_rules)
 }
 END_TEST
 
+/* Two prefix rules on one bucket: listings and watches see the union; a
+ * whole-bucket rule among them covers everything; only a whole-bucket rule
+ * grants an operation on the whole bucket (the key ""). */
+START_TEST(test_auth_scope_union)
+{
+    char *h = jg_auth_hash_token("secret-many"), body[1024];
+    ck_assert_ptr_nonnull(h);
+    snprintf(body, sizeof(body),
+             "many %s read@b/public/ read,watch@b/shared/ write@b/w/ read@c/x/ read@c read@c/y/\n",
+             h);
+    char *path = write_tokens(body);
+    struct jg_auth *a = NULL;
+    ck_assert_int_eq(jg_auth_load(path, &a), JG_OK);
+    const struct jg_token *t = jg_auth_find(a, "secret-many");
+    ck_assert_ptr_nonnull(t);
+    char **scope = NULL;
+    ck_assert_int_eq(jg_auth_scope(t, JG_PERM_READ, "b", &scope), JG_OK);
+    ck_assert_uint_eq(jg_strv_len(scope), 2);
+    ck_assert_str_eq(scope[0], "public/");
+    ck_assert_str_eq(scope[1], "shared/");
+    ck_assert(jg_auth_scope_allows(scope, "public/a"));
+    ck_assert(jg_auth_scope_allows(scope, "shared/b"));
+    ck_assert(!jg_auth_scope_allows(scope, "w/c"));
+    ck_assert(!jg_auth_scope_allows(scope, "secret"));
+    ck_assert(!jg_auth_scope_allows(scope, ""));
+    jg_strv_free(scope);
+    scope = NULL;
+    ck_assert_int_eq(jg_auth_scope(t, JG_PERM_WATCH, "b", &scope), JG_OK);
+    ck_assert_uint_eq(jg_strv_len(scope), 1);
+    ck_assert_str_eq(scope[0], "shared/");
+    jg_strv_free(scope);
+    scope = NULL;
+    ck_assert_int_eq(jg_auth_scope(t, JG_PERM_READ, "c", &scope), JG_OK);
+    ck_assert_uint_eq(jg_strv_len(scope), 1);
+    ck_assert_str_eq(scope[0], "");
+    jg_strv_free(scope);
+    scope = NULL;
+    ck_assert_int_eq(jg_auth_scope(t, JG_PERM_DELETE, "b", &scope), JG_ERR_FORBIDDEN);
+    ck_assert(jg_auth_scope_allows(NULL, "anything"));
+    ck_assert(!jg_auth_allows(t, JG_PERM_READ, "b", ""));
+    ck_assert(jg_auth_allows(t, JG_PERM_READ, "c", ""));
+    ck_assert(jg_auth_allows(t, JG_PERM_READ, "b", "shared/x"));
+    jg_auth_unref(a);
+    unlink(path);
+    free(h);
+}
+END_TEST
+
 START_TEST(test_auth_rejects_bad_files)
 {
     static const char *bad[] = {
@@ -101,6 +150,7 @@ static Suite *auth_suite(void)
     TCase *tc = tcase_create("auth");
     tcase_add_test(tc, test_auth_glob);
     tcase_add_test(tc, test_auth_hash_find_and_rules);
+    tcase_add_test(tc, test_auth_scope_union);
     tcase_add_test(tc, test_auth_rejects_bad_files);
     suite_add_tcase(s, tc);
     return s;
