@@ -11,7 +11,8 @@
  * delete, watch, admin (bucket management) or all.  A request is allowed
  * when any rule of its token names the operation, matches the bucket and,
  * for key and object operations, the key starts with the rule's prefix.
- * Listings and watches see the union of the prefixes of every rule that
+ * An operation on a whole bucket is asked as the key "" and so needs a
+ * rule without a prefix.  Listings and watches see the union of the prefixes of every rule that
  * grants them (jg_auth_scope).  Clear tokens are never stored: a
  * presented token is hashed with each salt and compared in constant time.  Thread-safe once loaded; reloading
  * builds a new set. */

@@ -88,6 +88,8 @@ const struct jg_option jg_options[] = {
      "bearer tokens and their rules (see jetgate.conf(5)); none = open access", false, true},
     {"allow_open_access", JG_OPT_BOOL, OFF(allow_open_access), "false", 0, 0, "BOOL",
      "allow a listener that is not loopback without tokens", false, false},
+    {"metrics_public", JG_OPT_BOOL, OFF(metrics_public), "false", 0, 0, "BOOL",
+     "serve /metrics without a token when tokens are configured", false, true},
     {"cors_origins", JG_OPT_STRING, OFF(cors_origins), NULL, 0, 0, "ORIGIN[,ORIGIN...]",
      "browser origins allowed to call the API (CORS); '*' for any", false, false},
     {"tls_cert", JG_OPT_STRING, OFF(tls_cert), NULL, 0, 0, "FILE",

@@ -51,6 +51,7 @@ struct jg_config {
     bool access_log;
     char *tokens_file;
     bool allow_open_access;
+    bool metrics_public;
     char *cors_origins;
     char *tls_cert;
     char *tls_key;

@@ -195,9 +195,8 @@ void jg_h_kvm_keys(struct jg_req *req)
             return;
         }
     }
-    const char *must = req->token ? jg_auth_key_prefix(req->token, JG_PERM_READ, req->bucket) : "";
     jg_req_suspend(req);
-    jg_kv_keys(req->app, req->bucket, filters, prefixes, must, on_keys, req);
+    jg_kv_keys(req->app, req->bucket, filters, prefixes, req->scope, on_keys, req);
     jg_strv_free(filters);
     jg_strv_free(prefixes);
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http/authz.h"
 #include "http/router.h"
 #include "log.h"
 #include "nats/conn.h"
@@ -196,6 +197,14 @@ static void on_get_info(void *ctx, jg_status st, struct jg_obj_info *info,
         if (!info->link_name) {
             jg_req_fail(req, JG_ERR_BUCKET_LINK, "'%s' is a link to the bucket '%s'", info->name,
                         info->link_bucket);
+            jg_obj_info_free(info);
+            get_ctx_free(g);
+            return;
+        }
+        if (!jg_authz_link_hop(req->token, info->link_bucket, info->link_name)) {
+            /* asked before the target is looked up: the answer does not
+             * tell whether it exists */
+            jg_req_fail(req, JG_ERR_FORBIDDEN, "the token may not read the link's target");
             jg_obj_info_free(info);
             get_ctx_free(g);
             return;

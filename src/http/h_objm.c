@@ -11,6 +11,7 @@
 #include "nats/conn.h"
 #include "nats/js.h"
 #include "http/bucketm.h"
+#include "auth.h"
 #include "obj/obj.h"
 
 /* A link being written. */
@@ -166,6 +167,13 @@ void jg_h_objm_seal(struct jg_req *req)
 
 /* --- object list ------------------------------------------------------------------------- */
 
+/* A token limited to key prefixes lists only the objects under them. */
+static bool list_wants(void *ctx, const char *name)
+{
+    struct jg_req *req = ctx;
+    return jg_auth_scope_allows(req->scope, name);
+}
+
 static void on_objects(void *ctx, jg_status st, cJSON *arr)
 {
     struct jg_req *req = ctx;
@@ -188,7 +196,7 @@ void jg_h_objm_list_objects(struct jg_req *req)
         return;
     }
     jg_req_suspend(req);
-    jg_obj_list(req->app, req->bucket, deleted, on_objects, req);
+    jg_obj_list(req->app, req->bucket, deleted, list_wants, on_objects, req);
 }
 
 /* --- links -------------------------------------------------------------------------------- *

@@ -309,14 +309,7 @@ static void watch_handler(struct jg_req *req, enum jg_watch_kind kind)
         jg_req_fail(req, JG_ERR_NATS_UNAVAILABLE, "not connected to NATS; retry later");
         goto out;
     }
-    if (req->token) {
-        /* a token limited to part of the bucket sees only that part */
-        p.must_prefix = jg_auth_key_prefix(req->token, JG_PERM_WATCH, req->bucket);
-        if (!p.must_prefix) {
-            jg_req_fail(req, JG_ERR_FORBIDDEN, "the token may not watch this bucket");
-            goto out;
-        }
-    }
+    p.scope = req->scope; /* a token limited to parts of the bucket sees only those */
     if (!token_take(req)) {
         jg_req_fail(req, JG_ERR_TOO_MANY_REQUESTS, "too many watch streams open for this token");
         goto out;

@@ -61,13 +61,31 @@ typedef void (*jg_stream_free_fn)(void *ctx);
 #define JG_STREAM_END (-1L)
 #define JG_STREAM_ERROR (-2L)
 
+/* The names a route carries, for authorization (src/http/authz.c): each
+ * flag says where a name comes from and what the token needs for it. */
+enum jg_route_names {
+    JG_RN_PUBLIC = 1 << 0,      /* answered without a token */
+    JG_RN_METRICS = 1 << 1,     /* public only with the option metrics_public */
+    JG_RN_BUCKET = 1 << 2,      /* {bucket}: perm on the whole bucket, unless one of: */
+    JG_RN_KEY = 1 << 3,         /* {key*}/{name*}: perm on that key */
+    JG_RN_SELECTOR = 1 << 4,    /* a listing or watch (query filter/prefix): perm on some
+                                 * of the bucket; only the keys under the token's
+                                 * prefixes for perm are shown (req->scope) */
+    JG_RN_LINK_TARGET = 1 << 5, /* body {"bucket","name"}: read on that object, or on
+                                 * the whole bucket without a name */
+    JG_RN_NEW_NAME = 1 << 6,    /* body "name": when it differs from {name*}, write
+                                 * on the new name and delete on the old */
+};
+
 struct jg_route {
     int methods;             /* one method per row */
     const char *pattern;     /* "/v1/kv/{bucket}/{key*}" */
     jg_handler_fn handler;
     const char *operation_id; /* as in docs/openapi.yaml */
     enum jg_body_kind body;
-    unsigned perm;           /* enum jg_perm (auth.h) the caller's token needs */
+    unsigned perm;           /* enum jg_perm (auth.h) the caller's token needs;
+                              * JG_PERM_NONE: any valid token */
+    unsigned names;          /* enum jg_route_names */
 };
 
 #define JG_RESP_MAX_HEADERS 32
@@ -134,6 +152,9 @@ struct jg_req {
      * reference) and the caller's token in it (NULL with open access) */
     struct jg_auth *auth;
     const struct jg_token *token;
+    /* for JG_RN_SELECTOR routes: the key prefixes the token may see
+     * (NULL-terminated, owned), NULL for every key */
+    char **scope;
     const char *cors_origin; /* allowed Origin of the request, or NULL */
     const char *method_name; /* as sent (libmicrohttpd's copy) */
     char *path;              /* raw path, without the query: for the access log */

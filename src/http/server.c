@@ -31,6 +31,7 @@
 #include "http/request.h"
 #include "http/router.h"
 #include "auth.h"
+#include "http/authz.h"
 #include "log.h"
 #include "loop.h"
 #include "nats/conn.h"
@@ -125,6 +126,7 @@ static void req_free(struct jg_req *req)
     jg_buf_done(&req->scratch);
     jg_buf_done(&req->body);
     jg_auth_unref(req->auth);
+    jg_strv_free(req->scope);
     jg_resp_clear(&req->resp);
     free(req->bucket);
     free(req->key);
@@ -352,15 +354,28 @@ static bool client_cert_ok(struct jg_req *req)
     return ci && jg_tls_client_verified(ci->tls_session);
 }
 
+/* Every name the route carries, checked by authz.c; with_body: the body's
+ * too.  Answers 403 itself and returns false when the caller may not go on. */
+static bool authz(struct jg_req *req, bool with_body)
+{
+    const char *why = NULL;
+    struct jg_authz_names n = {req->bucket, req->key, with_body ? req->body.data : NULL,
+                               req->body.len};
+    jg_status st = jg_authz_check(req->token, req->route, &n, &req->scope, &why);
+    if (st == JG_OK)
+        return true;
+    early_problem(req, st, st == JG_ERR_FORBIDDEN ? why : jg_status_title(st), 0);
+    return false;
+}
+
 /* Authentication and authorization for the routed request; answers 401
  * or 403 itself and returns false when the caller may not go on. */
 static bool authorize(struct jg_http *h, struct jg_req *req)
 {
     struct jg_app *app = h->app;
-    unsigned perm = req->route->perm;
     const char *presented = NULL;
 
-    if (perm == JG_PERM_NONE)
+    if (jg_authz_public(req->route, app->cfg.metrics_public))
         return true;
     pthread_mutex_lock(&app->auth_lock);
     req->auth = app->auth;
@@ -372,7 +387,7 @@ static bool authorize(struct jg_http *h, struct jg_req *req)
                                                   MHD_HTTP_HEADER_AUTHORIZATION);
     if (hdr && strncasecmp(hdr, "Bearer ", 7) == 0)
         presented = hdr + 7;
-    else if (perm == JG_PERM_WATCH)
+    else if (req->route->perm == JG_PERM_WATCH)
         jg_req_query(req, "authorization", &presented); /* EventSource cannot set headers */
     req->token = jg_auth_find(req->auth, presented);
     if (!req->token) {
@@ -381,12 +396,7 @@ static bool authorize(struct jg_http *h, struct jg_req *req)
         jg_resp_header(&req->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"jetgate\"");
         return false;
     }
-    if (perm != JG_PERM_LIST &&
-        !jg_auth_allows(req->token, (enum jg_perm)perm, req->bucket, req->key)) {
-        early_problem(req, JG_ERR_FORBIDDEN, "the token may not do this on this bucket or key", 0);
-        return false;
-    }
-    return true;
+    return authz(req, false);
 }
 
 /* X-Request-Id: the client's when it is a sane token, else a fresh one. */
@@ -582,6 +592,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     switch (st) {
     case ST_BODY:
+        if (req->token && jg_authz_body_names(req->route) && !authz(req, true)) {
+            atomic_store(&req->state, ST_READY); /* the body is in: answer now */
+            return queue(h, req);
+        }
         run_handler(h, req, req->route->handler);
         return after_handler(h, req, false);
     case ST_STREAM:

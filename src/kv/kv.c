@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "nats/js.h"
 #include "nats/scan.h"
@@ -1032,7 +1033,7 @@ static void scan_start(struct jg_app *app, const char *bucket, const char *filte
 
 struct keys_op {
     char **filters, **prefixes;  /* NULL-terminated copies */
-    char *must_prefix;           /* access limit, "" for none */
+    char **scope;                /* access limit (jg_auth_scope), NULL for none */
     bool match_here;
     struct jg_buf json;
     size_t n;
@@ -1061,7 +1062,7 @@ static void json_str(struct jg_buf *b, const char *s)
 
 static bool keys_wanted(struct keys_op *k, const char *key)
 {
-    if (strncmp(key, k->must_prefix, strlen(k->must_prefix)) != 0)
+    if (!jg_auth_scope_allows(k->scope, key))
         return false;
     if (!k->match_here)
         return true;
@@ -1097,20 +1098,21 @@ static void keys_done(struct scan *s, jg_status st)
     jg_buf_done(&k->json);
     jg_strv_free(k->filters);
     jg_strv_free(k->prefixes);
-    free(k->must_prefix);
+    jg_strv_free(k->scope);
     free(k);
     fn(fctx, st, json, len);
 }
 
 void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
-                const char *must_prefix, jg_kv_keys_fn fn, void *ctx)
+                char *const *scope, jg_kv_keys_fn fn, void *ctx)
 {
     struct keys_op *k = calloc(1, sizeof(*k));
     if (!k || !(k->filters = jg_strv_dup(filters)) || !(k->prefixes = jg_strv_dup(prefixes)) ||
-        !(k->must_prefix = strdup(must_prefix ? must_prefix : ""))) {
+        (scope && !(k->scope = jg_strv_dup(scope)))) {
         if (k) {
             jg_strv_free(k->filters);
             jg_strv_free(k->prefixes);
+            jg_strv_free(k->scope);
             free(k);
         }
         fn(ctx, JG_ERR_NOMEM, NULL, 0);

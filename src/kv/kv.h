@@ -132,12 +132,13 @@ void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const 
                  size_t len, const struct jg_kv_write *w, jg_kv_write_fn fn, void *ctx);
 
 /* Current keys (no deleted ones) matching any of filters (NULL-terminated,
- * may be NULL) and starting with any of prefixes (likewise), and with
- * must_prefix (a caller's access limit; NULL or "" for none).  keys is a
+ * may be NULL) and starting with any of prefixes (likewise), and with one
+ * of scope's prefixes (a caller's access limit, jg_auth_scope; NULL for
+ * none; copied).  keys is a
  * JSON array text (callee frees). */
 typedef void (*jg_kv_keys_fn)(void *ctx, jg_status st, char *json, size_t len);
 void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
-                const char *must_prefix, jg_kv_keys_fn fn, void *ctx);
+                char *const *scope, jg_kv_keys_fn fn, void *ctx);
 
 /* Removes delete and purge markers older than older_than_ns (younger ones
  * keep only the marker), as the Go client's PurgeDeletes. */

@@ -937,6 +937,7 @@ struct list_op {
     char *bucket;
     bool include_deleted;
     struct jg_nats_req lookup;
+    jg_obj_want_fn want;
     jg_obj_list_fn fn;
     void *ctx;
     cJSON *arr;
@@ -950,7 +951,8 @@ static void list_msg(void *ctx, natsMsg *m, uint64_t sseq, int64_t ts)
         return;
     info->revision = sseq;
     info->stored_ns = ts;
-    if (!info->deleted || op->include_deleted)
+    if ((!info->deleted || op->include_deleted) &&
+        (!op->want || op->want(op->ctx, info->name ? info->name : "")))
         cJSON_AddItemToArray(op->arr, jg_obj_info_api_json(info));
     jg_obj_info_free(info);
 }
@@ -990,8 +992,8 @@ static void list_bucket(void *ctx, jg_status st, const struct jg_bucket_info *bi
     list_finish(op, st);
 }
 
-void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted, jg_obj_list_fn fn,
-                 void *ctx)
+void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted,
+                 jg_obj_want_fn want, jg_obj_list_fn fn, void *ctx)
 {
     struct list_op *op = calloc(1, sizeof(*op));
     if (!op || !(op->bucket = strdup(bucket)) || !(op->arr = cJSON_CreateArray())) {
@@ -1003,6 +1005,7 @@ void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted, j
     }
     op->app = app;
     op->include_deleted = include_deleted;
+    op->want = want;
     op->fn = fn;
     op->ctx = ctx;
     jg_buckets_lookup(app->buckets, JG_BUCKET_OBJ, bucket, &op->lookup, list_bucket, op);

@@ -79,6 +79,7 @@ jg_status jg_obj_digest_parse(const char *digest, uint8_t ret_sha[32]);
 /* Canonical MIME header form: "x-custom-thing" -> "X-Custom-Thing" (in place). */
 void jg_obj_canonical_header(char *name);
 
+
 /* --- HTTP-adjacent parsing (pure) ----------------------------------------- */
 
 enum jg_obj_range_kind {
@@ -149,10 +150,12 @@ void jg_obj_purge_subject(struct jg_app *app, const char *bucket, const char *su
                           jg_obj_seq_fn fn, void *ctx);
 
 /* Every current ObjectInfo of a bucket (deleted ones only with
- * include_deleted) as a JSON array; callee owns arr. */
+ * include_deleted) whose name want accepts (want NULL: all; called with
+ * ctx on a scanning thread) as a JSON array; callee owns arr. */
 typedef void (*jg_obj_list_fn)(void *ctx, jg_status st, cJSON *arr);
-void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted, jg_obj_list_fn fn,
-                 void *ctx);
+typedef bool (*jg_obj_want_fn)(void *ctx, const char *name);
+void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted,
+                 jg_obj_want_fn want, jg_obj_list_fn fn, void *ctx);
 
 /* --- streaming put ---------------------------------------------------------- */
 

@@ -30,6 +30,7 @@
 #include <cjson/cJSON.h>
 #include <nats/nats.h>
 
+#include "auth.h"
 #include "kv/kv.h"
 #include "log.h"
 #include "nats/conn.h"
@@ -111,7 +112,7 @@ struct jg_watch {
     char *bucket;
     char stream[300];
     char **filters, **prefixes;
-    char *must_prefix;
+    char **scope;            /* the token's prefixes (jg_auth_scope) or NULL */
     enum jg_watch_include include;
     bool ignore_deletes, meta_only, has_resume, has_start_time;
     uint64_t resume;
@@ -235,7 +236,7 @@ static void watch_unref(struct jg_watch *w)
         w->sink.release(w->sink.ctx);
     pthread_mutex_destroy(&w->lock);
     free(w->bucket);
-    free(w->must_prefix);
+    jg_strv_free(w->scope);
     jg_strv_free(w->filters);
     jg_strv_free(w->prefixes);
     free(w);
@@ -525,7 +526,7 @@ static bool watcher_wants(struct jg_watch *w, const struct ev *e)
 {
     if (e->is_del && w->ignore_deletes)
         return false;
-    if (w->must_prefix && strncmp(e->key, w->must_prefix, strlen(w->must_prefix)) != 0)
+    if (!jg_auth_scope_allows(w->scope, e->key))
         return false;
     return jg_watch_key_wanted(w->filters, w->prefixes, w->kind == JG_WATCH_OBJ, e->key);
 }
@@ -1445,7 +1446,7 @@ jg_status jg_watch_open(struct jg_app *app, const struct jg_watch_params *p, con
     w->bucket = strdup(p->bucket);
     w->filters = jg_strv_dup(p->filters);
     w->prefixes = jg_strv_dup(p->prefixes);
-    if (p->must_prefix && *p->must_prefix && !(w->must_prefix = strdup(p->must_prefix)))
+    if (p->scope && !(w->scope = jg_strv_dup(p->scope)))
         goto fail;
     if (!w->bucket || !w->filters || !w->prefixes)
         goto fail;

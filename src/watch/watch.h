@@ -41,7 +41,7 @@ struct jg_watch_params {
     const char *bucket;
     char **filters;          /* NULL-terminated or NULL: KV patterns / object names */
     char **prefixes;         /* NULL-terminated or NULL: KV key prefixes */
-    const char *must_prefix; /* NULL or "": none; else every key must start with it
+    char *const *scope;      /* NULL: none; else every key must start with one of these
                               * (a token limited to part of the bucket) */
     enum jg_watch_include include;
     bool ignore_deletes;

@@ -103,13 +103,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&p, 0, sizeof(p));
     p.kind = kind;
     p.bucket = "fuzz";
-    p.must_prefix = "limit/";
+    static char *const scope[] = {"limit/", NULL};
+    p.scope = scope;
     before = p;
     const char *detail = NULL;
     jg_status st = jg_watch_query_parse(kind, &q, &p, &detail);
     if (st == JG_OK) {
         FUZZ_ASSERT(p.kind == kind && p.bucket == before.bucket &&
-                    p.must_prefix == before.must_prefix);
+                    p.scope == before.scope);
         FUZZ_ASSERT(p.filters == q.filters);
         for (size_t k = 0; k < nf; k++) {
             if (kind == JG_WATCH_KV)

@@ -1,0 +1,95 @@
+/* authz.c - authorization of a routed request from its route's row (see
+ * authz.h). */
+#include "autoconfig.h"
+#include "http/authz.h"
+
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+
+bool jg_authz_public(const struct jg_route *route, bool metrics_public)
+{
+    return (route->names & JG_RN_PUBLIC) || (metrics_public && (route->names & JG_RN_METRICS));
+}
+
+bool jg_authz_body_names(const struct jg_route *route)
+{
+    return route->names & (JG_RN_LINK_TARGET | JG_RN_NEW_NAME);
+}
+
+/* The names in the path. */
+static jg_status check_path(const struct jg_token *t, const struct jg_route *route,
+                            const struct jg_authz_names *n, char ***ret_scope, const char **why)
+{
+    enum jg_perm perm = (enum jg_perm)route->perm;
+    if (!(route->names & JG_RN_BUCKET))
+        return JG_OK; /* any valid token; bucket listings show only the token's buckets */
+    if ((route->names & JG_RN_KEY) && n->key) {
+        *why = "the token may not do this on this key";
+        return jg_auth_allows(t, perm, n->bucket, n->key) ? JG_OK : JG_ERR_FORBIDDEN;
+    }
+    if (route->names & JG_RN_SELECTOR) {
+        *why = "the token may not do this on this bucket";
+        return jg_auth_scope(t, perm, n->bucket, ret_scope);
+    }
+    *why = "the token may not do this on the whole bucket";
+    return jg_auth_allows(t, perm, n->bucket, "") ? JG_OK : JG_ERR_FORBIDDEN;
+}
+
+static const char *json_string(const cJSON *o, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* The names in the body. */
+static jg_status check_body(const struct jg_token *t, const struct jg_route *route,
+                            const struct jg_authz_names *n, const char **why)
+{
+    jg_status st = JG_OK;
+    cJSON *o = cJSON_ParseWithLength(n->body, n->body_len);
+    if (!cJSON_IsObject(o))
+        goto out; /* the handler refuses it */
+    const char *b = json_string(o, "bucket"), *name = json_string(o, "name");
+    if ((route->names & JG_RN_LINK_TARGET) && b &&
+        !jg_auth_allows(t, JG_PERM_READ, b, name ? name : "")) {
+        *why = name && *name ? "the token may not read the link's target"
+                             : "the token may not read the whole target bucket";
+        st = JG_ERR_FORBIDDEN;
+        goto out;
+    }
+    if ((route->names & JG_RN_NEW_NAME) && name && n->key && strcmp(name, n->key) != 0 &&
+        (!jg_auth_allows(t, JG_PERM_WRITE, n->bucket, name) ||
+         !jg_auth_allows(t, JG_PERM_DELETE, n->bucket, n->key))) {
+        *why = "a rename needs write on the new name and delete on the old";
+        st = JG_ERR_FORBIDDEN;
+    }
+out:
+    cJSON_Delete(o);
+    return st;
+}
+
+jg_status jg_authz_check(const struct jg_token *t, const struct jg_route *route,
+                         const struct jg_authz_names *n, char ***ret_scope,
+                         const char **ret_why)
+{
+    char **scope = NULL;
+    const char *why = "the token may not do this";
+    jg_status st = check_path(t, route, n, &scope, &why);
+    if (st == JG_OK && n->body && jg_authz_body_names(route))
+        st = check_body(t, route, n, &why);
+    if (st != JG_OK) {
+        jg_strv_free(scope);
+        *ret_why = why;
+        return st;
+    }
+    if (scope)
+        *ret_scope = scope;
+    return JG_OK;
+}
+
+bool jg_authz_link_hop(const struct jg_token *t, const char *bucket, const char *name)
+{
+    return !t || jg_auth_allows(t, JG_PERM_READ, bucket, name ? name : "");
+}
