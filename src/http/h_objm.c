@@ -13,6 +13,7 @@
 #include "http/bucketm.h"
 #include "auth.h"
 #include "obj/obj.h"
+#include "watch/watch.h"
 
 /* A link being written. */
 struct objm_op {
@@ -167,16 +168,34 @@ void jg_h_objm_seal(struct jg_req *req)
 
 /* --- object list ------------------------------------------------------------------------- */
 
-/* A token limited to key prefixes lists only the objects under them. */
+/* What a listing selects: ?filter= (exact names) and ?prefix=, as the
+ * object watch matches them, within the token's scope. */
+struct list_sel {
+    struct jg_req *req;
+    char **filters, **prefixes;
+};
+
 static bool list_wants(void *ctx, const char *name)
 {
-    struct jg_req *req = ctx;
-    return jg_auth_scope_allows(req->scope, name);
+    struct list_sel *sel = ctx;
+    return jg_auth_scope_allows(sel->req->scope, name) &&
+           jg_watch_key_wanted(sel->filters, sel->prefixes, true, name);
+}
+
+static void list_sel_free(struct list_sel *sel)
+{
+    if (!sel)
+        return;
+    jg_strv_free(sel->filters);
+    jg_strv_free(sel->prefixes);
+    free(sel);
 }
 
 static void on_objects(void *ctx, jg_status st, cJSON *arr)
 {
-    struct jg_req *req = ctx;
+    struct list_sel *sel = ctx;
+    struct jg_req *req = sel->req;
+    list_sel_free(sel);
     if (st != JG_OK) {
         jg_req_fail(req, st, "%s",
                     st == JG_ERR_BUCKET_NOT_FOUND ? "no such object bucket" : jg_status_title(st));
@@ -189,14 +208,38 @@ static void on_objects(void *ctx, jg_status st, cJSON *arr)
 void jg_h_objm_list_objects(struct jg_req *req)
 {
     bool deleted = false;
+    struct jg_watch_query q = {0};
+    struct jg_watch_params p = {0};
+    const char *why;
+    jg_status st;
     if (!check_bucket(req))
         return;
     if (jg_req_query_bool(req, "deleted", &deleted) != JG_OK) {
         jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'deleted' must be true or false");
         return;
     }
+    struct list_sel *sel = calloc(1, sizeof(*sel));
+    if (!sel) {
+        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
+        return;
+    }
+    sel->req = req;
+    if (jg_req_query_list(req, "filter", 64, &sel->filters) != JG_OK ||
+        jg_req_query_list(req, "prefix", 64, &sel->prefixes) != JG_OK) {
+        list_sel_free(sel);
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "bad 'filter' or 'prefix' (at most 64 each)");
+        return;
+    }
+    /* filters are checked as the object watch checks them */
+    q.filters = sel->filters;
+    st = jg_watch_query_parse(JG_WATCH_OBJ, &q, &p, &why);
+    if (st != JG_OK) {
+        list_sel_free(sel);
+        jg_req_fail(req, st, "%s", why);
+        return;
+    }
     jg_req_suspend(req);
-    jg_obj_list(req->app, req->bucket, deleted, list_wants, on_objects, req);
+    jg_obj_list(req->app, req->bucket, deleted, list_wants, on_objects, sel);
 }
 
 /* --- links -------------------------------------------------------------------------------- *

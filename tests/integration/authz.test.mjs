@@ -157,6 +157,22 @@ test('two prefix rules on one bucket: listings and watches show both, and nothin
   assert.equal((await as(T.two, 'GET', '/v1/kv/kv2/shared/b')).text, 'shared/b');
 });
 
+test('the object listing honours filter and prefix as the object watch and the KV listing do', async () => {
+  const list = async (q) => names(await ok(as(T.admin, 'GET', `/v1/objm/buckets/lst/keys${q}`), 200, q));
+  assert.deepEqual(await list(''), ['dir/a.txt', 'dir/sub/b', 'other/c', 'top']);
+  assert.deepEqual(await list('?prefix=dir/'), ['dir/a.txt', 'dir/sub/b']);
+  assert.deepEqual(await list('?filter=top'), ['top']);
+  assert.deepEqual(await list('?prefix=zzz'), []);
+  assert.deepEqual(await list('?filter=dir'), [], 'a filter is an exact name');
+  assert.deepEqual(await list('?filter=top&filter=other/c'), ['other/c', 'top']);
+  assert.deepEqual(await list('?prefix=dir/&prefix=o'), ['dir/a.txt', 'dir/sub/b', 'other/c']);
+  assert.deepEqual(await list('?prefix=dir/&filter=top'), [], 'filter and prefix both apply');
+  assert.deepEqual(await list('?prefix=dir%2Fsub'), ['dir/sub/b']);
+  assertProblem(await as(T.admin, 'GET', `/v1/objm/buckets/lst/keys?filter=${'x'.repeat(1025)}`), 400, 'invalid_name');
+  assertProblem(await as(T.admin, 'GET', `/v1/objm/buckets/lst/keys?${Array.from({ length: 65 }, (_, i) => `prefix=${i}`).join('&')}`),
+    400, 'invalid_parameter');
+});
+
 test('with tokens, /v1/info and /metrics need a token; /healthz and /readyz do not; metrics_public opens /metrics', async () => {
   for (const p of ['/v1/info', '/metrics']) {
     const r = await http(base, 'GET', p);
