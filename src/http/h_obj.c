@@ -716,6 +716,10 @@ static jg_status apply_patch(struct jg_obj_info *info, const cJSON *patch, char 
                 *target = cJSON_CreateObject();
             for (const cJSON *h = f->child; h; h = h->next) {
                 char name[256];
+                if (hdr && !jg_obj_header_name_valid(h->string)) {
+                    snprintf(why, wl, "a header name is a token (RFC 9110) of at most 255 bytes");
+                    return JG_ERR_INVALID_PARAMETER;
+                }
                 snprintf(name, sizeof(name), "%s", h->string);
                 if (hdr)
                     jg_obj_canonical_header(name);
@@ -732,12 +736,18 @@ static jg_status apply_patch(struct jg_obj_info *info, const cJSON *patch, char 
                 }
                 cJSON *arr = cJSON_CreateArray();
                 if (cJSON_IsString(h)) {
+                    if (!jg_obj_header_value_valid(h->valuestring)) {
+                        cJSON_Delete(arr);
+                        snprintf(why, wl, "a header value holds no control characters");
+                        return JG_ERR_INVALID_PARAMETER;
+                    }
                     cJSON_AddItemToArray(arr, cJSON_CreateString(h->valuestring));
                 } else if (cJSON_IsArray(h)) {
                     for (const cJSON *x = h->child; x; x = x->next) {
-                        if (!cJSON_IsString(x)) {
+                        if (!cJSON_IsString(x) || !jg_obj_header_value_valid(x->valuestring)) {
                             cJSON_Delete(arr);
-                            snprintf(why, wl, "header values must be strings");
+                            snprintf(why, wl, "header values are strings without control "
+                                              "characters");
                             return JG_ERR_INVALID_PARAMETER;
                         }
                         cJSON_AddItemToArray(arr, cJSON_CreateString(x->valuestring));

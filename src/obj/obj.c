@@ -311,6 +311,22 @@ jg_status jg_obj_digest_parse(const char *d, uint8_t ret[32])
     return st;
 }
 
+bool jg_obj_header_name_valid(const char *name)
+{
+    static const char tchar[] = "!#$%&'*+-.^_`|~0123456789"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    size_t n = strlen(name);
+    return n > 0 && n <= 255 && strspn(name, tchar) == n;
+}
+
+bool jg_obj_header_value_valid(const char *value)
+{
+    for (const unsigned char *p = (const unsigned char *)value; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return false;
+    return true;
+}
+
 void jg_obj_canonical_header(char *name)
 {
     bool up = true;

@@ -78,7 +78,10 @@ jg_status jg_obj_digest_parse(const char *digest, uint8_t ret_sha[32]);
 
 /* Canonical MIME header form: "x-custom-thing" -> "X-Custom-Thing" (in place). */
 void jg_obj_canonical_header(char *name);
-
+/* Can HTTP carry this header: a name that is an RFC 9110 token of at most
+ * 255 bytes, a value without control bytes (tab allowed)?  Pure. */
+bool jg_obj_header_name_valid(const char *name);
+bool jg_obj_header_value_valid(const char *value);
 
 /* --- HTTP-adjacent parsing (pure) ----------------------------------------- */
 

@@ -173,6 +173,22 @@ test('the object listing honours filter and prefix as the object watch and the K
     400, 'invalid_parameter');
 });
 
+test('PATCH refuses header names that are not HTTP tokens and values with control bytes', async () => {
+  const p = '/v1/obj/lst/top';
+  for (const headers of [
+    { 'Col:on': 'v' }, { 'Sp ace': 'v' }, { '': 'v' }, { 'X-\u00e9': 'v' }, { ['X'.repeat(256)]: 'v' },
+    { 'Content-Type': 'text/plain\r\nX-Injected: 1' }, { 'X-A': 'a\nb' }, { 'X-A': ['ok', 'b\u0001'] }, { 'X-A': 'del\u007f' },
+  ]) {
+    assertProblem(await as(T.admin, 'PATCH', p, { body: { headers } }), 400, 'invalid_parameter', JSON.stringify(headers));
+  }
+  const r = await as(T.admin, 'GET', p);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('x-injected'), null);
+  await ok(as(T.admin, 'PATCH', p, { body: { headers: { 'X-Fine_1': 'tab\there', 'Content-Type': 'text/plain; charset=utf-8' } } }), 200, 'valid');
+  const g = await as(T.admin, 'GET', p);
+  assert.equal(g.headers.get('content-type'), 'text/plain; charset=utf-8');
+});
+
 test('with tokens, /v1/info and /metrics need a token; /healthz and /readyz do not; metrics_public opens /metrics', async () => {
   for (const p of ['/v1/info', '/metrics']) {
     const r = await http(base, 'GET', p);

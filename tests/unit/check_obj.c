@@ -128,6 +128,30 @@ START_TEST(test_obj_canonical_header)
 }
 END_TEST
 
+START_TEST(test_obj_header_valid)
+{
+    static const char *names_ok[] = {"X-A", "Content-Type", "x!#$%&'*+.^_`|~9"};
+    static const char *names_bad[] = {"", "Col:on", "Sp ace", "X-\xc3\xa9", "A\r\nB", "(x)", "a/b"};
+    for (size_t i = 0; i < sizeof(names_ok) / sizeof(names_ok[0]); i++)
+        ck_assert_msg(jg_obj_header_name_valid(names_ok[i]), "%s", names_ok[i]);
+    for (size_t i = 0; i < sizeof(names_bad) / sizeof(names_bad[0]); i++)
+        ck_assert_msg(!jg_obj_header_name_valid(names_bad[i]), "%s", names_bad[i]);
+    char longname[257];
+    memset(longname, 'x', 256);
+    longname[256] = '\0';
+    ck_assert(!jg_obj_header_name_valid(longname));
+    longname[255] = '\0';
+    ck_assert(jg_obj_header_name_valid(longname));
+    ck_assert(jg_obj_header_value_valid(""));
+    ck_assert(jg_obj_header_value_valid("text/plain; charset=utf-8"));
+    ck_assert(jg_obj_header_value_valid("tab\there \xc3\xa9"));
+    ck_assert(!jg_obj_header_value_valid("a\r\nX-Injected: 1"));
+    ck_assert(!jg_obj_header_value_valid("a\nb"));
+    ck_assert(!jg_obj_header_value_valid("\x01"));
+    ck_assert(!jg_obj_header_value_valid("del\x7f"));
+}
+END_TEST
+
 START_TEST(test_obj_range)
 {
     uint64_t s = 99, e = 99;
@@ -243,6 +267,7 @@ static Suite *obj_suite(void)
     tcase_add_test(tc, test_obj_digest);
     tcase_add_test(tc, test_obj_meta_json);
     tcase_add_test(tc, test_obj_canonical_header);
+    tcase_add_test(tc, test_obj_header_valid);
     tcase_add_test(tc, test_obj_range);
     tcase_add_test(tc, test_obj_content_digest);
     tcase_add_test(tc, test_obj_bucket_config);
