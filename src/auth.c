@@ -284,21 +284,6 @@ bool jg_auth_allows(const struct jg_token *t, enum jg_perm perm, const char *buc
     return false;
 }
 
-const char *jg_auth_key_prefix(const struct jg_token *t, enum jg_perm perm, const char *bucket)
-{
-    const char *best = NULL;
-    for (size_t i = 0; t && i < t->nrules; i++) {
-        const struct rule *r = &t->rules[i];
-        if (!(r->ops & perm) || !jg_auth_glob(r->bucket_glob, bucket))
-            continue;
-        if (!*r->prefix)
-            return "";
-        if (!best)
-            best = r->prefix;
-    }
-    return best;
-}
-
 jg_status jg_auth_scope(const struct jg_token *t, enum jg_perm perm, const char *bucket,
                         char ***ret_scope)
 {

@@ -12,9 +12,10 @@
  * when any rule of its token names the operation, matches the bucket and,
  * for key and object operations, the key starts with the rule's prefix.
  * An operation on a whole bucket is asked as the key "" and so needs a
- * rule without a prefix.  Listings and watches see the union of the prefixes of every rule that
- * grants them (jg_auth_scope).  Clear tokens are never stored: a
- * presented token is hashed with each salt and compared in constant time.  Thread-safe once loaded; reloading
+ * rule without a prefix.  Listings and watches see the union of the
+ * prefixes of every rule that grants them (jg_auth_scope).
+ * Clear tokens are never stored: a presented token is hashed with each
+ * salt and compared in constant time.  Thread-safe once loaded; reloading
  * builds a new set. */
 #ifndef JG_AUTH_H
 #define JG_AUTH_H
@@ -56,11 +57,6 @@ const char *jg_auth_token_name(const struct jg_token *t);
  * JG_PERM_LIST: does t have any permission on bucket. */
 bool jg_auth_allows(const struct jg_token *t, enum jg_perm perm, const char *bucket,
                     const char *key);
-
-/* The key prefix that limits t's perm on bucket: "" when unlimited, NULL
- * when t has no such permission at all, else the prefix (the first
- * matching rule's).  For listings and watches. */
-const char *jg_auth_key_prefix(const struct jg_token *t, enum jg_perm perm, const char *bucket);
 
 /* The key prefixes of every rule of t that grants perm on bucket, as a
  * NULL-terminated list in *ret_scope (caller frees with jg_strv_free):
