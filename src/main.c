@@ -19,6 +19,7 @@
 #include "app.h"
 #include "auth.h"
 #include "config.h"
+#include "http/authz.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "log.h"
@@ -144,6 +145,10 @@ int main(int argc, char **argv)
 
     if (argc == 2 && strcmp(argv[1], "--hash-token") == 0)
         return hash_token();
+    if (argc == 2 && strcmp(argv[1], "--dump-routes") == 0) {
+        jg_authz_dump_routes(stdout);
+        return 0;
+    }
     pthread_mutex_init(&app.auth_lock, NULL);
     if (jg_config_load(&app.cfg, argc, argv, &exit_code) != JG_OK) {
         jg_config_free(&app.cfg);

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "auth.h"
 #include "http/request.h"
@@ -42,5 +43,10 @@ jg_status jg_authz_check(const struct jg_token *t, const struct jg_route *route,
  * a whole bucket): may t (NULL with open access) read it?  Asked before
  * the target is looked up, so the answer does not tell whether it exists. */
 bool jg_authz_link_hop(const struct jg_token *t, const char *bucket, const char *name);
+
+/* Writes the route table, one line per row: method, pattern,
+ * operationId, permission and names, tab-separated (jetgate
+ * --dump-routes; the authorization test is generated from it). */
+void jg_authz_dump_routes(FILE *out);
 
 #endif
