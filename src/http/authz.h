@@ -17,7 +17,7 @@
 struct jg_authz_names {
     const char *bucket;      /* decoded {bucket} or NULL */
     const char *key;         /* decoded {key*}/{name*} or NULL */
-    const char *body;        /* the JSON body once it is in, else NULL */
+    const char *body;        /* the JSON body once it is in (maybe empty, ""), else NULL */
     size_t body_len;
 };
 
@@ -31,7 +31,8 @@ bool jg_authz_body_names(const struct jg_route *route);
 /* May token t (a valid token) make this request?  Checks every name the
  * route carries: with n->body NULL the path's only, else the body's too
  * (a body that is not the JSON expected is left to the handler, which
- * refuses it).  JG_OK, and for JG_RN_SELECTOR routes the token's scope in
+ * refuses it).  A rename is a write of the new name and a delete of the
+ * old: until the body is in, the old name needs write or delete.  JG_OK, and for JG_RN_SELECTOR routes the token's scope in
  * *ret_scope (caller owns; left alone on other routes), or
  * JG_ERR_FORBIDDEN with a static reason in *ret_why, or JG_ERR_NOMEM.
  * Pure; thread-safe. */

@@ -359,8 +359,8 @@ static bool client_cert_ok(struct jg_req *req)
 static bool authz(struct jg_req *req, bool with_body)
 {
     const char *why = NULL;
-    struct jg_authz_names n = {req->bucket, req->key, with_body ? req->body.data : NULL,
-                               req->body.len};
+    const char *body = !with_body ? NULL : req->body.data ? req->body.data : "";
+    struct jg_authz_names n = {req->bucket, req->key, body, req->body.len};
     jg_status st = jg_authz_check(req->token, req->route, &n, &req->scope, &why);
     if (st == JG_OK)
         return true;

@@ -20,6 +20,7 @@ const T = {
   mover: 'mov-9e0b3c7d28',
   linker: 'lnk-5c2a8f1e60',
   two: 'two-8b4d1f9a37',
+  shifter: 'sft-1e6a0d8c45',
 };
 
 const hash = (token) => execFileSync(JETGATE_BIN, ['--hash-token'], { input: `${token}\n` }).toString().trim();
@@ -47,6 +48,7 @@ before(async () => {
     `objpre ${hash(T.objpre)} read,write@sfiles/pub/`,
     `mover  ${hash(T.mover)}  read,write,delete@sfiles/pub/ write@sfiles/new/`,
     `linker ${hash(T.linker)} read,write@app-files read@secret-files/pub/`,
+    `shifter ${hash(T.shifter)} delete@sfiles/old/ write@sfiles/new/`,
     `two    ${hash(T.two)}    read,watch@kv2/public/ read,watch@kv2/shared/ read,watch@o2/public/ read,watch@o2/shared/`,
     '',
   ].join('\n'));
@@ -58,7 +60,7 @@ before(async () => {
   await ok(as(T.admin, 'PUT', '/v1/kvm/buckets/kv2', { body: '{}' }), 201, 'bucket kv2');
   const objects = {
     'secret-files': ['s.txt', 'pub/p.txt'],
-    sfiles: ['pub/y.txt', 'pub/z.txt', 'priv/x.txt'],
+    sfiles: ['pub/y.txt', 'pub/z.txt', 'priv/x.txt', 'old/m.txt', 'old/m2.txt'],
     o2: ['public/a', 'shared/b', 'secret/c'],
     lst: ['dir/a.txt', 'dir/sub/b', 'top', 'other/c'],
   };
@@ -123,6 +125,14 @@ test('a rename needs write on the new name and delete on the old', async () => {
   await ok(as(T.objpre, 'PATCH', '/v1/obj/sfiles/pub/y.txt', { body: { description: 'd', name: 'pub/y.txt' } }), 200, 'same name');
   await ok(as(T.mover, 'PATCH', '/v1/obj/sfiles/pub/y.txt', { body: { name: 'new/y.txt' } }), 200, 'allowed rename');
   assert.equal((await as(T.admin, 'GET', '/v1/obj/sfiles/new/y.txt')).text, 'content of sfiles/pub/y.txt');
+  // delete on the old name and write on the new are enough: the old name is not written
+  await ok(as(T.shifter, 'PATCH', '/v1/obj/sfiles/old/m.txt', { body: { name: 'new/m.txt' } }), 200, 'delete old + write new');
+  assert.equal((await as(T.admin, 'GET', '/v1/obj/sfiles/new/m.txt')).text, 'content of sfiles/old/m.txt');
+  assertProblem(await as(T.shifter, 'PATCH', '/v1/obj/sfiles/old/m2.txt', { body: { description: 'x' } }), 403, 'forbidden', 'no write on the old name');
+  assertProblem(await as(T.shifter, 'PATCH', '/v1/obj/sfiles/old/m2.txt', { body: { name: 'old/m2.txt' } }), 403, 'forbidden', 'same name');
+  assertProblem(await as(T.shifter, 'PATCH', '/v1/obj/sfiles/old/m2.txt', { body: { name: 'pub/m2.txt' } }), 403, 'forbidden', 'no write there');
+  assertProblem(await as(T.shifter, 'PATCH', '/v1/obj/sfiles/old/m2.txt'), 403, 'forbidden', 'no body');
+  assertProblem(await as(T.shifter, 'PATCH', '/v1/obj/sfiles/pub/y.txt', { body: { name: 'new/y3.txt' } }), 403, 'forbidden', 'no delete there');
 });
 
 const names = (r) => r.json.map((o) => o.name).sort();
