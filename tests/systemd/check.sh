@@ -207,6 +207,21 @@ step "systemd-analyze security jetgate"
 exposure=$(bx systemd-analyze security jetgate --no-pager | sed -n 's/.*Overall exposure level for jetgate.service: \([0-9.]*\).*/\1/p')
 [ -n "$exposure" ] && awk -v e="$exposure" 'BEGIN { exit !(e <= 1.1) }' && ok "exposure $exposure (at most 1.1)" || fail "exposure '$exposure' above 1.1"
 
+step "tokens: /etc/jetgate/tokens (root:jetgate 0640) read by the service, again on reload"
+bx sh -c 'printf "ops %s read@demo\n" "$(echo s3cret-token | jetgate --hash-token)" >>/etc/jetgate/tokens &&
+	printf "tokens_file = /etc/jetgate/tokens\n" >>/etc/jetgate/jetgate.conf'
+pid=$(main_pid)
+bx systemctl reload jetgate
+needs_token() { [ "$(code "$B/v1/kv/demo/greeting")" = 401 ]; }
+wait_for 10 needs_token && ok "after reload, a request without a token gets 401" || fail "tokens_file not applied by reload"
+[ "$(curl -s -H 'Authorization: Bearer s3cret-token' "$B/v1/kv/demo/greeting")" = hello ] &&
+	ok "the token in the file reads" || fail "the token in the file does not read"
+[ "$(main_pid)" = "$pid" ] || fail "jetgate restarted"
+bx sed -i '/^tokens_file = /d' /etc/jetgate/jetgate.conf
+bx systemctl reload jetgate
+open_again() { [ "$(code "$B/v1/kv/demo/greeting")" = 200 ]; }
+wait_for 10 open_again || fail "tokens_file not dropped by reload"
+
 step "upgrade to a rebuilt package with a higher version"
 newv=$(dpkg-deb -f "$deb" Version)+test1
 rebuild=$dir/.box/rebuild
