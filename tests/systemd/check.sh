@@ -94,6 +94,7 @@ WatchdogSec=3s
 TimeoutAbortSec=5s
 LimitCORE=0
 EOF
+# (nats-server: for its first start only, replaced by its config file below)
 cat >"$dir/etc/systemd/system/nats-server.service.d/zz-test.conf" <<EOF
 [Service]
 ExecStart=
@@ -120,7 +121,17 @@ wait_for 10 active && ok "jetgate.service started on install" || fail "jetgate.s
 [ "$(bx stat -c '%U:%G %a' /etc/jetgate/jetgate.env)" = "root:root 600" ] && ok "jetgate.env is root:root 0600" || fail "jetgate.env: $(bx stat -c '%U:%G %a' /etc/jetgate/jetgate.env)"
 [ "$(bx stat -c '%U:%G %a' /etc/jetgate/tokens)" = "root:jetgate 640" ] && ok "tokens is root:jetgate 0640" || fail "tokens: $(bx stat -c '%U:%G %a' /etc/jetgate/tokens)"
 [ "$(bx stat -c %U "/proc/$(main_pid)")" = jetgate ] && ok "runs as the jetgate user" || fail "runs as $(bx stat -c %U "/proc/$(main_pid)")"
-bx sh -c 'journalctl -u nats-server --no-pager | grep -q "Starting JetStream"' && ok "nats-server runs with JetStream (jetgate-nats drop-in)" || fail "nats-server without JetStream"
+# The test's drop-in only kept nats-server's first start (by its postinst)
+# off port 4222; from now on it runs as jetgate-nats says, on the port of
+# its own config file.
+bx sed -i "s/^port: .*/port: $nats_port/" /etc/nats-server.conf
+rm "$dir/etc/systemd/system/nats-server.service.d/zz-test.conf"
+bx systemctl daemon-reload
+bx systemctl restart nats-server
+nats_cmd=$(bx cat "/proc/$(bx systemctl show -P MainPID nats-server)/cmdline" | tr '\0' ' ')
+[[ $nats_cmd == *"--jetstream --store_dir /var/lib/nats-server"* ]] && wait_for 10 bx sh -c \
+	'journalctl -u nats-server _PID=$(systemctl show -P MainPID nats-server) --no-pager | grep -q "Starting JetStream"' &&
+	ok "nats-server runs with JetStream by the jetgate-nats drop-in ($nats_cmd)" || fail "nats-server without JetStream: $nats_cmd"
 bx test -d /var/lib/nats-server/jetstream && ok "JetStream store in /var/lib/nats-server" || fail "no /var/lib/nats-server/jetstream"
 
 step "systemctl start: active only once jetgate serves HTTP (Type=notify)"
