@@ -425,9 +425,11 @@ int jg_config_apply_reload(struct jg_config *cfg, const struct jg_config *next)
         switch (o->type) {
         case JG_OPT_STRING:
         case JG_OPT_LEVEL: {
-            /* only main() reads string options after start-up */
-            char *copy = strdup(*(char *const *)src);
-            if (!copy)
+            /* only main() reads string options after start-up; NULL is an
+             * option removed from the file (unset again) */
+            const char *val = *(char *const *)src;
+            char *copy = val ? strdup(val) : NULL;
+            if (val && !copy)
                 continue;
             free(*(char **)dst);
             *(char **)dst = copy;

@@ -41,3 +41,8 @@ JETGATE_FUZZ=0 JETGATE_NODE_TESTS="kv_data obj_store watch_basic ops_install kv_
 	JETGATE_TEST_NODE_MODULES="$top/tests/node_modules" make -C build distcheck >build/distcheck.log 2>&1 ||
 	{ tail -100 build/distcheck.log; echo "distcheck failed"; exit 1; }
 echo "distcheck: ok"
+
+step "the Debian package under a real systemd (make check-systemd; needs root, namespaces, cgroup2)"
+JETGATE_SETUP_EXTRA="debhelper debootstrap lintian" sh tests/setup.sh >/dev/null
+make -C build check-systemd
+make -C build lintian

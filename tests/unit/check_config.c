@@ -80,6 +80,25 @@ START_TEST(test_config_reload_applies_only_reloadable)
 }
 END_TEST
 
+/* A reloadable string option removed from the file goes back to unset
+ * (tokens_file: from a tokens file to open access) instead of crashing. */
+START_TEST(test_config_reload_unsets_string_option)
+{
+    struct jg_config cur = {0}, next = {0};
+    jg_config_defaults(&cur);
+    jg_config_defaults(&next);
+    jg_config_set(&cur, "tokens_file", "/etc/jetgate/tokens", "test");
+    ck_assert_ptr_null(next.tokens_file);
+    ck_assert_int_eq(jg_config_apply_reload(&cur, &next), 1);
+    ck_assert_ptr_null(cur.tokens_file);
+    jg_config_set(&next, "tokens_file", "/etc/jetgate/tokens", "test");
+    ck_assert_int_eq(jg_config_apply_reload(&cur, &next), 1);
+    ck_assert_str_eq(cur.tokens_file, "/etc/jetgate/tokens");
+    jg_config_free(&cur);
+    jg_config_free(&next);
+}
+END_TEST
+
 START_TEST(test_config_table_is_consistent)
 {
     for (const struct jg_option *o = jg_options; o->name; o++) {
@@ -99,6 +118,7 @@ static Suite *config_suite(void)
     tcase_add_test(tc, test_config_file_env_flags_precedence);
     tcase_add_test(tc, test_config_rejects_bad_input);
     tcase_add_test(tc, test_config_reload_applies_only_reloadable);
+    tcase_add_test(tc, test_config_reload_unsets_string_option);
     tcase_add_test(tc, test_config_table_is_consistent);
     suite_add_tcase(s, tc);
     return s;
