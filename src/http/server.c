@@ -1229,6 +1229,12 @@ void jg_http_get_stats(struct jg_http *h, struct jg_http_stats *ret)
 void jg_http_metrics(struct jg_http *h, struct jg_buf *b)
 {
     char method[16];
+    jg_buf_printf(b,
+                  "# HELP jetgate_config_reload_failures_total SIGHUP reloads refused (the "
+                  "running configuration and tokens were kept).\n"
+                  "# TYPE jetgate_config_reload_failures_total counter\n"
+                  "jetgate_config_reload_failures_total %llu\n",
+                  (unsigned long long)atomic_load(&h->app->reload_failures));
     jg_buf_puts(b, "# HELP jetgate_http_requests_total HTTP requests answered, by route, method "
                    "and status.\n# TYPE jetgate_http_requests_total counter\n");
     for (size_t i = 0; i <= h->nroutes; i++) {
