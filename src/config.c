@@ -96,6 +96,11 @@ const struct jg_option jg_options[] = {
      "the PEM private key of tls_cert (reloaded on SIGHUP)", true, true},
     {"tls_client_ca", JG_OPT_STRING, OFF(tls_client_ca), NULL, 0, 0, "FILE",
      "require client certificates signed by these CAs (mutual TLS)", false, false},
+    {"tls_priorities", JG_OPT_STRING, OFF(tls_priorities), 
+     /* GnuTLS's defaults without TLS 1.1, 1.0 and SSL 3 */
+     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", 0, 0,
+     "PRIORITIES", "GnuTLS priority string for HTTPS: protocol versions and ciphers "
+     "(the default allows TLS 1.2 and 1.3 only)", false, false},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL, false, false},
 };
 

@@ -55,6 +55,7 @@ struct jg_config {
     char *tls_cert;
     char *tls_key;
     char *tls_client_ca;
+    char *tls_priorities;
 };
 
 enum jg_opt_type { JG_OPT_STRING, JG_OPT_BOOL, JG_OPT_INT, JG_OPT_SIZE, JG_OPT_DURATION, JG_OPT_LEVEL };

@@ -1123,8 +1123,14 @@ jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http
             free(h);
             return JG_ERR_INVALID_CONFIG;
         }
+        if (!jg_tls_priorities_ok(cfg->tls_priorities)) {
+            free(h->stats);
+            free(h);
+            return JG_ERR_INVALID_CONFIG;
+        }
         flags |= MHD_USE_TLS;
         OPT(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, jg_tls_retrieve_callback());
+        OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, cfg->tls_priorities);
         if (cfg->tls_client_ca) {
             h->client_ca = jg_tls_read_file(cfg->tls_client_ca);
             if (!h->client_ca) {
