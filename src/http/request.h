@@ -141,7 +141,8 @@ struct jg_req {
 };
 
 /* --- request accessors (MHD thread only: before jg_req_suspend) -------- */
-/* Header value or NULL (case-insensitive name). */
+/* Header value or NULL (case-insensitive name); read with its length, so
+ * a value holding a NUL byte is NULL, never a shorter value. */
 const char *jg_req_header(struct jg_req *req, const char *name);
 /* First decoded value of a query parameter into *ret (NULL when absent);
  * the string lives as long as req.  JG_ERR_INVALID_PARAMETER on bad
