@@ -941,6 +941,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         jg_debug("http: %s %d %lldms id=%s%s", req->route->operation_id, req->resp.status,
                  (long long)(jg_now_ms() - req->start_ms), req->resp.request_id,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    if (req->counted) {
+        /* ended without a response queued (an upload the client left) */
+        req->counted = false;
+        atomic_fetch_sub(&h->active, 1);
+    }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         clock_set(h, conn, CLOCK_LINE);
     atomic_store(&req->closed, true);
