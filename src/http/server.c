@@ -73,6 +73,7 @@ struct jg_http {
     struct MHD_Daemon *daemon;
     struct MHD_Daemon *unix_daemon;   /* listen_unix, or NULL */
     struct jg_loop *loop;
+    atomic_bool resumed;          /* a connection was resumed on the loop thread */
     atomic_int_fast64_t active;
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t by_class[6];
@@ -139,13 +140,24 @@ static void req_free(struct jg_req *req)
 enum { GATE_RUNNING, GATE_PAUSED, GATE_WAKE };
 
 /* Resumes a suspended connection.  libmicrohttpd runs on the loop thread
- * and does not watch its own wake-up channel there, so a resume from any
- * other thread also wakes the loop. */
+ * and does not watch its own wake-up channel there, and a resume takes
+ * effect only in its next run: from any other thread the loop is woken;
+ * on the loop thread (inside a run, from a handler) the hook is told to
+ * run libmicrohttpd again before the loop sleeps (its timeout does not
+ * count resumed connections, so with no other connection the loop could
+ * sleep on with the request's answer or the rest of its body unread). */
+static void resume_conn(struct jg_http *h, struct MHD_Connection *conn)
+{
+    MHD_resume_connection(conn);
+    if (jg_loop_on_thread(h->loop))
+        atomic_store(&h->resumed, true);
+    else
+        jg_loop_wake(h->loop);
+}
+
 static void resume(struct jg_req *req)
 {
-    MHD_resume_connection(req->conn);
-    if (!jg_loop_on_thread(req->http->loop))
-        jg_loop_wake(req->http->loop);
+    resume_conn(req->http, req->conn);
 }
 
 static void upload_wake(struct jg_req *req)
@@ -167,7 +179,7 @@ static void upload_pause(struct jg_req *req)
     if (!atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_PAUSED)) {
         /* woken already: carry on with the rest of the body */
         atomic_store(&req->upload_gate, GATE_RUNNING);
-        MHD_resume_connection(req->conn);
+        resume(req);
     }
 }
 
@@ -175,17 +187,14 @@ void jg_req_done(struct jg_req *req)
 {
     bool suspended = req->suspended;
     struct MHD_Connection *conn = req->conn;
-    struct jg_loop *loop = req->http->loop;
+    struct jg_http *h = req->http;
     bool uploading = atomic_load(&req->state) == ST_STREAM;
     atomic_store(&req->state, ST_READY);
     /* req may be freed by the loop thread from here on: use the copies */
-    if (uploading) {
+    if (uploading)
         upload_wake(req); /* a paused upload reads the rest away, then answers */
-    } else if (suspended) {
-        MHD_resume_connection(conn);
-        if (!jg_loop_on_thread(loop))
-            jg_loop_wake(loop);
-    }
+    else if (suspended)
+        resume_conn(h, conn);
 }
 
 static void clock_set(struct jg_http *h, struct MHD_Connection *conn, int mode)
@@ -650,8 +659,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             if (took < n && atomic_load(&req->state) == ST_STREAM) {
                 upload_pause(req);
             } else if (atomic_load(&req->state) == ST_READY) {
-                /* answered before the end of the body: read the rest away */
+                /* answered within on_body, before the end of the body: this
+                 * piece and the rest are read away (a piece left untaken
+                 * without a pause would never be offered again) */
                 atomic_store(&req->state, ST_DISCARD);
+                atomic_fetch_add(&h->bytes_in, n - took);
+                req->discarded += n - took;
+                *upload_data_size = 0;
             }
             return MHD_YES;
         }
@@ -708,7 +722,7 @@ void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_
     req->on_body_end = on_end;
     atomic_store(&req->state, ST_STREAM);
     if (suspended)
-        MHD_resume_connection(req->conn);
+        resume(req);
 }
 
 void jg_req_resume_upload(struct jg_req *req)
@@ -1108,8 +1122,14 @@ static int64_t http_hook(void *ctx)
             continue;
         bool timed = false;
         for (int pass = 0; pass < HTTP_PASSES; pass++) {
+            atomic_store(&h->resumed, false);
             MHD_run(ds[i]);
             timed = MHD_get_timeout(ds[i], &t) == MHD_YES;
+            if (atomic_load(&h->resumed)) {
+                timed = true; /* its run takes the resumed connection back */
+                t = 0;
+                continue;
+            }
             if (!timed || t > 0)
                 break;
         }
