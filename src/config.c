@@ -54,6 +54,12 @@ const struct jg_option jg_options[] = {
     {"request_deadline", JG_OPT_DURATION, OFF(request_deadline_ms), "30s", 1000, DAY_MS,
      "DURATION", "a request's headers and body must arrive within this of its request line "
      "(slow clients are cut off)", false, true},
+    {"min_upload_rate", JG_OPT_SIZE, OFF(min_upload_rate), "4KiB", 0, 1LL << 30, "SIZE",
+     "an object upload whose body comes slower than this many bytes a second over "
+     "upload_rate_window is cut off (0 = never)", false, true},
+    {"upload_rate_window", JG_OPT_DURATION, OFF(upload_rate_window_ms), "30s", 1000, DAY_MS,
+     "DURATION", "the time over which min_upload_rate is averaged (time jetgate waits for NATS "
+     "does not count)", false, true},
     {"max_connections", JG_OPT_INT, OFF(max_connections), "4096", 1, 1000000, "N",
      "HTTP connections at once; more are closed at once", false, true},
     {"max_connections_per_ip", JG_OPT_INT, OFF(max_connections_per_ip), "0", 0, 1000000, "N",

@@ -34,6 +34,8 @@ struct jg_config {
     int64_t shutdown_timeout_ms;
     int64_t idle_timeout_ms;
     int64_t request_deadline_ms;
+    int64_t min_upload_rate;
+    int64_t upload_rate_window_ms;
     int64_t max_connections;
     int64_t max_connections_per_ip;
     int64_t max_header_size;

@@ -51,14 +51,22 @@ static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
  * slowly) the limit is idle_timeout from accept or the previous response;
  * from the request line on, request_deadline for headers and body.  The
  * clock stops while a handler works (waiting for NATS or streaming is not
- * the client's fault). */
-enum { CLOCK_OFF, CLOCK_LINE, CLOCK_REQUEST };
+ * the client's fault).
+ *
+ * A streamed upload (an object's body, which may rightly take longer than
+ * request_deadline) is held to min_upload_rate instead: the bytes received
+ * over each upload_rate_window of its time, not counting the time jetgate
+ * itself paused it (waiting for NATS to take the chunks). */
+enum { CLOCK_OFF, CLOCK_LINE, CLOCK_REQUEST, CLOCK_UPLOAD };
 
 struct conn_clock {
     struct conn_clock *prev, *next;
     int fd;
     int mode;
-    int64_t since_ms;
+    int64_t since_ms;        /* LINE, REQUEST: start; UPLOAD: this window's start */
+    uint64_t up_bytes;       /* UPLOAD: bytes received in this window */
+    int64_t up_paused_ms;    /* UPLOAD: paused by jetgate in this window */
+    int64_t up_pause_since;  /* UPLOAD: paused since then (0: running) */
 };
 
 /* Per-route counters; row nroutes is "no route". */
@@ -92,6 +100,7 @@ struct jg_http {
     pthread_cond_t reaper_cond;
     bool reaper_stop;
     uint64_t deadline_cuts;
+    uint64_t upload_rate_cuts;    /* uploads cut under min_upload_rate (clock_lock) */
     int64_t nconns;               /* open connections (clock_lock) */
     uint64_t refused_conns;
     pthread_mutex_t stream_lock;  /* streaming responses: waiting flags, list */
@@ -133,6 +142,75 @@ static void req_free(struct jg_req *req)
     free(req);
 }
 
+static struct conn_clock *clock_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The body of a streamed upload starts to flow (any thread). */
+static void upload_clock_start(struct jg_http *h, struct MHD_Connection *conn)
+{
+    struct conn_clock *c = clock_of(conn);
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->clock_lock);
+    c->mode = CLOCK_UPLOAD;
+    c->since_ms = jg_now_ms();
+    c->up_bytes = 0;
+    c->up_paused_ms = 0;
+    c->up_pause_since = 0;
+    pthread_mutex_unlock(&h->clock_lock);
+}
+
+/* n more bytes of an upload's body came in (HTTP thread). */
+static void upload_clock_add(struct jg_http *h, struct MHD_Connection *conn, size_t n)
+{
+    struct conn_clock *c = clock_of(conn);
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->clock_lock);
+    if (c->mode == CLOCK_UPLOAD)
+        c->up_bytes += n;
+    pthread_mutex_unlock(&h->clock_lock);
+}
+
+/* jetgate paused the upload, or let it go on (any thread). */
+static void upload_clock_pause(struct jg_http *h, struct MHD_Connection *conn, bool paused)
+{
+    struct conn_clock *c = clock_of(conn);
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->clock_lock);
+    int64_t now = jg_now_ms();
+    if (c->mode == CLOCK_UPLOAD && paused && !c->up_pause_since) {
+        c->up_pause_since = now;
+    } else if (c->mode == CLOCK_UPLOAD && !paused && c->up_pause_since) {
+        c->up_paused_ms += now - c->up_pause_since;
+        c->up_pause_since = 0;
+    }
+    pthread_mutex_unlock(&h->clock_lock);
+}
+
+/* Reaper: is this upload under min_upload_rate over its last window?
+ * Starts the next window when it is not (clock_lock held). */
+static bool upload_too_slow(struct conn_clock *c, int64_t now, int64_t rate, int64_t window)
+{
+    int64_t paused = c->up_paused_ms + (c->up_pause_since ? now - c->up_pause_since : 0);
+    int64_t active = now - c->since_ms - paused;
+    if (rate == 0 || active < window)
+        return false;
+    if ((double)c->up_bytes < (double)rate * (double)active / 1000.0)
+        return true;
+    c->since_ms = now;
+    c->up_bytes = 0;
+    c->up_paused_ms = 0;
+    if (c->up_pause_since)
+        c->up_pause_since = now;
+    return false;
+}
+
 /* A streaming upload's gate: the HTTP thread pauses it (suspending the
  * connection) when on_body takes less than offered; any thread may wake
  * it.  A wake that comes before the pause is remembered, so it is never
@@ -164,6 +242,7 @@ static void upload_wake(struct jg_req *req)
 {
     int expect = GATE_PAUSED;
     if (atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_RUNNING)) {
+        upload_clock_pause(req->http, req->conn, false);
         resume(req);
         return;
     }
@@ -176,7 +255,9 @@ static void upload_pause(struct jg_req *req)
 {
     int expect = GATE_RUNNING;
     MHD_suspend_connection(req->conn);
+    upload_clock_pause(req->http, req->conn, true);
     if (!atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_PAUSED)) {
+        upload_clock_pause(req->http, req->conn, false);
         /* woken already: carry on with the rest of the body */
         atomic_store(&req->upload_gate, GATE_RUNNING);
         resume(req);
@@ -655,6 +736,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             if (took > n)
                 took = n;
             atomic_fetch_add(&h->bytes_in, took);
+            upload_clock_add(h, conn, took);
             *upload_data_size = n - took;
             if (took < n && atomic_load(&req->state) == ST_STREAM) {
                 upload_pause(req);
@@ -664,12 +746,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                  * without a pause would never be offered again) */
                 atomic_store(&req->state, ST_DISCARD);
                 atomic_fetch_add(&h->bytes_in, n - took);
+                upload_clock_add(h, conn, n - took);
                 req->discarded += n - took;
                 *upload_data_size = 0;
             }
             return MHD_YES;
         }
         atomic_fetch_add(&h->bytes_in, n);
+        upload_clock_add(h, conn, n);
         *upload_data_size = 0;
         if (st == ST_READY || st == ST_RUNNING) {
             /* a streaming handler answered (or is answering) early */
@@ -721,6 +805,7 @@ void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_
     req->on_body = on_body;
     req->on_body_end = on_end;
     atomic_store(&req->state, ST_STREAM);
+    upload_clock_start(req->http, req->conn);
     if (suspended)
         resume(req);
 }
@@ -1022,8 +1107,18 @@ static void *reaper_main(void *arg)
     while (!h->reaper_stop) {
         int64_t deadline = __atomic_load_n(&h->app->cfg.request_deadline_ms, __ATOMIC_RELAXED);
         int64_t idle = __atomic_load_n(&h->app->cfg.idle_timeout_ms, __ATOMIC_RELAXED);
+        int64_t rate = __atomic_load_n(&h->app->cfg.min_upload_rate, __ATOMIC_RELAXED);
+        int64_t window = __atomic_load_n(&h->app->cfg.upload_rate_window_ms, __ATOMIC_RELAXED);
         int64_t now = jg_now_ms();
         for (struct conn_clock *c = h->clocks; c; c = c->next) {
+            if (c->mode == CLOCK_UPLOAD) {
+                if (c->fd >= 0 && upload_too_slow(c, now, rate, window)) {
+                    shutdown(c->fd, SHUT_RDWR);
+                    c->mode = CLOCK_OFF;
+                    h->upload_rate_cuts++;
+                }
+                continue;
+            }
             int64_t limit = c->mode == CLOCK_REQUEST ? deadline : idle;
             if (c->mode != CLOCK_OFF && now - c->since_ms > limit && c->fd >= 0) {
                 shutdown(c->fd, SHUT_RDWR);
@@ -1364,6 +1459,15 @@ void jg_http_get_stats(struct jg_http *h, struct jg_http_stats *ret)
 void jg_http_metrics(struct jg_http *h, struct jg_buf *b)
 {
     char method[16];
+    pthread_mutex_lock(&h->clock_lock);
+    uint64_t rate_cuts = h->upload_rate_cuts;
+    pthread_mutex_unlock(&h->clock_lock);
+    jg_buf_printf(b,
+                  "# HELP jetgate_http_upload_rate_closed_total Uploads cut because their body "
+                  "came slower than min_upload_rate over upload_rate_window.\n"
+                  "# TYPE jetgate_http_upload_rate_closed_total counter\n"
+                  "jetgate_http_upload_rate_closed_total %llu\n",
+                  (unsigned long long)rate_cuts);
     jg_buf_printf(b,
                   "# HELP jetgate_config_reload_failures_total SIGHUP reloads refused (the "
                   "running configuration and tokens were kept).\n"
