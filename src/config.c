@@ -65,7 +65,7 @@ const struct jg_option jg_options[] = {
     {"max_connections_per_ip", JG_OPT_INT, OFF(max_connections_per_ip), "0", 0, 1000000, "N",
      "HTTP connections per client address (0 = no limit)", false, false},
     {"max_header_size", JG_OPT_SIZE, OFF(max_header_size), "16KiB", 4096, 1 << 20, "SIZE",
-     "request line and headers (431 beyond)", false, false},
+     "request line (414 beyond) and headers (431 beyond)", false, false},
     {"max_kv_body", JG_OPT_SIZE, OFF(max_kv_body), "1MiB", 0, 64LL << 20, "SIZE",
      "KV value body (413 beyond)", false, true},
     {"max_json_body", JG_OPT_SIZE, OFF(max_json_body), "64KiB", 64, 16LL << 20, "SIZE",

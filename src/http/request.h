@@ -126,6 +126,7 @@ struct jg_req {
     atomic_int upload_gate;  /* streaming upload paused/woken (server.c) */
     bool counted;            /* counted in the server's active requests */
     uint64_t discarded;      /* body bytes read and dropped */
+    size_t uri_len;          /* request target as sent (with the query) */
     bool stream_waiting;     /* guarded by the server's stream lock */
     bool peer_gone;          /* the client hung up (stream lock) */
     struct jg_req *snext, *sprev; /* active streaming responses */

@@ -517,6 +517,7 @@ struct header_scan {
     const char *prev_end;      /* end of the previous value */
     bool prev_authorization;
     size_t max_line;           /* max_header_size: no gap is longer */
+    size_t bytes;              /* the header lines, as sent */
 };
 
 static void header_nul(struct header_scan *s, bool authorization)
@@ -550,6 +551,7 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     if (!value)
         value_size = 0;
     check_gap(s, key);
+    s->bytes += key_size + value_size + 4; /* ": " and CRLF */
     /* a library that hands on a whole value: its length says it */
     if (strlen(key) != key_size || (value && strlen(value) != value_size))
         header_nul(s, authorization);
@@ -568,16 +570,31 @@ static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
-/* A request whose framing two readers could take apart differently (RFC
- * 9112 section 6.3), or whose headers hold NUL bytes, is answered at once
- * and its connection closed: nothing of a body is read, so nothing of it
- * can be taken for a next request.  Returns false when it answered. */
-static bool headers_sane(struct jg_req *req)
+/* A request line or header block over max_header_size (414, 431), a
+ * request whose framing two readers could take apart differently (RFC 9112
+ * section 6.3), or whose headers hold NUL bytes, is answered at once and
+ * its connection closed: nothing of a body is read, so nothing of it can be
+ * taken for a next request.  Returns false when it answered.
+ *
+ * libmicrohttpd's memory per connection is set above max_header_size (see
+ * mhd_memory()) so that these requests reach jetgate; only a request line
+ * or header block larger than that memory still gets libmicrohttpd's own
+ * (HTML) answer. */
+static bool headers_sane(struct jg_req *req, const char *method, const char *version)
 {
-    struct header_scan s = {.max_line = (size_t)req->app->cfg.max_header_size};
+    size_t max = (size_t)req->app->cfg.max_header_size;
+    struct header_scan s = {.max_line = max};
     MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, scan_header, &s);
     check_gap(&s, NULL);
-    if (s.nul_authorization) {
+    size_t line = strlen(method) + 1 + req->uri_len + 1 + strlen(version) + 2;
+    if (line > max) {
+        jg_resp_problem(&req->resp, JG_ERR_URI_TOO_LONG, 0,
+                        "the request line is longer than max_header_size (%zu bytes)", max);
+    } else if (line + s.bytes + 2 > max) {
+        jg_resp_problem(&req->resp, JG_ERR_HEADERS_TOO_LARGE, 0,
+                        "the request line and headers are larger than max_header_size (%zu bytes)",
+                        max);
+    } else if (s.nul_authorization) {
         jg_resp_problem(&req->resp, JG_ERR_UNAUTHORIZED, 0, "the bearer token is not valid");
         jg_resp_header(&req->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"jetgate\"");
     } else if (s.nul) {
@@ -597,7 +614,8 @@ static bool headers_sane(struct jg_req *req)
 }
 
 /* First call for a request: route it and size its body. */
-static void begin(struct jg_http *h, struct jg_req *req, const char *url, const char *method)
+static void begin(struct jg_http *h, struct jg_req *req, const char *url, const char *method,
+                  const char *version)
 {
     struct jg_route_match m;
     const struct jg_config *cfg = &h->app->cfg;
@@ -611,7 +629,7 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
 
     req->bucket = m.bucket;
     req->key = m.key;
-    if (!headers_sane(req))
+    if (!headers_sane(req, method, version ? version : ""))
         return;
     if (atomic_load(&h->app->shutting_down)) {
         early_problem(req, JG_ERR_NATS_UNAVAILABLE, "jetgate is shutting down", 0);
@@ -718,7 +736,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (!req->conn) {
         req->conn = conn;
         atomic_fetch_add(&h->requests, 1);
-        begin(h, req, url, method);
+        begin(h, req, url, method, version);
         if (atomic_load(&req->state) == ST_READY)
             return queue(h, req);
         if (atomic_load(&req->state) == ST_BODY && req->route->body == JG_BODY_STREAM) {
@@ -1139,10 +1157,15 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
+/* The request line is in: its target's length is kept for the first access
+ * call, which answers 414 beyond max_header_size. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     clock_set(cls, conn, CLOCK_REQUEST);
-    return req_new(cls);
+    struct jg_req *req = req_new(cls);
+    if (req)
+        req->uri_len = strlen(uri);
+    return req;
 }
 
 static size_t keep_raw(void *cls, struct MHD_Connection *c, char *s)
@@ -1160,6 +1183,18 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
     jg_debug("http: %s", msg);
+}
+
+/* libmicrohttpd's memory per connection: its read buffer must hold a
+ * request line and headers whole, plus its records of them, for jetgate
+ * to see a request over max_header_size and answer 414 or 431 itself.
+ * Half as much again and 8 KiB (32 KiB for the default 16 KiB): requests
+ * up to about 1.4 times max_header_size get jetgate's problem answer.  The
+ * memory is resident per connection (libmicrohttpd zeroes it between
+ * requests), so the margin is kept small. */
+static size_t mhd_memory(int64_t max_header_size)
+{
+    return (size_t)max_header_size * 3 / 2 + 8 * 1024;
 }
 
 static jg_status parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
@@ -1334,7 +1369,7 @@ jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http
     OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL);
     h->idle_timeout_s = timeout_s;
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL);
-    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_size, NULL);
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, mhd_memory(cfg->max_header_size), NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h);
     OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h);
     OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h);
