@@ -36,11 +36,16 @@
 #include "nats/conn.h"
 #include "util.h"
 
-enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY, ST_DISCARD, ST_STREAM };
+enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY, ST_DISCARD, ST_STREAM, ST_LINGER };
 
 /* A request refused before its body arrived still has its body read (up to
- * this much) so that the client sees the answer instead of a reset. */
+ * this much) so that the client sees the answer instead of a reset.  Past
+ * it the answer is written with Connection: close, the connection is shut
+ * down for writing, and what the client still sends is read away for at
+ * most LINGER_MS (a close with unread data would reset the connection and
+ * could take the answer with it). */
 #define DISCARD_MAX (8u << 20)
+#define LINGER_MS 2000
 
 static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                         0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -57,7 +62,7 @@ static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
  * request_deadline) is held to min_upload_rate instead: the bytes received
  * over each upload_rate_window of its time, not counting the time jetgate
  * itself paused it (waiting for NATS to take the chunks). */
-enum { CLOCK_OFF, CLOCK_LINE, CLOCK_REQUEST, CLOCK_UPLOAD };
+enum { CLOCK_OFF, CLOCK_LINE, CLOCK_REQUEST, CLOCK_UPLOAD, CLOCK_LINGER };
 
 struct conn_clock {
     struct conn_clock *prev, *next;
@@ -307,6 +312,18 @@ static void msg_free_cb(void *cls)
     jg_nats_msg_release(cls);
 }
 
+/* An answer given: counted by class and by route and code. */
+static void count_status(struct jg_http *h, struct jg_req *req)
+{
+    int status = req->resp.status;
+    int cls = status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add(&h->by_class[cls], 1);
+    size_t ri = req->route ? (size_t)(req->route - jg_routes) : h->nroutes;
+    if (status >= 100 && status < 600)
+        atomic_fetch_add(&h->stats[ri].by_code[status - 100], 1);
+}
+
 static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
 {
     struct jg_resp *r = &req->resp;
@@ -364,13 +381,72 @@ static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
     }
     ret = MHD_queue_response(req->conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
-    int cls = r->status / 100;
-    if (cls >= 1 && cls <= 5)
-        atomic_fetch_add(&h->by_class[cls], 1);
-    size_t ri = req->route ? (size_t)(req->route - jg_routes) : h->nroutes;
-    if (r->status >= 100 && r->status < 600)
-        atomic_fetch_add(&h->stats[ri].by_code[r->status - 100], 1);
+    count_status(h, req);
     return ret;
+}
+
+/* The answer of a request whose body goes on past DISCARD_MAX: libmicrohttpd
+ * (0.9.x) takes a response only before the body or after all of it, and
+ * when it answers before the body it closes the connection as soon as the
+ * answer is out, with the body still coming, which resets the connection
+ * and can take the answer with it.  So the answer is written to the socket
+ * here, with Connection: close, and the socket is shut down for writing;
+ * the rest of the body is read away while the client sees the answer and
+ * closes, LINGER_MS at most.  Returns false when it cannot (TLS, a
+ * streamed response, a full socket): the caller closes or queues. */
+static bool answer_and_linger(struct jg_http *h, struct jg_req *req)
+{
+    struct jg_resp *r = &req->resp;
+    const union MHD_ConnectionInfo *tls =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if ((tls && tls->tls_session) || !ci || r->stream_read)
+        return false;
+    struct jg_buf b;
+    jg_buf_init(&b);
+    const char *reason = MHD_get_reason_phrase_for((unsigned)r->status);
+    jg_buf_printf(&b, "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Length: %zu\r\n",
+                  r->status, reason ? reason : "", r->body ? r->body_len : 0);
+    for (int i = 0; i < r->nhdr; i++)
+        jg_buf_printf(&b, "%s: %s\r\n", r->hdr[i].name, r->hdr[i].value);
+    if (r->request_id[0])
+        jg_buf_printf(&b, "X-Request-Id: %s\r\n", r->request_id);
+    if (req->cors_origin)
+        jg_buf_printf(&b, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+                          "Access-Control-Expose-Headers: %s\r\n",
+                      req->cors_origin, cors_expose);
+    jg_buf_puts(&b, "\r\n");
+    if (r->body && jg_buf_append(&b, r->body, r->body_len) != JG_OK)
+        b.len = 0;
+    /* a few hundred bytes on a socket that has sent nothing yet: they fit
+     * in its send buffer; if not, the connection is closed */
+    bool sent = b.len > 0 && send(ci->connect_fd, b.data, b.len, MSG_NOSIGNAL) == (ssize_t)b.len;
+    jg_buf_done(&b);
+    if (!sent)
+        return false;
+    shutdown(ci->connect_fd, SHUT_WR);
+    req->bytes_out = r->body ? r->body_len : 0;
+    atomic_fetch_add(&h->bytes_out, req->bytes_out);
+    if (req->counted) {
+        req->counted = false;
+        atomic_fetch_sub(&h->active, 1);
+    }
+    count_status(h, req);
+    clock_set(h, req->conn, CLOCK_LINGER);
+    atomic_store(&req->state, ST_LINGER);
+    return true;
+}
+
+/* A body longer than DISCARD_MAX declared, and no 100-continue asked (an
+ * answer before one would be followed by libmicrohttpd's "100 Continue"). */
+static bool big_body(struct jg_req *req)
+{
+    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n;
+    return cl && jg_u64_parse(cl, &n) == JG_OK && n > DISCARD_MAX &&
+           !MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 }
 
 static bool has_body(struct jg_req *req)
@@ -738,7 +814,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         atomic_fetch_add(&h->requests, 1);
         begin(h, req, url, method, version);
         if (atomic_load(&req->state) == ST_READY)
-            return queue(h, req);
+            return big_body(req) && answer_and_linger(h, req) ? MHD_YES : queue(h, req);
         if (atomic_load(&req->state) == ST_BODY && req->route->body == JG_BODY_STREAM) {
             /* streaming uploads start before the body */
             run_handler(h, req, req->route->handler);
@@ -773,6 +849,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         atomic_fetch_add(&h->bytes_in, n);
         upload_clock_add(h, conn, n);
         *upload_data_size = 0;
+        if (st == ST_LINGER)
+            return MHD_YES; /* answered; read away until the client closes */
         if (st == ST_READY || st == ST_RUNNING) {
             /* a streaming handler answered (or is answering) early */
             if (st == ST_READY)
@@ -782,6 +860,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (st == ST_DISCARD) {
             req->discarded += n;
             if (req->discarded > DISCARD_MAX) {
+                if (atomic_load(&req->state) == ST_DISCARD)
+                    return answer_and_linger(h, req) ? MHD_YES : MHD_NO;
                 atomic_store(&req->state, ST_READY);
                 return queue(h, req);
             }
@@ -812,6 +892,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return queue(h, req);
     case ST_READY:
         return queue(h, req);
+    case ST_LINGER:
+        return MHD_NO; /* the whole body came after all: close */
     default:
         return MHD_YES;
     }
@@ -1137,11 +1219,14 @@ static void *reaper_main(void *arg)
                 }
                 continue;
             }
-            int64_t limit = c->mode == CLOCK_REQUEST ? deadline : idle;
+            int64_t limit = c->mode == CLOCK_REQUEST  ? deadline
+                            : c->mode == CLOCK_LINGER ? LINGER_MS
+                                                      : idle;
             if (c->mode != CLOCK_OFF && now - c->since_ms > limit && c->fd >= 0) {
                 shutdown(c->fd, SHUT_RDWR);
+                if (c->mode != CLOCK_LINGER)
+                    h->deadline_cuts++;
                 c->mode = CLOCK_OFF;
-                h->deadline_cuts++;
             }
         }
         pthread_mutex_unlock(&h->clock_lock);

@@ -81,3 +81,64 @@ test('412 before the body: the answer comes, the connection stays clean', async 
     }
   }
 });
+
+// Headers of a large upload, then the body at full speed: the answer comes
+// (past the part jetgate reads away it is written with Connection: close)
+// and the connection ends with a FIN, never a reset that could take the
+// answer with it.
+function bigUpload(size, path = `/v1/obj/${bucket}/p`, headers = 'If-None-Match: *\r\n') {
+  const u = new URL(stack.base);
+  return new Promise((resolve) => {
+    const s = net.connect({ host: u.hostname, port: Number(u.port) });
+    let raw = '';
+    let sent = 0;
+    let answered = false;
+    const t0 = Date.now();
+    let ended = false;
+    const done = (how, error) => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve({ raw, how, error, sent, ms: Date.now() - t0 });
+    };
+    const timer = setTimeout(() => done('timeout'), 20000);
+    s.on('data', (d) => {
+      raw += d.toString('latin1');
+      if (!answered && /\r\n\r\n\{[^}]*\}/.test(raw)) {
+        answered = true;
+        s.end(); // stop sending; wait for the server's end
+      }
+    });
+    s.on('end', () => done(answered ? 'answered' : 'fin'));
+    s.on('error', (e) => done('error', e.code));
+    s.on('connect', async () => {
+      s.write(`PUT ${path} HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${size}\r\n\r\n`);
+      await sleep(100);
+      const piece = Buffer.alloc(64 * 1024, 0x62);
+      while (sent < size && !answered && !ended) {
+        sent += piece.length;
+        if (!s.write(piece)) await new Promise((r) => { s.once('drain', r); s.once('close', r); });
+      }
+    });
+  });
+}
+
+test('412 before a large body streamed at full speed: the answer comes and the connection ends cleanly', async () => {
+  for (let round = 0; round < 4; round++) {
+    const r = await bigUpload(256 << 20);
+    assert.match(r.raw, /^HTTP\/1\.1 412 /, `round ${round}: answered (${r.how} ${r.error ?? ''} after ${r.ms} ms, ${r.sent} bytes sent)`);
+    assert.match(r.raw, /"code":"precondition_failed"/);
+    assert.equal(r.how, 'answered', `round ${round}: ended with a FIN, not ${r.error}`);
+    assert.ok(r.sent < 128 << 20, `round ${round}: not the whole body read away (${r.sent} bytes sent)`);
+  }
+  // refused from its headers (a KV value over max_kv_body): answered at once
+  assert.equal((await http(stack.base, 'PUT', '/v1/kvm/buckets/eakv', { body: { history: 1 } })).status, 201);
+  for (const size of [20 << 20, 256 << 20]) {
+    const r = await bigUpload(size, '/v1/kv/eakv/k', '');
+    assert.match(r.raw, /^HTTP\/1\.1 413 /, `KV value of ${size} bytes: answered (${r.how} ${r.error ?? ''}, ${r.sent} bytes sent)`);
+    assert.match(r.raw, /"code":"payload_too_large"/);
+    assert.equal(r.how, 'answered', `KV value of ${size} bytes: ended with a FIN, not ${r.error}`);
+  }
+  assert.equal((await http(stack.base, 'GET', '/healthz')).status, 200);
+});
