@@ -128,6 +128,24 @@ test('a steady upload above min_upload_rate is not cut (scaled down: 3 MiB at 1 
   await steady(['--min-upload-rate', '256KiB', '--upload-rate-window', '1s'], { size: 3 << 20, rate: 1 << 20, piece: 64 << 10 });
 });
 
+test('time jetgate holds an upload back for NATS does not count (NATS stopped for 3 s, window 1 s)', async () => {
+  await withJetgate(['--min-upload-rate', '256KiB', '--upload-rate-window', '1s', '--request-timeout', '20s'], async (jg, bucket) => {
+    const size = 6 << 20;
+    const up = pacedUpload(jg.base, `/v1/obj/${bucket}/held`, { size, rate: 1 << 20, piece: 64 << 10, maxMs: 30000 });
+    await sleep(1500);
+    nats.proc.kill('SIGSTOP');
+    try {
+      await sleep(3000);
+    } finally {
+      nats.proc.kill('SIGCONT');
+    }
+    const r = await up;
+    assert.equal(r.status, 201, `${r.how} after ${r.ms} ms, ${r.sent} bytes sent: ${r.raw}`);
+    assert.equal(JSON.parse(r.raw.slice(r.raw.indexOf('\r\n\r\n') + 4)).size, size);
+    assert.equal(await metric(jg.base, 'jetgate_http_upload_rate_closed_total'), 0);
+  });
+});
+
 test('256 MiB at 1 MiB/s with the default limits', { skip: !LONG && 'long form: make check-upload-rate-long' }, async () => {
   await steady([], { size: 256 << 20, rate: 1 << 20, piece: 64 << 10 });
 });
