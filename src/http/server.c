@@ -847,7 +847,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_YES;
         }
         atomic_fetch_add(&h->bytes_in, n);
-        upload_clock_add(h, conn, n);
+        if (req->on_body)
+            upload_clock_add(h, conn, n); /* a streamed upload read away */
         *upload_data_size = 0;
         if (st == ST_LINGER)
             return MHD_YES; /* answered; read away until the client closes */
