@@ -580,8 +580,10 @@ static void request_id(struct jg_http *h, struct jg_req *req)
  * NULs: between the end of one value and the name of the next header
  * there is nothing but those NULs, unless the line held more after a NUL
  * (or was folded onto a next line, which RFC 9112 lets a server refuse
- * as well).  The last header line is followed by the empty line, so the
- * byte after its terminating NUL is a NUL too. */
+ * as well).  After the last value there is nothing but NULs up to the end
+ * of the header block (the request line's start plus libmicrohttpd's
+ * header size); where that size is not known, the byte after the value's
+ * terminating NUL is a NUL too (the empty line). */
 struct header_scan {
     int content_lengths;       /* Content-Length headers */
     bool lengths_differ;       /* ... with different values */
@@ -594,6 +596,8 @@ struct header_scan {
     bool prev_authorization;
     size_t max_line;           /* max_header_size: no gap is longer */
     size_t bytes;              /* the header lines, as sent */
+    const char *block_start;   /* the header block (the request line on), */
+    const char *block_end;     /* ... or NULL */
 };
 
 static void header_nul(struct header_scan *s, bool authorization)
@@ -609,9 +613,12 @@ static void check_gap(struct header_scan *s, const char *next)
     const char *e = s->prev_end;
     if (!e)
         return;
+    if (!next && s->block_end && e > s->block_start && e < s->block_end)
+        next = s->block_end; /* the value is in that block: libmicrohttpd's buffer */
     if (next && next > e && (size_t)(next - e) <= s->max_line) {
+        /* (white space too: a library that trims a value may leave it) */
         for (const char *p = e; p < next; p++)
-            if (*p)
+            if (*p && !strchr(" \t\r\n", *p))
                 return header_nul(s, s->prev_authorization);
     } else if (!next && e[1] != '\0') {
         header_nul(s, s->prev_authorization);
@@ -660,6 +667,12 @@ static bool headers_sane(struct jg_req *req, const char *method, const char *ver
 {
     size_t max = (size_t)req->app->cfg.max_header_size;
     struct header_scan s = {.max_line = max};
+    const union MHD_ConnectionInfo *hi =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (hi && hi->header_size) {
+        s.block_start = method; /* where the request starts in the read buffer */
+        s.block_end = method + hi->header_size;
+    }
     MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, scan_header, &s);
     check_gap(&s, NULL);
     size_t line = strlen(method) + 1 + req->uri_len + 1 + strlen(version) + 2;

@@ -136,17 +136,20 @@ test('a NUL byte in Authorization is 401; in another header 400', async () => {
   const other = await send(`Authorization: Bearer ${TOKEN}\r\nIf-None-Match: "x\0y"\r\n`);
   assert.deepEqual(answers(other), [400], other);
   assert.equal(JSON.parse(lastAnswer(other).body).code, 'bad_request');
+  // last header line, NULs then more
+  for (const tail of ['\0\0junk', '\0\0\0x', '\0 y']) {
+    const got = await send(`Accept: */*\r\nAuthorization: Bearer ${TOKEN}${tail}\r\n`);
+    assert.deepEqual(answers(got), [401], `${JSON.stringify(tail)} at the end of the last line\n${got}`);
+  }
   // random rounds: the Authorization line anywhere among other headers,
   // one or two NULs and junk after the token, CRLF or bare LF line ends
   const rnd = (n) => Math.floor(Math.random() * n);
   for (let round = 0; round < 60; round++) {
     const others = ['Accept: */*', 'X-A: 1', 'User-Agent: t/1', 'X-Request-Id: r' + round].slice(0, 1 + rnd(4));
     const at = rnd(others.length + 1);
-    const last = at === others.length;
-    // after the last header line a NUL must be followed by another byte
-    // than NUL to be seen (the library drops the rest of the line)
-    const nuls = last ? '\0' : '\0'.repeat(1 + rnd(2));
-    const junk = ['junk', 'x', ' ', '\t1', 'Bearer z'][rnd(5)];
+    const nuls = '\0'.repeat(1 + rnd(3));
+    // (white space alone after a NUL is let through: it changes nothing)
+    const junk = ['junk', 'x', ' z', '\t1', 'Bearer z'][rnd(5)];
     const lines = [...others];
     lines.splice(at, 0, `Authorization: Bearer ${TOKEN}${nuls}${junk}`);
     const eol = rnd(2) ? '\r\n' : '\n';
