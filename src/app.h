@@ -25,6 +25,8 @@ struct jg_app {
     /* the token set in force; replaced on reload (auth_lock) */
     pthread_mutex_t auth_lock;
     struct jg_auth *auth;
+    /* SIGHUP reloads refused (configuration or tokens kept) */
+    atomic_uint_fast64_t reload_failures;
 };
 
 #endif

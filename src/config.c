@@ -54,12 +54,18 @@ const struct jg_option jg_options[] = {
     {"request_deadline", JG_OPT_DURATION, OFF(request_deadline_ms), "30s", 1000, DAY_MS,
      "DURATION", "a request's headers and body must arrive within this of its request line "
      "(slow clients are cut off)", false, true},
+    {"min_upload_rate", JG_OPT_SIZE, OFF(min_upload_rate), "4KiB", 0, 1LL << 30, "SIZE",
+     "an object upload whose body comes slower than this many bytes a second over "
+     "upload_rate_window is cut off (0 = never)", false, true},
+    {"upload_rate_window", JG_OPT_DURATION, OFF(upload_rate_window_ms), "30s", 1000, DAY_MS,
+     "DURATION", "the time over which min_upload_rate is averaged (time jetgate waits for NATS "
+     "does not count)", false, true},
     {"max_connections", JG_OPT_INT, OFF(max_connections), "4096", 1, 1000000, "N",
      "HTTP connections at once; more are closed at once", false, true},
     {"max_connections_per_ip", JG_OPT_INT, OFF(max_connections_per_ip), "0", 0, 1000000, "N",
      "HTTP connections per client address (0 = no limit)", false, false},
     {"max_header_size", JG_OPT_SIZE, OFF(max_header_size), "16KiB", 4096, 1 << 20, "SIZE",
-     "request line and headers (431 beyond)", false, false},
+     "request line (414 beyond) and headers (431 beyond)", false, false},
     {"max_kv_body", JG_OPT_SIZE, OFF(max_kv_body), "1MiB", 0, 64LL << 20, "SIZE",
      "KV value body (413 beyond)", false, true},
     {"max_json_body", JG_OPT_SIZE, OFF(max_json_body), "64KiB", 64, 16LL << 20, "SIZE",
@@ -98,6 +104,11 @@ const struct jg_option jg_options[] = {
      "the PEM private key of tls_cert (reloaded on SIGHUP)", true, true},
     {"tls_client_ca", JG_OPT_STRING, OFF(tls_client_ca), NULL, 0, 0, "FILE",
      "require client certificates signed by these CAs (mutual TLS)", false, false},
+    {"tls_priorities", JG_OPT_STRING, OFF(tls_priorities), 
+     /* GnuTLS's defaults without TLS 1.1, 1.0 and SSL 3 */
+     "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2", 0, 0,
+     "PRIORITIES", "GnuTLS priority string for HTTPS: protocol versions and ciphers "
+     "(the default allows TLS 1.2 and 1.3 only)", false, false},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL, false, false},
 };
 

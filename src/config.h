@@ -34,6 +34,8 @@ struct jg_config {
     int64_t shutdown_timeout_ms;
     int64_t idle_timeout_ms;
     int64_t request_deadline_ms;
+    int64_t min_upload_rate;
+    int64_t upload_rate_window_ms;
     int64_t max_connections;
     int64_t max_connections_per_ip;
     int64_t max_header_size;
@@ -56,6 +58,7 @@ struct jg_config {
     char *tls_cert;
     char *tls_key;
     char *tls_client_ca;
+    char *tls_priorities;
 };
 
 enum jg_opt_type { JG_OPT_STRING, JG_OPT_BOOL, JG_OPT_INT, JG_OPT_SIZE, JG_OPT_DURATION, JG_OPT_LEVEL };

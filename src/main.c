@@ -61,13 +61,10 @@ static bool listen_is_loopback(const char *listen)
            strncmp(listen, "localhost:", 10) == 0;
 }
 
-/* Loads the token file into app->auth (replacing the set in force). */
-static jg_status load_tokens(struct jg_app *app)
+/* Puts a into force in place of app->auth (takes a's reference). */
+static void install_tokens(struct jg_app *app, struct jg_auth *a)
 {
-    struct jg_auth *a = NULL, *old;
-    jg_status st = jg_auth_load(app->cfg.tokens_file, &a);
-    if (st != JG_OK)
-        return st;
+    struct jg_auth *old;
     pthread_mutex_lock(&app->auth_lock);
     old = app->auth;
     app->auth = a;
@@ -75,7 +72,18 @@ static jg_status load_tokens(struct jg_app *app)
     jg_auth_unref(old);
     if (jg_auth_count(a))
         jg_info("auth: %zu token(s) loaded", jg_auth_count(a));
-    return JG_OK;
+}
+
+/* Would a listener on cfg->listen serve anyone without tokens?  Logs why
+ * when it would and the configuration does not allow it. */
+static bool open_access_refused(const struct jg_config *cfg, const struct jg_auth *a)
+{
+    if (jg_auth_count(a) > 0 || listen_is_loopback(cfg->listen) || cfg->allow_open_access)
+        return false;
+    jg_err("refusing to listen on %s without tokens: set tokens_file, or "
+           "allow_open_access = true to serve anyone who can connect",
+           cfg->listen);
+    return true;
 }
 
 /* `jetgate --hash-token`: reads a token from standard input and prints the
@@ -98,27 +106,47 @@ static int hash_token(void)
 }
 
 /* SIGHUP: read the configuration again (same file, environment and
- * flags) and apply what can change while running. */
+ * flags) and apply what can change while running.  The reload is all or
+ * nothing: a configuration with errors, a tokens file that cannot be read
+ * or parsed, or one that would leave a listener that is not loopback
+ * without tokens keeps everything in force, and is counted. */
 static void reload(struct jg_app *app, int argc, char **argv)
 {
     struct jg_config next = {0};
+    struct jg_auth *tokens = NULL;
     int exit_code;
     enum jg_log_level level;
 
     notify("RELOADING=1");
     if (jg_config_load(&next, argc, argv, &exit_code) != JG_OK) {
         jg_err("reload: configuration has errors; keeping the running one");
-    } else {
-        int n = jg_config_apply_reload(&app->cfg, &next);
-        if (load_tokens(app) != JG_OK)
-            jg_err("reload: tokens file has errors; keeping the tokens in force");
-        if (app->cfg.tls_cert && app->cfg.tls_key &&
-            jg_tls_load(app->cfg.tls_cert, app->cfg.tls_key) == JG_OK)
-            jg_info("reload: TLS certificate loaded from '%s'", app->cfg.tls_cert);
-        if (jg_log_level_parse(app->cfg.log_level, &level) == JG_OK)
-            jg_log_set_level(level);
-        jg_info("reload: done, %d option(s) changed", n);
+        goto refused;
     }
+    if (jg_auth_load(next.tokens_file, &tokens) != JG_OK) {
+        jg_err("reload: tokens file '%s' cannot be read or has errors; keeping the running "
+               "configuration and tokens", next.tokens_file ? next.tokens_file : "");
+        goto refused;
+    }
+    /* listen and allow_open_access need a restart: the running ones count */
+    if (open_access_refused(&app->cfg, tokens)) {
+        jg_err("reload: the new tokens file has no tokens; keeping the running configuration "
+               "and tokens");
+        goto refused;
+    }
+    int n = jg_config_apply_reload(&app->cfg, &next);
+    install_tokens(app, tokens);
+    tokens = NULL;
+    if (app->cfg.tls_cert && app->cfg.tls_key &&
+        jg_tls_load(app->cfg.tls_cert, app->cfg.tls_key) == JG_OK)
+        jg_info("reload: TLS certificate loaded from '%s'", app->cfg.tls_cert);
+    if (jg_log_level_parse(app->cfg.log_level, &level) == JG_OK)
+        jg_log_set_level(level);
+    jg_info("reload: done, %d option(s) changed", n);
+    goto out;
+refused:
+    atomic_fetch_add(&app->reload_failures, 1);
+out:
+    jg_auth_unref(tokens);
     jg_config_free(&next);
     notify("READY=1");
 }
@@ -139,6 +167,7 @@ int main(int argc, char **argv)
     static struct jg_app app;
     struct jg_loop *loop = NULL;
     struct jg_janitor *janitor = NULL;
+    struct jg_auth *tokens = NULL;
     sigset_t sigs;
     int exit_code = -1, rc = 1;
     enum jg_log_level level;
@@ -173,18 +202,14 @@ int main(int argc, char **argv)
 
     jg_info("jetgate %s starting (NATS %s, listen %s)", PACKAGE_VERSION, app.cfg.nats,
             app.cfg.listen);
-    if (load_tokens(&app) != JG_OK)
+    if (jg_auth_load(app.cfg.tokens_file, &tokens) != JG_OK)
         goto out;
-    if (jg_auth_count(app.auth) == 0 && !listen_is_loopback(app.cfg.listen)) {
-        if (!app.cfg.allow_open_access) {
-            jg_err("refusing to listen on %s without tokens: set tokens_file, or "
-                   "allow_open_access = true to serve anyone who can connect",
-                   app.cfg.listen);
-            goto out;
-        }
+    install_tokens(&app, tokens);
+    if (open_access_refused(&app.cfg, app.auth))
+        goto out;
+    if (jg_auth_count(app.auth) == 0 && !listen_is_loopback(app.cfg.listen))
         jg_warn("open access on %s: anyone who can connect may read and change every bucket",
                 app.cfg.listen);
-    }
     if (jg_loop_new(&loop) != JG_OK)
         goto out;
     if (jg_nats_new(&app.cfg, loop, &app.nats) != JG_OK)

@@ -28,6 +28,7 @@ static const struct {
     [JG_ERR_RANGE_NOT_SATISFIABLE] = {416, "range_not_satisfiable", "Range not satisfiable"},
     [JG_ERR_BUCKET_SEALED] = {409, "bucket_sealed", "Bucket is sealed"},
     [JG_ERR_BUCKET_LINK] = {409, "bucket_link", "Object is a link to a bucket"},
+    [JG_ERR_BAD_REQUEST] = {400, "bad_request", "Bad request"},
     [JG_ERR_URI_TOO_LONG] = {414, "uri_too_long", "URI too long"},
     [JG_ERR_HEADERS_TOO_LARGE] = {431, "headers_too_large", "Request headers too large"},
     [JG_ERR_UNAUTHORIZED] = {401, "unauthorized", "Unauthorized"},

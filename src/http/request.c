@@ -16,7 +16,15 @@
 
 const char *jg_req_header(struct jg_req *req, const char *name)
 {
-    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+    const char *v = NULL;
+    size_t n = 0;
+    if (MHD_lookup_connection_value_n(req->conn, MHD_HEADER_KIND, name, strlen(name), &v, &n) !=
+            MHD_YES ||
+        !v)
+        return NULL;
+    /* a value cut short by a NUL byte is never taken for the whole value
+     * (the server refuses such requests before any handler runs) */
+    return strlen(v) == n ? v : NULL;
 }
 
 /* Decoded query values are kept on the request so they live as long as it. */

@@ -144,6 +144,7 @@ struct jg_req {
     atomic_int upload_gate;  /* streaming upload paused/woken (server.c) */
     bool counted;            /* counted in the server's active requests */
     uint64_t discarded;      /* body bytes read and dropped */
+    size_t uri_len;          /* request target as sent (with the query) */
     bool stream_waiting;     /* guarded by the server's stream lock */
     bool peer_gone;          /* the client hung up (stream lock) */
     struct jg_req *snext, *sprev; /* active streaming responses */
@@ -162,7 +163,8 @@ struct jg_req {
 };
 
 /* --- request accessors (MHD thread only: before jg_req_suspend) -------- */
-/* Header value or NULL (case-insensitive name). */
+/* Header value or NULL (case-insensitive name); read with its length, so
+ * a value holding a NUL byte is NULL, never a shorter value. */
 const char *jg_req_header(struct jg_req *req, const char *name);
 /* First decoded value of a query parameter into *ret (NULL when absent);
  * the string lives as long as req.  JG_ERR_INVALID_PARAMETER on bad

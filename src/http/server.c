@@ -37,11 +37,16 @@
 #include "nats/conn.h"
 #include "util.h"
 
-enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY, ST_DISCARD, ST_STREAM };
+enum { ST_HEADERS, ST_BODY, ST_RUNNING, ST_READY, ST_DISCARD, ST_STREAM, ST_LINGER };
 
 /* A request refused before its body arrived still has its body read (up to
- * this much) so that the client sees the answer instead of a reset. */
+ * this much) so that the client sees the answer instead of a reset.  Past
+ * it the answer is written with Connection: close, the connection is shut
+ * down for writing, and what the client still sends is read away for at
+ * most LINGER_MS (a close with unread data would reset the connection and
+ * could take the answer with it). */
 #define DISCARD_MAX (8u << 20)
+#define LINGER_MS 2000
 
 static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                         0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
@@ -52,14 +57,22 @@ static const double latency_bounds[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02
  * slowly) the limit is idle_timeout from accept or the previous response;
  * from the request line on, request_deadline for headers and body.  The
  * clock stops while a handler works (waiting for NATS or streaming is not
- * the client's fault). */
-enum { CLOCK_OFF, CLOCK_LINE, CLOCK_REQUEST };
+ * the client's fault).
+ *
+ * A streamed upload (an object's body, which may rightly take longer than
+ * request_deadline) is held to min_upload_rate instead: the bytes received
+ * over each upload_rate_window of its time, not counting the time jetgate
+ * itself paused it (waiting for NATS to take the chunks). */
+enum { CLOCK_OFF, CLOCK_LINE, CLOCK_REQUEST, CLOCK_UPLOAD, CLOCK_LINGER };
 
 struct conn_clock {
     struct conn_clock *prev, *next;
     int fd;
     int mode;
-    int64_t since_ms;
+    int64_t since_ms;        /* LINE, REQUEST: start; UPLOAD: this window's start */
+    uint64_t up_bytes;       /* UPLOAD: bytes received in this window */
+    int64_t up_paused_ms;    /* UPLOAD: paused by jetgate in this window */
+    int64_t up_pause_since;  /* UPLOAD: paused since then (0: running) */
 };
 
 /* Per-route counters; row nroutes is "no route". */
@@ -74,6 +87,7 @@ struct jg_http {
     struct MHD_Daemon *daemon;
     struct MHD_Daemon *unix_daemon;   /* listen_unix, or NULL */
     struct jg_loop *loop;
+    atomic_bool resumed;          /* a connection was resumed on the loop thread */
     atomic_int_fast64_t active;
     atomic_uint_fast64_t requests;
     atomic_uint_fast64_t by_class[6];
@@ -92,6 +106,7 @@ struct jg_http {
     pthread_cond_t reaper_cond;
     bool reaper_stop;
     uint64_t deadline_cuts;
+    uint64_t upload_rate_cuts;    /* uploads cut under min_upload_rate (clock_lock) */
     int64_t nconns;               /* open connections (clock_lock) */
     uint64_t refused_conns;
     pthread_mutex_t stream_lock;  /* streaming responses: waiting flags, list */
@@ -134,6 +149,75 @@ static void req_free(struct jg_req *req)
     free(req);
 }
 
+static struct conn_clock *clock_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The body of a streamed upload starts to flow (any thread). */
+static void upload_clock_start(struct jg_http *h, struct MHD_Connection *conn)
+{
+    struct conn_clock *c = clock_of(conn);
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->clock_lock);
+    c->mode = CLOCK_UPLOAD;
+    c->since_ms = jg_now_ms();
+    c->up_bytes = 0;
+    c->up_paused_ms = 0;
+    c->up_pause_since = 0;
+    pthread_mutex_unlock(&h->clock_lock);
+}
+
+/* n more bytes of an upload's body came in (HTTP thread). */
+static void upload_clock_add(struct jg_http *h, struct MHD_Connection *conn, size_t n)
+{
+    struct conn_clock *c = clock_of(conn);
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->clock_lock);
+    if (c->mode == CLOCK_UPLOAD)
+        c->up_bytes += n;
+    pthread_mutex_unlock(&h->clock_lock);
+}
+
+/* jetgate paused the upload, or let it go on (any thread). */
+static void upload_clock_pause(struct jg_http *h, struct MHD_Connection *conn, bool paused)
+{
+    struct conn_clock *c = clock_of(conn);
+    if (!c)
+        return;
+    pthread_mutex_lock(&h->clock_lock);
+    int64_t now = jg_now_ms();
+    if (c->mode == CLOCK_UPLOAD && paused && !c->up_pause_since) {
+        c->up_pause_since = now;
+    } else if (c->mode == CLOCK_UPLOAD && !paused && c->up_pause_since) {
+        c->up_paused_ms += now - c->up_pause_since;
+        c->up_pause_since = 0;
+    }
+    pthread_mutex_unlock(&h->clock_lock);
+}
+
+/* Reaper: is this upload under min_upload_rate over its last window?
+ * Starts the next window when it is not (clock_lock held). */
+static bool upload_too_slow(struct conn_clock *c, int64_t now, int64_t rate, int64_t window)
+{
+    int64_t paused = c->up_paused_ms + (c->up_pause_since ? now - c->up_pause_since : 0);
+    int64_t active = now - c->since_ms - paused;
+    if (rate == 0 || active < window)
+        return false;
+    if ((double)c->up_bytes < (double)rate * (double)active / 1000.0)
+        return true;
+    c->since_ms = now;
+    c->up_bytes = 0;
+    c->up_paused_ms = 0;
+    if (c->up_pause_since)
+        c->up_pause_since = now;
+    return false;
+}
+
 /* A streaming upload's gate: the HTTP thread pauses it (suspending the
  * connection) when on_body takes less than offered; any thread may wake
  * it.  A wake that comes before the pause is remembered, so it is never
@@ -141,19 +225,31 @@ static void req_free(struct jg_req *req)
 enum { GATE_RUNNING, GATE_PAUSED, GATE_WAKE };
 
 /* Resumes a suspended connection.  libmicrohttpd runs on the loop thread
- * and does not watch its own wake-up channel there, so a resume from any
- * other thread also wakes the loop. */
+ * and does not watch its own wake-up channel there, and a resume takes
+ * effect only in its next run: from any other thread the loop is woken;
+ * on the loop thread (inside a run, from a handler) the hook is told to
+ * run libmicrohttpd again before the loop sleeps (its timeout does not
+ * count resumed connections, so with no other connection the loop could
+ * sleep on with the request's answer or the rest of its body unread). */
+static void resume_conn(struct jg_http *h, struct MHD_Connection *conn)
+{
+    MHD_resume_connection(conn);
+    if (jg_loop_on_thread(h->loop))
+        atomic_store(&h->resumed, true);
+    else
+        jg_loop_wake(h->loop);
+}
+
 static void resume(struct jg_req *req)
 {
-    MHD_resume_connection(req->conn);
-    if (!jg_loop_on_thread(req->http->loop))
-        jg_loop_wake(req->http->loop);
+    resume_conn(req->http, req->conn);
 }
 
 static void upload_wake(struct jg_req *req)
 {
     int expect = GATE_PAUSED;
     if (atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_RUNNING)) {
+        upload_clock_pause(req->http, req->conn, false);
         resume(req);
         return;
     }
@@ -166,10 +262,12 @@ static void upload_pause(struct jg_req *req)
 {
     int expect = GATE_RUNNING;
     MHD_suspend_connection(req->conn);
+    upload_clock_pause(req->http, req->conn, true);
     if (!atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_PAUSED)) {
+        upload_clock_pause(req->http, req->conn, false);
         /* woken already: carry on with the rest of the body */
         atomic_store(&req->upload_gate, GATE_RUNNING);
-        MHD_resume_connection(req->conn);
+        resume(req);
     }
 }
 
@@ -177,17 +275,14 @@ void jg_req_done(struct jg_req *req)
 {
     bool suspended = req->suspended;
     struct MHD_Connection *conn = req->conn;
-    struct jg_loop *loop = req->http->loop;
+    struct jg_http *h = req->http;
     bool uploading = atomic_load(&req->state) == ST_STREAM;
     atomic_store(&req->state, ST_READY);
     /* req may be freed by the loop thread from here on: use the copies */
-    if (uploading) {
+    if (uploading)
         upload_wake(req); /* a paused upload reads the rest away, then answers */
-    } else if (suspended) {
-        MHD_resume_connection(conn);
-        if (!jg_loop_on_thread(loop))
-            jg_loop_wake(loop);
-    }
+    else if (suspended)
+        resume_conn(h, conn);
 }
 
 static void clock_set(struct jg_http *h, struct MHD_Connection *conn, int mode)
@@ -217,6 +312,18 @@ static const char cors_expose[] =
 static void msg_free_cb(void *cls)
 {
     jg_nats_msg_release(cls);
+}
+
+/* An answer given: counted by class and by route and code. */
+static void count_status(struct jg_http *h, struct jg_req *req)
+{
+    int status = req->resp.status;
+    int cls = status / 100;
+    if (cls >= 1 && cls <= 5)
+        atomic_fetch_add(&h->by_class[cls], 1);
+    size_t ri = req->route ? (size_t)(req->route - jg_routes) : h->nroutes;
+    if (status >= 100 && status < 600)
+        atomic_fetch_add(&h->stats[ri].by_code[status - 100], 1);
 }
 
 static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
@@ -276,13 +383,72 @@ static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
     }
     ret = MHD_queue_response(req->conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
-    int cls = r->status / 100;
-    if (cls >= 1 && cls <= 5)
-        atomic_fetch_add(&h->by_class[cls], 1);
-    size_t ri = req->route ? (size_t)(req->route - jg_routes) : h->nroutes;
-    if (r->status >= 100 && r->status < 600)
-        atomic_fetch_add(&h->stats[ri].by_code[r->status - 100], 1);
+    count_status(h, req);
     return ret;
+}
+
+/* The answer of a request whose body goes on past DISCARD_MAX: libmicrohttpd
+ * (0.9.x) takes a response only before the body or after all of it, and
+ * when it answers before the body it closes the connection as soon as the
+ * answer is out, with the body still coming, which resets the connection
+ * and can take the answer with it.  So the answer is written to the socket
+ * here, with Connection: close, and the socket is shut down for writing;
+ * the rest of the body is read away while the client sees the answer and
+ * closes, LINGER_MS at most.  Returns false when it cannot (TLS, a
+ * streamed response, a full socket): the caller closes or queues. */
+static bool answer_and_linger(struct jg_http *h, struct jg_req *req)
+{
+    struct jg_resp *r = &req->resp;
+    const union MHD_ConnectionInfo *tls =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if ((tls && tls->tls_session) || !ci || r->stream_read)
+        return false;
+    struct jg_buf b;
+    jg_buf_init(&b);
+    const char *reason = MHD_get_reason_phrase_for((unsigned)r->status);
+    jg_buf_printf(&b, "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Length: %zu\r\n",
+                  r->status, reason ? reason : "", r->body ? r->body_len : 0);
+    for (int i = 0; i < r->nhdr; i++)
+        jg_buf_printf(&b, "%s: %s\r\n", r->hdr[i].name, r->hdr[i].value);
+    if (r->request_id[0])
+        jg_buf_printf(&b, "X-Request-Id: %s\r\n", r->request_id);
+    if (req->cors_origin)
+        jg_buf_printf(&b, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+                          "Access-Control-Expose-Headers: %s\r\n",
+                      req->cors_origin, cors_expose);
+    jg_buf_puts(&b, "\r\n");
+    if (r->body && jg_buf_append(&b, r->body, r->body_len) != JG_OK)
+        b.len = 0;
+    /* a few hundred bytes on a socket that has sent nothing yet: they fit
+     * in its send buffer; if not, the connection is closed */
+    bool sent = b.len > 0 && send(ci->connect_fd, b.data, b.len, MSG_NOSIGNAL) == (ssize_t)b.len;
+    jg_buf_done(&b);
+    if (!sent)
+        return false;
+    shutdown(ci->connect_fd, SHUT_WR);
+    req->bytes_out = r->body ? r->body_len : 0;
+    atomic_fetch_add(&h->bytes_out, req->bytes_out);
+    if (req->counted) {
+        req->counted = false;
+        atomic_fetch_sub(&h->active, 1);
+    }
+    count_status(h, req);
+    clock_set(h, req->conn, CLOCK_LINGER);
+    atomic_store(&req->state, ST_LINGER);
+    return true;
+}
+
+/* A body longer than DISCARD_MAX declared, and no 100-continue asked (an
+ * answer before one would be followed by libmicrohttpd's "100 Continue"). */
+static bool big_body(struct jg_req *req)
+{
+    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n;
+    return cl && jg_u64_parse(cl, &n) == JG_OK && n > DISCARD_MAX &&
+           !MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 }
 
 static bool has_body(struct jg_req *req)
@@ -414,8 +580,141 @@ static void request_id(struct jg_http *h, struct jg_req *req)
              (unsigned long long)h->id_base, (unsigned long long)seq);
 }
 
+/* What the first access call finds in the request's headers, read with
+ * their lengths (libmicrohttpd's single-value lookup sees only the first
+ * of several headers of one name).
+ *
+ * A NUL byte inside a header line: libmicrohttpd 0.9.x hands on the value
+ * up to the NUL, with that length, and drops the rest.  Its values point
+ * into the read buffer, where each line's CR and LF were overwritten with
+ * NULs: between the end of one value and the name of the next header
+ * there is nothing but those NULs, unless the line held more after a NUL
+ * (or was folded onto a next line, which RFC 9112 lets a server refuse
+ * as well).  After the last value there is nothing but NULs up to the end
+ * of the header block (the request line's start plus libmicrohttpd's
+ * header size); where that size is not known, the byte after the value's
+ * terminating NUL is a NUL too (the empty line). */
+struct header_scan {
+    int content_lengths;       /* Content-Length headers */
+    bool lengths_differ;       /* ... with different values */
+    const char *length;        /* the first one's value */
+    size_t length_len;
+    bool transfer_encoding;
+    bool nul;                  /* a line holds a NUL byte */
+    bool nul_authorization;    /* ... the Authorization header's line */
+    const char *prev_end;      /* end of the previous value */
+    bool prev_authorization;
+    size_t max_line;           /* max_header_size: no gap is longer */
+    size_t bytes;              /* the header lines, as sent */
+    const char *block_start;   /* the header block (the request line on), */
+    const char *block_end;     /* ... or NULL */
+};
+
+static void header_nul(struct header_scan *s, bool authorization)
+{
+    s->nul = true;
+    s->nul_authorization |= authorization;
+}
+
+/* The bytes from the end of the previous value up to next (the next
+ * header's name, or NULL after the last header). */
+static void check_gap(struct header_scan *s, const char *next)
+{
+    const char *e = s->prev_end;
+    if (!e)
+        return;
+    if (!next && s->block_end && e > s->block_start && e < s->block_end)
+        next = s->block_end; /* the value is in that block: libmicrohttpd's buffer */
+    if (next && next > e && (size_t)(next - e) <= s->max_line) {
+        /* (white space too: a library that trims a value may leave it) */
+        for (const char *p = e; p < next; p++)
+            if (*p && !strchr(" \t\r\n", *p))
+                return header_nul(s, s->prev_authorization);
+    } else if (!next && e[1] != '\0') {
+        header_nul(s, s->prev_authorization);
+    }
+}
+
+static enum MHD_Result scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   size_t key_size, const char *value, size_t value_size)
+{
+    struct header_scan *s = cls;
+    bool authorization =
+        key_size == 13 && strncasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION, 13) == 0;
+    if (!value)
+        value_size = 0;
+    check_gap(s, key);
+    s->bytes += key_size + value_size + 4; /* ": " and CRLF */
+    /* a library that hands on a whole value: its length says it */
+    if (strlen(key) != key_size || (value && strlen(value) != value_size))
+        header_nul(s, authorization);
+    s->prev_end = value ? value + value_size : NULL;
+    s->prev_authorization = authorization;
+    if (key_size == 17 && strncasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING, 17) == 0)
+        s->transfer_encoding = true;
+    if (key_size == 14 && strncasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH, 14) == 0) {
+        if (s->content_lengths++ == 0) {
+            s->length = value;
+            s->length_len = value_size;
+        } else if (value_size != s->length_len || memcmp(value, s->length, value_size) != 0) {
+            s->lengths_differ = true;
+        }
+    }
+    return MHD_YES;
+}
+
+/* A request line or header block over max_header_size (414, 431), a
+ * request whose framing two readers could take apart differently (RFC 9112
+ * section 6.3), or whose headers hold NUL bytes, is answered at once and
+ * its connection closed: nothing of a body is read, so nothing of it can be
+ * taken for a next request.  Returns false when it answered.
+ *
+ * libmicrohttpd's memory per connection is set above max_header_size (see
+ * mhd_memory()) so that these requests reach jetgate; only a request line
+ * or header block larger than that memory still gets libmicrohttpd's own
+ * (HTML) answer. */
+static bool headers_sane(struct jg_req *req, const char *method, const char *version)
+{
+    size_t max = (size_t)req->app->cfg.max_header_size;
+    struct header_scan s = {.max_line = max};
+    const union MHD_ConnectionInfo *hi =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    if (hi && hi->header_size) {
+        s.block_start = method; /* where the request starts in the read buffer */
+        s.block_end = method + hi->header_size;
+    }
+    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, scan_header, &s);
+    check_gap(&s, NULL);
+    size_t line = strlen(method) + 1 + req->uri_len + 1 + strlen(version) + 2;
+    if (line > max) {
+        jg_resp_problem(&req->resp, JG_ERR_URI_TOO_LONG, 0,
+                        "the request line is longer than max_header_size (%zu bytes)", max);
+    } else if (line + s.bytes + 2 > max) {
+        jg_resp_problem(&req->resp, JG_ERR_HEADERS_TOO_LARGE, 0,
+                        "the request line and headers are larger than max_header_size (%zu bytes)",
+                        max);
+    } else if (s.nul_authorization) {
+        jg_resp_problem(&req->resp, JG_ERR_UNAUTHORIZED, 0, "the bearer token is not valid");
+        jg_resp_header(&req->resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"jetgate\"");
+    } else if (s.nul) {
+        jg_resp_problem(&req->resp, JG_ERR_BAD_REQUEST, 0, "a request header holds a NUL byte");
+    } else if (s.lengths_differ) {
+        jg_resp_problem(&req->resp, JG_ERR_BAD_REQUEST, 0,
+                        "the request has Content-Length headers with different values");
+    } else if (s.content_lengths && s.transfer_encoding) {
+        jg_resp_problem(&req->resp, JG_ERR_BAD_REQUEST, 0,
+                        "the request has both Content-Length and Transfer-Encoding");
+    } else {
+        return true;
+    }
+    jg_resp_header(&req->resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    atomic_store(&req->state, ST_READY);
+    return false;
+}
+
 /* First call for a request: route it and size its body. */
-static void begin(struct jg_http *h, struct jg_req *req, const char *url, const char *method)
+static void begin(struct jg_http *h, struct jg_req *req, const char *url, const char *method,
+                  const char *version)
 {
     struct jg_route_match m;
     const struct jg_config *cfg = &h->app->cfg;
@@ -429,6 +728,8 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
 
     req->bucket = m.bucket;
     req->key = m.key;
+    if (!headers_sane(req, method, version ? version : ""))
+        return;
     if (atomic_load(&h->app->shutting_down)) {
         early_problem(req, JG_ERR_NATS_UNAVAILABLE, "jetgate is shutting down", 0);
         return;
@@ -534,9 +835,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     if (!req->conn) {
         req->conn = conn;
         atomic_fetch_add(&h->requests, 1);
-        begin(h, req, url, method);
+        begin(h, req, url, method, version);
         if (atomic_load(&req->state) == ST_READY)
-            return queue(h, req);
+            return big_body(req) && answer_and_linger(h, req) ? MHD_YES : queue(h, req);
         if (atomic_load(&req->state) == ST_BODY && req->route->body == JG_BODY_STREAM) {
             /* streaming uploads start before the body */
             run_handler(h, req, req->route->handler);
@@ -552,17 +853,28 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             if (took > n)
                 took = n;
             atomic_fetch_add(&h->bytes_in, took);
+            upload_clock_add(h, conn, took);
             *upload_data_size = n - took;
             if (took < n && atomic_load(&req->state) == ST_STREAM) {
                 upload_pause(req);
             } else if (atomic_load(&req->state) == ST_READY) {
-                /* answered before the end of the body: read the rest away */
+                /* answered within on_body, before the end of the body: this
+                 * piece and the rest are read away (a piece left untaken
+                 * without a pause would never be offered again) */
                 atomic_store(&req->state, ST_DISCARD);
+                atomic_fetch_add(&h->bytes_in, n - took);
+                upload_clock_add(h, conn, n - took);
+                req->discarded += n - took;
+                *upload_data_size = 0;
             }
             return MHD_YES;
         }
         atomic_fetch_add(&h->bytes_in, n);
+        if (req->on_body)
+            upload_clock_add(h, conn, n); /* a streamed upload read away */
         *upload_data_size = 0;
+        if (st == ST_LINGER)
+            return MHD_YES; /* answered; read away until the client closes */
         if (st == ST_READY || st == ST_RUNNING) {
             /* a streaming handler answered (or is answering) early */
             if (st == ST_READY)
@@ -572,6 +884,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (st == ST_DISCARD) {
             req->discarded += n;
             if (req->discarded > DISCARD_MAX) {
+                if (atomic_load(&req->state) == ST_DISCARD)
+                    return answer_and_linger(h, req) ? MHD_YES : MHD_NO;
                 atomic_store(&req->state, ST_READY);
                 return queue(h, req);
             }
@@ -606,6 +920,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return queue(h, req);
     case ST_READY:
         return queue(h, req);
+    case ST_LINGER:
+        return MHD_NO; /* the whole body came after all: close */
     default:
         return MHD_YES;
     }
@@ -617,8 +933,9 @@ void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_
     req->on_body = on_body;
     req->on_body_end = on_end;
     atomic_store(&req->state, ST_STREAM);
+    upload_clock_start(req->http, req->conn);
     if (suspended)
-        MHD_resume_connection(req->conn);
+        resume(req);
 }
 
 void jg_req_resume_upload(struct jg_req *req)
@@ -851,6 +1168,11 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         jg_debug("http: %s %d %lldms id=%s%s", req->route->operation_id, req->resp.status,
                  (long long)(jg_now_ms() - req->start_ms), req->resp.request_id,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
+    if (req->counted) {
+        /* ended without a response queued (an upload the client left) */
+        req->counted = false;
+        atomic_fetch_sub(&h->active, 1);
+    }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         clock_set(h, conn, CLOCK_LINE);
     atomic_store(&req->closed, true);
@@ -913,13 +1235,26 @@ static void *reaper_main(void *arg)
     while (!h->reaper_stop) {
         int64_t deadline = __atomic_load_n(&h->app->cfg.request_deadline_ms, __ATOMIC_RELAXED);
         int64_t idle = __atomic_load_n(&h->app->cfg.idle_timeout_ms, __ATOMIC_RELAXED);
+        int64_t rate = __atomic_load_n(&h->app->cfg.min_upload_rate, __ATOMIC_RELAXED);
+        int64_t window = __atomic_load_n(&h->app->cfg.upload_rate_window_ms, __ATOMIC_RELAXED);
         int64_t now = jg_now_ms();
         for (struct conn_clock *c = h->clocks; c; c = c->next) {
-            int64_t limit = c->mode == CLOCK_REQUEST ? deadline : idle;
+            if (c->mode == CLOCK_UPLOAD) {
+                if (c->fd >= 0 && upload_too_slow(c, now, rate, window)) {
+                    shutdown(c->fd, SHUT_RDWR);
+                    c->mode = CLOCK_OFF;
+                    h->upload_rate_cuts++;
+                }
+                continue;
+            }
+            int64_t limit = c->mode == CLOCK_REQUEST  ? deadline
+                            : c->mode == CLOCK_LINGER ? LINGER_MS
+                                                      : idle;
             if (c->mode != CLOCK_OFF && now - c->since_ms > limit && c->fd >= 0) {
                 shutdown(c->fd, SHUT_RDWR);
+                if (c->mode != CLOCK_LINGER)
+                    h->deadline_cuts++;
                 c->mode = CLOCK_OFF;
-                h->deadline_cuts++;
             }
         }
         pthread_mutex_unlock(&h->clock_lock);
@@ -935,10 +1270,15 @@ static void *reaper_main(void *arg)
     return NULL;
 }
 
+/* The request line is in: its target's length is kept for the first access
+ * call, which answers 414 beyond max_header_size. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     clock_set(cls, conn, CLOCK_REQUEST);
-    return req_new(cls);
+    struct jg_req *req = req_new(cls);
+    if (req)
+        req->uri_len = strlen(uri);
+    return req;
 }
 
 static size_t keep_raw(void *cls, struct MHD_Connection *c, char *s)
@@ -956,6 +1296,18 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
         msg[--n] = '\0';
     jg_debug("http: %s", msg);
+}
+
+/* libmicrohttpd's memory per connection: its read buffer must hold a
+ * request line and headers whole, plus its records of them, for jetgate
+ * to see a request over max_header_size and answer 414 or 431 itself.
+ * Half as much again and 8 KiB (32 KiB for the default 16 KiB): requests
+ * up to about 1.4 times max_header_size get jetgate's problem answer.  The
+ * memory is resident per connection (libmicrohttpd zeroes it between
+ * requests), so the margin is kept small. */
+static size_t mhd_memory(int64_t max_header_size)
+{
+    return (size_t)max_header_size * 3 / 2 + 8 * 1024;
 }
 
 static jg_status parse_listen(const char *listen, struct sockaddr_storage *ss, bool *v6)
@@ -1013,8 +1365,14 @@ static int64_t http_hook(void *ctx)
             continue;
         bool timed = false;
         for (int pass = 0; pass < HTTP_PASSES; pass++) {
+            atomic_store(&h->resumed, false);
             MHD_run(ds[i]);
             timed = MHD_get_timeout(ds[i], &t) == MHD_YES;
+            if (atomic_load(&h->resumed)) {
+                timed = true; /* its run takes the resumed connection back */
+                t = 0;
+                continue;
+            }
             if (!timed || t > 0)
                 break;
         }
@@ -1124,7 +1482,7 @@ jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http
     OPT(MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL);
     h->idle_timeout_s = timeout_s;
     OPT(MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL);
-    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header_size, NULL);
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, mhd_memory(cfg->max_header_size), NULL);
     OPT(MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h);
     OPT(MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, h);
     OPT(MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h);
@@ -1137,8 +1495,14 @@ jg_status jg_http_start(struct jg_app *app, struct jg_loop *loop, struct jg_http
             free(h);
             return JG_ERR_INVALID_CONFIG;
         }
+        if (!jg_tls_priorities_ok(cfg->tls_priorities)) {
+            free(h->stats);
+            free(h);
+            return JG_ERR_INVALID_CONFIG;
+        }
         flags |= MHD_USE_TLS;
         OPT(MHD_OPTION_HTTPS_CERT_CALLBACK, 0, jg_tls_retrieve_callback());
+        OPT(MHD_OPTION_HTTPS_PRIORITIES, 0, cfg->tls_priorities);
         if (cfg->tls_client_ca) {
             h->client_ca = jg_tls_read_file(cfg->tls_client_ca);
             if (!h->client_ca) {
@@ -1243,6 +1607,21 @@ void jg_http_get_stats(struct jg_http *h, struct jg_http_stats *ret)
 void jg_http_metrics(struct jg_http *h, struct jg_buf *b)
 {
     char method[16];
+    pthread_mutex_lock(&h->clock_lock);
+    uint64_t rate_cuts = h->upload_rate_cuts;
+    pthread_mutex_unlock(&h->clock_lock);
+    jg_buf_printf(b,
+                  "# HELP jetgate_http_upload_rate_closed_total Uploads cut because their body "
+                  "came slower than min_upload_rate over upload_rate_window.\n"
+                  "# TYPE jetgate_http_upload_rate_closed_total counter\n"
+                  "jetgate_http_upload_rate_closed_total %llu\n",
+                  (unsigned long long)rate_cuts);
+    jg_buf_printf(b,
+                  "# HELP jetgate_config_reload_failures_total SIGHUP reloads refused (the "
+                  "running configuration and tokens were kept).\n"
+                  "# TYPE jetgate_config_reload_failures_total counter\n"
+                  "jetgate_config_reload_failures_total %llu\n",
+                  (unsigned long long)atomic_load(&h->app->reload_failures));
     jg_buf_puts(b, "# HELP jetgate_http_requests_total HTTP requests answered, by route, method "
                    "and status.\n# TYPE jetgate_http_requests_total counter\n");
     for (size_t i = 0; i <= h->nroutes; i++) {

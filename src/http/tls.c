@@ -97,6 +97,20 @@ out:
     return st;
 }
 
+bool jg_tls_priorities_ok(const char *prio)
+{
+    gnutls_priority_t p;
+    const char *err = NULL;
+    int rc = gnutls_priority_init(&p, prio, &err);
+    if (rc < 0) {
+        jg_err("tls: 'tls_priorities' is not a GnuTLS priority string (%s at '%s')",
+               gnutls_strerror(rc), err ? err : prio);
+        return false;
+    }
+    gnutls_priority_deinit(p);
+    return true;
+}
+
 static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, int nreqs,
                     const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
                     gnutls_pcert_st **pcert, unsigned int *pcert_length, gnutls_privkey_t *pkey)

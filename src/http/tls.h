@@ -13,6 +13,9 @@
 
 #include "status.h"
 
+/* Is prio a GnuTLS priority string GnuTLS accepts?  Logs where it is not. */
+bool jg_tls_priorities_ok(const char *prio);
+
 /* Loads (or reloads) the certificate chain and key.  On error logs the
  * reason and keeps what was in force. */
 jg_status jg_tls_load(const char *cert_path, const char *key_path);

@@ -1,6 +1,7 @@
 // HTTPS: a test CA made at test time, TLS works, plain HTTP to the TLS port
 // fails cleanly, mutual TLS refuses clients without a valid certificate,
-// and SIGHUP swaps the certificate without a restart.
+// SIGHUP swaps the certificate without a restart, and only TLS 1.2 and 1.3
+// are spoken unless tls_priorities says otherwise.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -31,16 +32,16 @@ function issue(name, { server }) {
   files[name] = { cert: path.join(dir, `${name}.crt`), key: path.join(dir, `${name}.key`) };
 }
 
-function get(port, { cert, key, ca = files.ca } = {}) {
+function get(port, { cert, key, ca = files.ca, tls = {} } = {}) {
   return new Promise((resolve) => {
     const req = https.request({
       host: '127.0.0.1', port, path: '/healthz', method: 'GET', ca: fs.readFileSync(ca), timeout: 5000, agent: false,
-      cert: cert && fs.readFileSync(cert), key: key && fs.readFileSync(key),
+      cert: cert && fs.readFileSync(cert), key: key && fs.readFileSync(key), ...tls,
     }, (res) => {
       const peer = res.socket.getPeerCertificate();
       let body = '';
       res.on('data', (d) => { body += d; });
-      res.on('end', () => resolve({ status: res.statusCode, body, subject: peer?.subject?.CN }));
+      res.on('end', () => resolve({ status: res.statusCode, body, subject: peer?.subject?.CN, protocol: res.socket.getProtocol?.() }));
     });
     req.on('error', (e) => resolve({ status: 0, error: e.code || e.message }));
     req.on('timeout', () => req.destroy(new Error('timeout')));
@@ -136,4 +137,36 @@ test('SIGHUP loads a new certificate without dropping the listener', async () =>
   } finally {
     await jg.stop();
   }
+});
+
+// The client's own floor is lowered (security level 0) so that only the
+// server can be what refuses TLS 1.0 and 1.1.
+const oldTls = (v) => ({ minVersion: v, maxVersion: v, ciphers: 'DEFAULT@SECLEVEL=0' });
+
+test('TLS 1.0 and 1.1 are refused by default; 1.2 and 1.3 work', async () => {
+  const jg = await startTls();
+  try {
+    for (const v of ['TLSv1', 'TLSv1.1']) {
+      const r = await get(jg.port, { tls: oldTls(v) });
+      assert.equal(r.status, 0, `${v} is refused (got ${r.status} over ${r.protocol})`);
+    }
+    for (const v of ['TLSv1.2', 'TLSv1.3']) {
+      const r = await get(jg.port, { tls: { minVersion: v, maxVersion: v } });
+      assert.equal(r.status, 200, `${v}: ${r.error}`);
+      assert.equal(r.protocol, v);
+    }
+  } finally {
+    await jg.stop();
+  }
+});
+
+test('tls_priorities: a GnuTLS priority string chooses the versions; a bad one stops start-up', async () => {
+  const jg = await startTls(['--tls-priorities', 'NORMAL:-VERS-ALL:+VERS-TLS1.3']);
+  try {
+    assert.equal((await get(jg.port, { tls: { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } })).status, 0, 'TLS 1.2 refused');
+    assert.equal((await get(jg.port, { tls: { minVersion: 'TLSv1.3' } })).status, 200);
+  } finally {
+    await jg.stop();
+  }
+  await assert.rejects(startTls(['--tls-priorities', 'NORMAL:+NO-SUCH-THING']), /tls_priorities/);
 });
