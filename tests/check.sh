@@ -10,7 +10,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-JETGATE_SETUP_EXTRA="wrk ${JETGATE_SETUP_EXTRA:-}" sh tests/setup.sh
+JETGATE_SETUP_EXTRA="wrk ${JETGATE_SETUP_EXTRA:-}" sh tests/setup.sh --tests
 # The browser tests (tests/integration/watch_browser) fail instead of skipping without Chromium.
 export JETGATE_REQUIRE_BROWSER=1
 
