@@ -1,20 +1,29 @@
 #!/bin/sh
-# Installs what jetgate needs to build and test (Debian 12 packages and the
-# npm packages of the test suites), then builds it.  Idempotent: a second run
-# installs nothing and rebuilds only what changed.
+# Installs what is missing (Debian 12 packages) and builds jetgate in build/.
+# Idempotent: a second run installs nothing and rebuilds only what changed.
 #
-#   tests/setup.sh            build dependencies, nats-server, Node.js, Chromium
-#   JETGATE_SETUP_EXTRA="wrk" tests/setup.sh   ...and more packages
+#   tests/setup.sh           to build and run: compiler, autotools, the
+#                            libraries, nats-server, curl (tests/run-local.sh)
+#   tests/setup.sh --tests   ...and what the test suites need: Check, Node.js
+#                            and npm (Debian's, when no node is installed),
+#                            openssl, Chromium, prometheus (promtool),
+#                            systemd (systemd-analyze), man-db, and the npm
+#                            packages of tests/ and tests/tools/ (tests/check.sh)
+#   JETGATE_SETUP_EXTRA="wrk" tests/setup.sh --tests   ...and more packages
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
+tests=no
+[ "${1:-}" = --tests ] && tests=yes
 
 packages="build-essential autoconf automake libtool pkg-config
-libnats-dev nats-server libmicrohttpd-dev libcjson-dev check nettle-dev
-libgnutls28-dev libsystemd-dev curl openssl
-prometheus systemd man-db groff-base clang-14 libclang-rt-14-dev chromium ${JETGATE_SETUP_EXTRA:-}"
-command -v node >/dev/null 2>&1 || packages="$packages nodejs npm"
-command -v npm >/dev/null 2>&1 || packages="$packages npm"
+libnats-dev libmicrohttpd-dev libcjson-dev nettle-dev libgnutls28-dev libsystemd-dev
+nats-server curl"
+if [ $tests = yes ]; then
+	packages="$packages check openssl prometheus systemd man-db groff-base chromium ${JETGATE_SETUP_EXTRA:-}"
+	command -v node >/dev/null 2>&1 || packages="$packages nodejs"
+	command -v npm >/dev/null 2>&1 || packages="$packages npm"
+fi
 
 missing=
 for p in $packages; do
@@ -26,7 +35,7 @@ if [ -n "$missing" ]; then
 	[ "$(id -u)" -eq 0 ] || sudo=sudo
 	echo "setup: installing$missing"
 	$sudo apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+	DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
 
 # Out-of-tree builds: build/ (normal) and, for tests/check.sh, build-asan/.
@@ -36,12 +45,18 @@ if [ -f Makefile ]; then
 	exit 1
 fi
 mkdir -p build
+# A build configured before Check was installed has no unit tests: configure again.
+if [ $tests = yes ] && [ -f build/Makefile ] && ! grep -q '^CHECK_LIBS = .*check' build/Makefile; then
+	rm -f build/Makefile
+fi
 (cd build && { [ -f Makefile ] || ../configure --quiet; } && make -j"$(nproc)" >/dev/null)
 
-for d in tests tests/tools; do
-	if [ ! -d "$d/node_modules" ]; then
-		echo "setup: installing the npm packages of $d"
-		npm ci --prefix "$d" --no-audit --no-fund --loglevel=error
-	fi
-done
+if [ $tests = yes ]; then
+	for d in tests tests/tools; do
+		if [ ! -d "$d/node_modules" ]; then
+			echo "setup: installing the npm packages of $d"
+			npm ci --prefix "$d" --no-audit --no-fund --loglevel=error
+		fi
+	done
+fi
 echo "setup: jetgate built at $top/build/src/jetgate"

@@ -1,70 +1,159 @@
-#!/bin/sh
-# debian-base.sh - prints the path of a cached Debian 12 (bookworm) minbase
-# root file system as a tarball, building it first (debootstrap, a few
-# minutes) when it is missing.  Concurrent callers wait for one build (flock).
+#!/bin/bash
+# tests/fresh/debian-base.sh - prints the path of a cached tarball of a fresh
+# Debian 12 (bookworm) minimal root filesystem, building it first when it is
+# missing, older than JETGATE_FRESH_MAX_AGE_DAYS or made by another version of
+# this script.  Run as root; everything else goes to stderr.
 #
-#   tar -xpf "$(tests/fresh/debian-base.sh)" -C ROOT
+#   tarball=$(tests/fresh/debian-base.sh)
 #
-# The root uses this machine's apt sources and download settings, and holds
-# fresh package lists.  Needs root and debootstrap.
-# Environment: JETGATE_FRESH_CACHE (default /var/cache/jetgate-fresh),
-# JETGATE_FRESH_MIRROR (default: the bookworm mirror of this machine's apt sources).
-set -eu
-cache=${JETGATE_FRESH_CACHE:-/var/cache/jetgate-fresh}
-tarball=$cache/debian12-minbase.tar.gz
-say() { echo "debian-base: $*" >&2; }
+# The root is `debootstrap --variant=minbase bookworm` plus ca-certificates
+# and git (what `git clone` over HTTPS needs), configured as a container image
+# of this machine would be: this machine's Debian apt sources (bookworm,
+# bookworm-updates, bookworm-security; no third-party ones, which a fresh
+# Debian does not have) and their download settings (Acquire:: lines of
+# apt.conf), package lists fetched, and a policy-rc.d that keeps package
+# scripts from starting services (the root shares the host's network).
+#
+# Environment:
+#   JETGATE_FRESH_CACHE=/var/cache/jetgate-fresh   where the tarball is kept
+#   JETGATE_FRESH_MAX_AGE_DAYS=7                   rebuild when older
+#   JETGATE_FRESH_MIRROR=URL   Debian mirror (default: the one this machine's
+#                              apt sources use, else deb.debian.org)
+# Needs: root, mount namespaces (unshare), debootstrap and zstd (installed
+# with apt-get when missing).  Concurrent runs wait for each other (flock).
+set -euo pipefail
 
-[ "$(id -u)" -eq 0 ] || { say "needs root"; exit 2; }
+me=debian-base
+die() { printf '%s: %s\n' "$me" "$*" >&2; exit 1; }
+log() { printf '%s: %s\n' "$me" "$*" >&2; }
+
+[ "$(id -u)" -eq 0 ] || die "must run as root (it runs debootstrap and chroot)"
+if [ -z "${JETGATE_FRESH_BASE_NS:-}" ]; then
+	command -v unshare >/dev/null || die "unshare (util-linux) is missing"
+	# A private mount namespace: what debootstrap mounts can never stay
+	# mounted on the host, even if this script is killed.
+	unshare --mount true 2>/dev/null ||
+		die "cannot create a mount namespace (unshare --mount): needs real root with CAP_SYS_ADMIN"
+	JETGATE_FRESH_BASE_NS=1 exec unshare --mount --propagation private -- bash "$0" "$@"
+fi
+
+suite=bookworm
+cache=${JETGATE_FRESH_CACHE:-/var/cache/jetgate-fresh}
+max_age=${JETGATE_FRESH_MAX_AGE_DAYS:-7}
+tarball=$cache/debian-$suite-minbase.tar.zst
+stamp=$tarball.recipe
+recipe=$(sha256sum "$0" | cut -d' ' -f1)
+
 mkdir -p "$cache"
 exec 9>"$cache/lock"
 flock 9
-if [ -s "$tarball" ]; then
+
+if [ -f "$tarball" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$recipe" ] &&
+	[ -n "$(find "$tarball" -mtime "-$max_age" 2>/dev/null)" ]; then
 	echo "$tarball"
 	exit 0
 fi
-command -v debootstrap >/dev/null || { say "needs debootstrap (apt-get install debootstrap)"; exit 2; }
 
-# The mirror: the first URI of an apt source that lists bookworm.
-mirror=${JETGATE_FRESH_MIRROR:-$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-	/etc/apt/sources.list.d/*.sources 2>/dev/null | awk '
-	/^[ \t]*#/ { next }
-	$1 == "deb" { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/) { if ($(i+1) == "bookworm") { print $i; exit } break } }
-	tolower($1) == "uris:" { uri = $2 }
-	tolower($1) == "suites:" { for (i = 2; i <= NF; i++) if ($i == "bookworm" && uri != "") { print uri; exit } }
-	/^[ \t]*$/ { uri = "" }')}
-[ -n "$mirror" ] || { say "no bookworm mirror in the apt sources; set JETGATE_FRESH_MIRROR"; exit 2; }
+need=
+command -v debootstrap >/dev/null || need="$need debootstrap"
+command -v zstd >/dev/null || need="$need zstd"
+if [ -n "$need" ]; then
+	command -v apt-get >/dev/null || die "missing:$need (and no apt-get to install them)"
+	log "installing$need"
+	{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need; } >&2 ||
+		die "could not install$need"
+fi
 
-root=$(mktemp -d "$cache/root.XXXXXX")
-chmod 755 "$root"
-trap 'rm -rf --one-file-system "$root" "$tarball.tmp"' EXIT
-say "building the Debian 12 minbase root from $mirror (a few minutes, once)"
-# debootstrap mounts proc and sys in the root: a private mount namespace
-# drops them whatever happens.
-unshare --mount --propagation private debootstrap --variant=minbase bookworm "$root" "$mirror" \
-	>"$cache/debian12-minbase.log" 2>&1 || { tail -20 "$cache/debian12-minbase.log" >&2; say "debootstrap failed"; exit 1; }
+# The Debian entries of this machine's apt sources, deb822 and one-line.
+debian_sources() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		awk -v s="$suite" '
+			function flush() { if (n && ok && !off) { print para; print "" } para = ""; n = ok = off = 0 }
+			/^[ \t]*$/ { flush(); next }
+			{ para = para (n++ ? "\n" : "") $0 }
+			tolower($1) == "suites:" { ok = 1; for (i = 2; i <= NF; i++) if ($i !~ "^" s "(-updates|-security)?$") ok = 0 }
+			tolower($1) == "enabled:" && tolower($2) == "no" { off = 1 }
+			END { flush() }' "$f"
+	done >"$work/debian.sources"
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		awk -v s="$suite" '{ l = $0; gsub(/\[[^]]*\]/, "", l); split(l, w) }
+			w[1] == "deb" && w[3] ~ "^" s "(-updates|-security)?$" { print }' "$f"
+	done >"$work/debian.list"
+}
+mirror() {
+	[ -n "${JETGATE_FRESH_MIRROR:-}" ] && { echo "$JETGATE_FRESH_MIRROR"; return; }
+	local m
+	m=$({ awk 'tolower($1) == "uris:" { print $2 }' "$work/debian.sources"
+		sed 's/\[[^]]*\]//' "$work/debian.list" | awk '$1 == "deb" { print $2 }'; } |
+		grep -v -- '-security' | head -n 1 || true)
+	echo "${m:-http://deb.debian.org/debian}"
+}
 
-# apt as on this machine: its enabled sources, keyrings and download settings
-# (Acquire:: lines only; no hooks, no credentials).
+mounts_under() { findmnt -rn -o TARGET | awk -v d="$1" 'index($0, d "/") == 1 || $0 == d'; }
+work=
+cleanup() {
+	local rc=$? m
+	if [ -n "$work" ] && [ -d "$work" ]; then
+		for m in $(mounts_under "$work" | sort -r); do umount "$m" 2>/dev/null || umount -l "$m" || true; done
+		if [ -n "$(mounts_under "$work")" ]; then
+			log "still mounted under $work, not removing it"
+		else
+			rm -rf --one-file-system -- "$work"
+		fi
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+t0=$(date +%s)
+work=$(mktemp -d "$cache/build.XXXXXX")
+root=$work/root
+debian_sources
+url=$(mirror)
+log "building a Debian $suite minbase root from $url (about a minute)"
+# One retry: a download cut off half-way fails the whole bootstrap.
+if ! debootstrap --variant=minbase --include=ca-certificates,git "$suite" "$root" "$url" >"$cache/debootstrap.log" 2>&1; then
+	tail -n 5 "$cache/debootstrap.log" >&2
+	log "debootstrap failed; once more"
+	for m in $(mounts_under "$root" | sort -r); do umount "$m" 2>/dev/null || umount -l "$m"; done
+	[ -z "$(mounts_under "$root")" ] || die "something is still mounted under $root"
+	rm -rf --one-file-system -- "$root"
+	debootstrap --variant=minbase --include=ca-certificates,git "$suite" "$root" "$url" >"$cache/debootstrap.log" 2>&1 ||
+		{ tail -n 30 "$cache/debootstrap.log" >&2; die "debootstrap failed (log: $cache/debootstrap.log)"; }
+fi
+
 rm -f "$root/etc/apt/sources.list"
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-	[ -f "$f" ] && cp "$f" "$root$f"
+if [ -s "$work/debian.sources" ]; then cp "$work/debian.sources" "$root/etc/apt/sources.list.d/debian.sources"; fi
+if [ -s "$work/debian.list" ]; then cp "$work/debian.list" "$root/etc/apt/sources.list"; fi
+if [ ! -s "$work/debian.sources" ] && [ ! -s "$work/debian.list" ]; then
+	printf 'deb %s %s main\ndeb %s %s-updates main\n' "$url" "$suite" "$url" "$suite" >"$root/etc/apt/sources.list"
+fi
+# Download settings only (proxy, Valid-Until, ...): no hooks, no credentials.
+for f in /etc/apt/apt.conf /etc/apt/apt.conf.d/*; do
+	[ -f "$f" ] || continue
+	grep -q 'Acquire::' "$f" || continue
+	grep -v '^[[:space:]]*\(//\|#\)' "$f" | grep -qiE 'invoke|hook|::pre-|::post-' && continue
+	cp "$f" "$root/etc/apt/apt.conf.d/"
 done
-for k in $(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources 2>/dev/null |
-		grep -oiE 'signed-by[:=] *[^] ,]+' | sed -E 's/^[^:=]*[:=] *//' | sort -u); do
-	[ -f "$k" ] && [ ! -e "$root$k" ] && mkdir -p "$root$(dirname "$k")" && cp "$k" "$root$k"
-done
-for f in /etc/apt/apt.conf.d/*; do
-	[ -f "$f" ] && grep -q '^Acquire::' "$f" && ! grep -qiE 'invoke|::Pre-|::Post-' "$f" && cp "$f" "$root$f"
-done
-cp -L /etc/resolv.conf "$root/etc/resolv.conf"
-unshare --mount --propagation private sh -c 'mount -t proc proc "$1/proc" &&
-	chroot "$1" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin apt-get update -q' sh "$root" \
-	>>"$cache/debian12-minbase.log" 2>&1 || { tail -20 "$cache/debian12-minbase.log" >&2; say "apt-get update failed in the root"; exit 1; }
-chroot "$root" apt-get clean
-: >"$root/etc/resolv.conf"
-echo debian12 >"$root/etc/hostname"
+printf '#!/bin/sh\n# No service starts in this root: it shares the host network.\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
+echo jetgate-fresh >"$root/etc/hostname"
 
-tar --numeric-owner --one-file-system -C "$root" -czpf "$tarball.tmp" .
-mv "$tarball.tmp" "$tarball"
-say "built $tarball"
+cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+mount -t proc proc "$root/proc"
+chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin apt-get update -q >"$work/apt-update.log" 2>&1 ||
+	{ tail -n 20 "$work/apt-update.log" >&2; die "apt-get update failed inside the new root"; }
+chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin apt-get clean
+umount "$root/proc"
+: >"$root/etc/resolv.conf"
+[ -z "$(mounts_under "$root")" ] || die "something is still mounted under $root"
+
+tar --numeric-owner --xattrs --one-file-system -I 'zstd -T0 -6 -q' -C "$root" -cpf "$tarball.tmp" .
+mv -f "$tarball.tmp" "$tarball"
+echo "$recipe" >"$stamp"
+log "built $tarball in $(($(date +%s) - t0)) s ($(du -h "$tarball" | cut -f1))"
 echo "$tarball"

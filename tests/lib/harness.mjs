@@ -9,11 +9,16 @@
 // Only Node built-ins are used (runs on Node 18 and later).
 
 import { spawn } from 'node:child_process';
+import { webcrypto } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+// Node 18 has no global Web Crypto object, which the official object-store
+// client (@nats-io/obj) uses for its SHA-256 digests; Node 20 has it.
+if (!globalThis.crypto) globalThis.crypto = webcrypto;
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The source tree's top directory (tests/lib/../..). */
