@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "log.h"
 #include "nats/js.h"
+#include "nats/msgget.h"
 #include "nats/scan.h"
 #include "nats/conn.h"
 #include "util.h"
@@ -293,51 +294,6 @@ static jg_status entry_new(const char *bucket, const char *subject, struct jg_kv
     return JG_OK;
 }
 
-jg_status jg_kv_entry_from_direct(const char *bucket, natsMsg *msg, struct jg_kv_entry **ret)
-{
-    struct jg_kv_entry *e = NULL;
-    int status = jg_nats_msg_status(msg);
-    jg_status st;
-
-    if (status == 404 || status == 408) {
-        jg_nats_msg_release(msg);
-        return JG_ERR_KEY_NOT_FOUND;
-    }
-    if (status == 503) {
-        jg_nats_msg_release(msg);
-        return JG_ERR_NATS_UNAVAILABLE;
-    }
-    if (status) {
-        jg_nats_msg_release(msg);
-        return JG_ERR_INTERNAL;
-    }
-    st = entry_new(bucket, jg_nats_msg_header(msg, "Nats-Subject"), &e);
-    if (st != JG_OK) {
-        jg_nats_msg_release(msg);
-        return st;
-    }
-    const char *seq = jg_nats_msg_header(msg, "Nats-Sequence");
-    const char *ts = jg_nats_msg_header(msg, "Nats-Time-Stamp");
-    const char *ct = jg_nats_msg_header(msg, "Content-Type");
-    if (!seq || jg_u64_parse(seq, &e->revision) != JG_OK) {
-        jg_nats_msg_release(msg);
-        jg_kv_entry_free(e);
-        return JG_ERR_INTERNAL;
-    }
-    if (ts)
-        jg_time_parse_rfc3339(ts, &e->created_ns);
-    e->op = op_from_header(jg_nats_msg_header(msg, "KV-Operation"));
-    if (ct)
-        e->content_type = strdup(ct);
-    e->msg = msg;
-    e->value = natsMsg_GetData(msg);
-    e->value_len = (size_t)natsMsg_GetDataLength(msg);
-    if (!e->value)
-        e->value = "";
-    *ret = e;
-    return JG_OK;
-}
-
 void jg_kv_parse_header_block(const char *h, size_t len, enum jg_kv_op *op, char **ctype)
 {
     const char *end = h + len, *line = h;
@@ -416,186 +372,112 @@ jg_status jg_kv_entry_from_stored(const char *bucket, const cJSON *m, struct jg_
 
 typedef void (*fetch_fn)(void *ctx, jg_status st, struct jg_kv_entry *e);
 
+/* A read through the one read routine (nats/msgget.h), policy
+ * JG_MSGGET_KV. */
 struct fetch {
-    struct jg_nats_req req;
-    struct jg_app *app;
+    struct jg_msgget get;
     const char *bucket;  /* owned by the operation */
-    bool leader;
-    bool replicated;     /* replicas > 1 with direct gets */
-    bool single;         /* one replica */
-    bool rechecked;      /* the bucket was looked up again (fetch_recheck) */
     fetch_fn fn;
     void *ctx;
-    int64_t deadline_ms; /* of the whole read, across attempts */
-    int replica_tries;   /* direct gets after the leader's "not found" */
-    const char *key;     /* current-value reads (owned by the operation), else NULL */
     char stream[300];
-    char subj[MAX_KEY_LEN + 600];
-    char body[MAX_KEY_LEN + 300];
+    char subject[MAX_KEY_LEN + 300];
 };
 
-/* Reads are safe to repeat: an attempt that gets no answer (a stream leader
- * being elected, a frozen server) is sent again, in slices of the request
- * timeout, until the request's deadline; then 503, never a hang. */
-static int64_t attempt_ms(const struct fetch *f)
+/* The entry of a stored message: headers from a direct get's reply, or
+ * the header block of a leader's. */
+static jg_status entry_from_msg(const char *bucket, struct jg_stored_msg *m,
+                                struct jg_kv_entry **ret)
 {
-    int64_t t = f->app->cfg.request_timeout_ms / 4;
-    return t < 250 ? 250 : t;
-}
+    struct jg_kv_entry *e = NULL;
+    jg_status st;
 
-static void fetch_send(struct fetch *f);
-
-/* nats-server 2.9.10 can leave a replica without messages that a quorum
- * stored (a catchup after a restart that skips them; fixed in later
- * servers), and that replica can become the stream leader: it answers "no
- * message" for a key that the other replicas hold.  So a leader's "not
- * found" for a key's current value is asked again of the replicas by
- * direct get, up to JG_NATS_REPLICA_TRIES times while they say "not found" too;
- * the first value found is the answer.  A direct get is answered by the
- * replica on the server it was published on: the first ask goes to the
- * server jetgate is connected to, the next ones to the other servers in
- * turn (jg_nats_request_via), so with every server of a 3-node cluster in
- * 'nats' each replica is asked once. */
-
-/* A direct get of f->key's current value, answered by any replica. */
-static void direct_last(struct fetch *f)
-{
-    snprintf(f->subj, sizeof(f->subj), "$JS.API.DIRECT.GET.%s.$KV.%s.%s", f->stream, f->bucket,
-             f->key);
-    f->body[0] = '\0';
-}
-
-static bool fetch_ask_replicas(struct fetch *f)
-{
-    if (!f->key || f->replica_tries >= JG_NATS_REPLICA_TRIES || jg_now_ms() + 10 >= f->deadline_ms)
-        return false;
-    if (f->replica_tries++ == 0)
-        jg_debug("kv: the leader of '%s' has no '%s': asking its replicas", f->stream, f->key);
-    f->leader = false;
-    direct_last(f);
-    fetch_send(f);
-    return true;
-}
-
-/* A stream of one replica that stops answering was deleted (the advisory
- * saying so may still be on its way; nats-server 2.9.10 lets direct gets
- * to a deleted stream go unanswered instead of finding no responders) or
- * its server is slow or restarting: the stream info, answered by the
- * JetStream API, tells which, where retrying the read would wait for the
- * request's deadline. */
-static void fetch_rechecked(void *ctx, jg_status st, const struct jg_bucket_info *info)
-{
-    struct fetch *f = ctx;
-    (void)info;
-    if (st == JG_ERR_BUCKET_NOT_FOUND) {
-        f->fn(f->ctx, st, NULL);
-        return;
+    if (m->seq == 0)
+        return JG_ERR_INTERNAL;
+    st = entry_new(bucket, m->subject, &e);
+    if (st != JG_OK)
+        return st;
+    e->revision = m->seq;
+    e->created_ns = m->time_ns;
+    if (m->msg) {
+        const char *ct = jg_nats_msg_header(m->msg, "Content-Type");
+        e->op = op_from_header(jg_nats_msg_header(m->msg, "KV-Operation"));
+        if (ct)
+            e->content_type = strdup(ct);
+    } else if (m->hdrs) {
+        jg_kv_parse_header_block(m->hdrs, m->hdrs_len, &e->op, &e->content_type);
     }
-    if (jg_now_ms() + 10 < f->deadline_ms && jg_nats_connected(f->app->nats)) {
-        fetch_send(f);
-        return;
-    }
-    f->fn(f->ctx, JG_ERR_NATS_UNAVAILABLE, NULL);
+    /* the entry takes the data's owner */
+    e->msg = m->msg;
+    e->value_buf = m->buf;
+    e->value = m->data;
+    e->value_len = m->len;
+    m->msg = NULL;
+    m->buf = NULL;
+    *ret = e;
+    return JG_OK;
 }
 
-static void fetch_recheck(struct fetch *f)
+jg_status jg_kv_entry_from_direct(const char *bucket, natsMsg *msg, struct jg_kv_entry **ret)
 {
-    f->rechecked = true;
-    jg_buckets_recheck(f->app->buckets, JG_BUCKET_KV, f->bucket, &f->req, fetch_rechecked, f);
+    struct jg_stored_msg m;
+    int status = jg_nats_msg_status(msg);
+    if (status) {
+        jg_nats_msg_release(msg);
+        return status == 404 || status == 408 ? JG_ERR_KEY_NOT_FOUND
+               : status == 503               ? JG_ERR_NATS_UNAVAILABLE
+                                             : JG_ERR_INTERNAL;
+    }
+    jg_stored_msg_from_direct(msg, &m);
+    jg_status st = entry_from_msg(bucket, &m, ret);
+    jg_stored_msg_clear(&m);
+    return st;
 }
 
-static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
+static void fetched(void *ctx, jg_status st, struct jg_stored_msg *m)
 {
     struct fetch *f = ctx;
     struct jg_kv_entry *e = NULL;
-    bool no_answer = st == JG_ERR_NATS_TIMEOUT ||
-                     (st == JG_OK && jg_nats_msg_status(msg) == 503); /* no responders */
-    if (no_answer || (st == JG_ERR_NATS_UNAVAILABLE && jg_nats_connected(f->app->nats))) {
-        if (st == JG_OK)
-            jg_nats_msg_release(msg);
-        if (no_answer && f->single && !f->rechecked) {
-            fetch_recheck(f);
-            return;
-        }
-        if (jg_now_ms() + 10 < f->deadline_ms && jg_nats_connected(f->app->nats)) {
-            fetch_send(f);
-            return;
-        }
-        f->fn(f->ctx, JG_ERR_NATS_UNAVAILABLE, NULL); /* 503 + Retry-After */
-        return;
-    }
-    if (st == JG_OK && !f->leader) {
-        st = jg_kv_entry_from_direct(f->bucket, msg, &e);
-        if (st == JG_ERR_KEY_NOT_FOUND && f->replica_tries > 0 && fetch_ask_replicas(f))
-            return;
-    } else if (st == JG_OK) {
-        cJSON *json = NULL;
-        st = jg_js_reply_json(msg, &json, NULL, NULL, 0);
-        if (st == JG_OK)
-            st = jg_kv_entry_from_stored(f->bucket, cJSON_GetObjectItemCaseSensitive(json, "message"), &e);
-        cJSON_Delete(json);
-        if (st == JG_ERR_NATS_UNAVAILABLE && jg_now_ms() + 10 < f->deadline_ms) {
-            fetch_send(f); /* "JetStream temporarily unavailable": no leader yet */
-            return;
-        }
-        if (st == JG_ERR_KEY_NOT_FOUND && f->replicated && fetch_ask_replicas(f))
-            return;
+    if (st == JG_OK) {
+        st = entry_from_msg(f->bucket, m, &e);
+        jg_stored_msg_clear(m);
     }
     f->fn(f->ctx, st, e);
 }
 
-static void fetch_send(struct fetch *f)
-{
-    int64_t left = f->deadline_ms - jg_now_ms(), t = attempt_ms(f);
-    if (t > left)
-        t = left > 10 ? left : 10;
-    /* the n-th ask of the replicas goes through the (n-1)-th other server */
-    int hop = f->replica_tries > 0 ? f->replica_tries - 1 : 0;
-    jg_status st = jg_nats_request_via(f->app->nats, hop, &f->req, f->subj, f->body,
-                                       strlen(f->body), t, on_fetch, f);
-    if (st != JG_OK)
-        f->fn(f->ctx, st, NULL);
-}
-
 /* seq 0 and !next: the key's last message; seq > 0: that sequence
- * (next: the key's first message at or after seq). */
+ * (next: the key's first message at or after seq).  A leader's "no
+ * message" is asked of the replicas for the current value only. */
 static void fetch_start(struct jg_app *app, const struct jg_bucket_info *info, struct fetch *f,
                         const char *bucket, const char *key, uint64_t seq, bool next,
                         fetch_fn fn, void *ctx)
 {
-    char *subj = f->subj, *body = f->body, *stream = f->stream;
-    const size_t subjsz = sizeof(f->subj), bodysz = sizeof(f->body);
+    struct jg_msgget *g = &f->get;
 
-    f->app = app;
     f->bucket = bucket;
-    f->leader = info->replicas > 1 || !info->allow_direct;
-    f->replicated = info->replicas > 1 && info->allow_direct;
-    f->single = info->replicas <= 1;
-    f->rechecked = false;
-    f->replica_tries = 0;
     f->fn = fn;
     f->ctx = ctx;
-    f->deadline_ms = jg_now_ms() + app->cfg.request_timeout_ms;
     jg_js_stream_name(JG_BUCKET_KV, bucket, f->stream, sizeof(f->stream));
-    /* the current value only: what the replicas are asked when the leader
-     * has nothing (fetch_ask_replicas) */
-    f->key = seq == 0 && !next ? key : NULL;
-    if (!f->leader && f->key) {
-        direct_last(f);
-    } else {
-        if (f->leader)
-            snprintf(subj, subjsz, "$JS.API.STREAM.MSG.GET.%s", stream);
-        else
-            snprintf(subj, subjsz, "$JS.API.DIRECT.GET.%s", stream);
-        if (seq == 0 && !next)
-            snprintf(body, bodysz, "{\"last_by_subj\":\"$KV.%s.%s\"}", bucket, key);
-        else if (next)
-            snprintf(body, bodysz, "{\"seq\":%llu,\"next_by_subj\":\"$KV.%s.%s\"}",
-                     (unsigned long long)seq, bucket, key);
-        else
-            snprintf(body, bodysz, "{\"seq\":%llu}", (unsigned long long)seq);
-    }
-    fetch_send(f);
+    snprintf(f->subject, sizeof(f->subject), "$KV.%s.%s", bucket, key);
+    *g = (struct jg_msgget){
+        .nats = app->nats,
+        .buckets = app->buckets,
+        .kind = JG_BUCKET_KV,
+        .bucket = bucket,
+        .stream = f->stream,
+        .subject = f->subject,
+        .seq = seq,
+        .next = next,
+        .leader = info->replicas > 1 || !info->allow_direct,
+        .replicas = info->replicas > 1 && info->allow_direct && seq == 0 && !next,
+        .single = info->replicas <= 1,
+        .policy = JG_MSGGET_KV,
+        .request_timeout_ms = app->cfg.request_timeout_ms,
+        .fn = fetched,
+        .ctx = f,
+    };
+    jg_status st = jg_msgget_start(g);
+    if (st != JG_OK)
+        fn(ctx, st, NULL);
 }
 
 /* --- get --------------------------------------------------------------- */

@@ -90,7 +90,8 @@ void jg_kv_entry_free(struct jg_kv_entry *e);
 cJSON *jg_kv_entry_json(const struct jg_kv_entry *e);
 
 /* Entry from a direct-get reply (headers Nats-Sequence, Nats-Time-Stamp,
- * Nats-Subject).  Takes msg.  JG_ERR_KEY_NOT_FOUND for a 404 status. */
+ * Nats-Subject; nats/msgget.h reads them).  Takes msg.
+ * JG_ERR_KEY_NOT_FOUND for a 404 status. */
 jg_status jg_kv_entry_from_direct(const char *bucket, natsMsg *msg, struct jg_kv_entry **ret);
 /* Entry from a STREAM.MSG.GET reply's "message" object. */
 jg_status jg_kv_entry_from_stored(const char *bucket, const cJSON *message,

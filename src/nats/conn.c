@@ -629,7 +629,7 @@ static jg_status set_options(struct jg_nats *n, natsOptions *o, const char *side
  * publisher's server when there is one, so through the main connection a
  * read only ever asks that server's replica.  To ask the others (a leader
  * or a local replica that lacks messages a quorum stored, see
- * fetch_ask_replicas in src/kv/kv.c), jetgate publishes on a connection to
+ * W1 in src/nats/msgget.c), jetgate publishes on a connection to
  * another server.  These connections only publish: no subscription, the
  * replies travel the routes to the main connection's inbox.  Each has the
  * library's own reader thread (they carry nearly nothing). */

@@ -115,8 +115,8 @@ jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *
  * With no other server reachable (one URL, or the others down) the
  * request goes through the main connection.  For reads only. */
 /* How many replicas a read asks, one server after the other, when the
- * stream leader lacks what it wants (see fetch_ask_replicas in
- * src/kv/kv.c): each replica of a 3-node cluster once. */
+ * stream leader lacks what it wants (see W1 in src/nats/msgget.c): each
+ * replica of a 3-node cluster once. */
 #define JG_NATS_REPLICA_TRIES 3
 
 jg_status jg_nats_request_via(struct jg_nats *n, int hop, struct jg_nats_req *r,

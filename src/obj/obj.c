@@ -21,6 +21,7 @@
 #include "log.h"
 #include "nats/conn.h"
 #include "nats/js.h"
+#include "nats/msgget.h"
 #include "nats/scan.h"
 #include "util.h"
 
@@ -581,13 +582,10 @@ struct info_op {
     struct jg_app *app;
     char *bucket, *name;
     struct jg_bucket_info binfo;
-    bool leader;
     jg_obj_info_fn fn;
     void *ctx;
-    struct jg_nats_req lookup, req;
-    int replica_tries;      /* direct gets after the leader's "not found" */
-    bool rechecked;         /* the bucket was looked up again (info_recheck) */
-    int64_t deadline_ms;
+    struct jg_nats_req lookup;
+    struct jg_msgget get;   /* policy JG_MSGGET_META (nats/msgget.h) */
     char stream[300], msubj[SUBJ_MAX];
 };
 
@@ -602,150 +600,26 @@ static void info_finish(struct info_op *op, jg_status st, struct jg_obj_info *in
     fn(fctx, st, info, &binfo);
 }
 
-static void info_send(struct info_op *op);
-
-/* A leader's "no message" on a replicated bucket is asked again of the
- * replicas by direct get, each time through another server, up to
- * JG_NATS_REPLICA_TRIES times while they say so too: nats-server 2.9.10
- * can elect a replica that lacks messages a quorum stored (see
- * fetch_ask_replicas in src/kv/kv.c). */
-
-static bool info_ask_replicas(struct info_op *op)
-{
-    if (op->binfo.replicas < 2 || !op->binfo.allow_direct || op->replica_tries >= JG_NATS_REPLICA_TRIES ||
-        jg_now_ms() + 10 >= op->deadline_ms)
-        return false;
-    if (op->replica_tries++ == 0)
-        jg_debug("obj: the leader of '%s' has no meta for '%s': asking its replicas", op->stream,
-                 op->name);
-    op->leader = false;
-    info_send(op);
-    return true;
-}
-
-/* A one-replica bucket whose direct get goes unanswered or finds no
- * responder may have been deleted by another client, the advisory still on
- * its way (see fetch_rechecked in src/kv/kv.c): the stream info says. */
-static void info_rechecked(void *ctx, jg_status st, const struct jg_bucket_info *binfo)
-{
-    struct info_op *op = ctx;
-    (void)binfo;
-    if (st == JG_ERR_BUCKET_NOT_FOUND || jg_now_ms() + 10 >= op->deadline_ms) {
-        info_finish(op, st == JG_ERR_BUCKET_NOT_FOUND ? st : JG_ERR_NATS_TIMEOUT, NULL);
-        return;
-    }
-    info_send(op);
-}
-
-static bool info_recheck(struct info_op *op, jg_status st, natsMsg *msg)
-{
-    if (op->leader || op->binfo.replicas > 1 || op->rechecked ||
-        !(st == JG_ERR_NATS_TIMEOUT || (st == JG_OK && jg_nats_msg_status(msg) == 503)))
-        return false;
-    if (st == JG_OK)
-        natsMsg_Destroy(msg);
-    op->rechecked = true;
-    jg_buckets_recheck(op->app->buckets, JG_BUCKET_OBJ, op->bucket, &op->req, info_rechecked, op);
-    return true;
-}
-
-static void on_meta(void *ctx, jg_status st, natsMsg *msg)
+static void on_meta(void *ctx, jg_status st, struct jg_stored_msg *m)
 {
     struct info_op *op = ctx;
     struct jg_obj_info *info = NULL;
 
-    if (info_recheck(op, st, msg))
-        return;
-    if (st != JG_OK)
-        goto out;
-    if (!op->leader) {
-        int status = jg_nats_msg_status(msg);
-        if (status == 404 || status == 408) {
-            if (op->replica_tries > 0) {
-                jg_debug("obj: no meta for '%s' on the replica asked (try %d)", op->name,
-                         op->replica_tries);
-                if (info_ask_replicas(op)) {
-                    natsMsg_Destroy(msg);
-                    return;
-                }
-            }
-            st = JG_ERR_OBJECT_NOT_FOUND;
-        } else if (status == 503) {
-            st = JG_ERR_NATS_UNAVAILABLE;
-        } else if (status) {
-            st = JG_ERR_INTERNAL;
-        } else {
-            st = jg_obj_info_parse(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &info);
-            if (st == JG_OK) {
-                const char *seq = jg_nats_msg_header(msg, "Nats-Sequence");
-                const char *ts = jg_nats_msg_header(msg, "Nats-Time-Stamp");
-                if (seq)
-                    jg_u64_parse(seq, &info->revision);
-                if (ts)
-                    jg_time_parse_rfc3339(ts, &info->stored_ns);
-            }
-        }
-        natsMsg_Destroy(msg);
-        goto out;
-    }
-    cJSON *json = NULL;
-    int ecode = 0;
-    st = jg_js_reply_json(msg, &json, &ecode, NULL, 0);
-    if (st != JG_OK && ecode == 10037) {
-        cJSON_Delete(json);
-        if (info_ask_replicas(op))
-            return;
-        st = JG_ERR_OBJECT_NOT_FOUND;
-        goto out;
-    }
     if (st == JG_OK) {
-        const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
-        const char *data = jg_js_str(m, "data");
-        char *raw = NULL;
-        size_t rl = 0;
-        st = jg_base64_decode(data, strlen(data), false, &raw, &rl);
-        if (st == JG_OK)
-            st = jg_obj_info_parse(raw ? raw : "", rl, &info);
-        else
-            st = JG_ERR_INTERNAL;
-        free(raw);
+        st = jg_obj_info_parse(m->data, m->len, &info);
         if (st == JG_OK) {
-            info->revision = (uint64_t)jg_js_num(m, "seq", 0);
-            if (*jg_js_str(m, "time"))
-                jg_time_parse_rfc3339(jg_js_str(m, "time"), &info->stored_ns);
+            if (m->seq)
+                info->revision = m->seq;
+            if (m->time_ns)
+                info->stored_ns = m->time_ns;
         }
+        jg_stored_msg_clear(m);
+    } else if (st == JG_ERR_KEY_NOT_FOUND) {
+        st = JG_ERR_OBJECT_NOT_FOUND;
     }
-    cJSON_Delete(json);
-out:
     if (st == JG_ERR_INTERNAL)
         jg_debug("obj: unreadable meta for '%s' in '%s'", op->name, op->bucket);
     info_finish(op, st, info);
-}
-
-/* Asks for the meta message: the leader's STREAM.MSG.GET, or a direct get. */
-static void info_send(struct info_op *op)
-{
-    char subj[SUBJ_MAX + 400], body[SUBJ_MAX + 40];
-    if (op->leader) {
-        snprintf(subj, sizeof(subj), "$JS.API.STREAM.MSG.GET.%s", op->stream);
-        snprintf(body, sizeof(body), "{\"last_by_subj\":\"%s\"}", op->msubj);
-    } else {
-        snprintf(subj, sizeof(subj), "$JS.API.DIRECT.GET.%s.%s", op->stream, op->msubj);
-        body[0] = '\0';
-    }
-    int64_t left = op->deadline_ms - jg_now_ms();
-    /* a one-replica bucket's first read leaves time for info_recheck */
-    int64_t first = op->app->cfg.request_timeout_ms / 4;
-    if (first < 250)
-        first = 250;
-    if (!op->leader && op->binfo.replicas <= 1 && !op->rechecked && left > first)
-        left = first;
-    /* the n-th ask of the replicas goes through the (n-1)-th other server */
-    int hop = !op->leader && op->replica_tries > 0 ? op->replica_tries - 1 : 0;
-    jg_status st = jg_nats_request_via(op->app->nats, hop, &op->req, subj,
-                                       body, strlen(body), left > 10 ? left : 10, on_meta, op);
-    if (st != JG_OK)
-        info_finish(op, st, NULL);
 }
 
 static void info_bucket(void *ctx, jg_status st, const struct jg_bucket_info *binfo)
@@ -756,7 +630,6 @@ static void info_bucket(void *ctx, jg_status st, const struct jg_bucket_info *bi
         return;
     }
     op->binfo = *binfo;
-    op->leader = binfo->replicas > 1 || !binfo->allow_direct;
     char *enc = jg_obj_name_encode(op->name);
     if (!enc) {
         info_finish(op, JG_ERR_NOMEM, NULL);
@@ -765,8 +638,24 @@ static void info_bucket(void *ctx, jg_status st, const struct jg_bucket_info *bi
     jg_js_stream_name(JG_BUCKET_OBJ, op->bucket, op->stream, sizeof(op->stream));
     meta_subject(op->bucket, enc, op->msubj, sizeof(op->msubj));
     free(enc);
-    op->deadline_ms = jg_now_ms() + op->app->cfg.request_timeout_ms;
-    info_send(op);
+    op->get = (struct jg_msgget){
+        .nats = op->app->nats,
+        .buckets = op->app->buckets,
+        .kind = JG_BUCKET_OBJ,
+        .bucket = op->bucket,
+        .stream = op->stream,
+        .subject = op->msubj,
+        .leader = binfo->replicas > 1 || !binfo->allow_direct,
+        .replicas = binfo->replicas > 1 && binfo->allow_direct,
+        .single = binfo->replicas <= 1,
+        .policy = JG_MSGGET_META,
+        .request_timeout_ms = op->app->cfg.request_timeout_ms,
+        .fn = on_meta,
+        .ctx = op,
+    };
+    st = jg_msgget_start(&op->get);
+    if (st != JG_OK)
+        info_finish(op, st, NULL);
 }
 
 void jg_obj_info_get(struct jg_app *app, const char *bucket, const char *name, jg_obj_info_fn fn,
