@@ -21,6 +21,7 @@
 #include <nats/nats.h>
 
 #include "app.h"
+#include "nats/bucketm.h"
 #include "status.h"
 
 enum jg_kv_op { JG_KV_PUT, JG_KV_DEL, JG_KV_PURGE };
@@ -69,6 +70,27 @@ jg_status jg_kv_bucket_cfg_parse(const char *body, size_t len, struct jg_kv_buck
                                  char *why, size_t whylen);
 /* Frees what c owns (not c).  NULL-safe. */
 void jg_kv_bucket_cfg_done(struct jg_kv_bucket_cfg *c);
+
+/* --- bucket operations (bucket.c) --------------------------------------------
+ * The stream configuration nats.go writes for a KV bucket (malloc'd), the
+ * bucket status {"bucket","values","history","ttl","max_value_size",
+ * "max_bytes","bytes","storage","replicas","description"} from a
+ * stream-info reply, whether an existing stream config holds what c asks
+ * (with defaults), and an update of the fields c gives (the storage cannot
+ * change: JG_ERR_INVALID_CONFIG with why).  Pure. */
+char *jg_kv_stream_config(const char *bucket, const struct jg_kv_bucket_cfg *c);
+cJSON *jg_kv_bucket_status_json(const char *bucket, const cJSON *stream_info);
+bool jg_kv_bucket_cfg_same(const cJSON *stream_cfg, const struct jg_kv_bucket_cfg *c);
+jg_status jg_kv_bucket_cfg_update(cJSON *stream_cfg, const struct jg_kv_bucket_cfg *c, char *why,
+                                  size_t whylen);
+/* Create (update false) or create-or-update of a bucket from a JSON config
+ * body, its status, its deletion, and the names of the KV buckets want
+ * accepts; see nats/bucketm.h for fn. */
+void jg_kv_bucket_write(struct jg_app *app, const char *bucket, const char *body, size_t len,
+                        bool update, jg_bucketm_fn fn, void *ctx);
+void jg_kv_bucket_status(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+void jg_kv_bucket_delete(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+void jg_kv_bucket_list(struct jg_app *app, jg_bucketm_want_fn want, jg_bucketm_fn fn, void *ctx);
 
 struct jg_kv_entry {
     char *bucket;

@@ -19,6 +19,7 @@
 #include <cjson/cJSON.h>
 
 #include "app.h"
+#include "nats/bucketm.h"
 #include "nats/js.h"
 #include "status.h"
 
@@ -125,6 +126,20 @@ bool jg_obj_bucket_cfg_same(const cJSON *stream_cfg, const struct jg_obj_bucket_
 /* Bucket status {"bucket","description","ttl","storage","replicas","sealed","size","max_bytes"}
  * from a stream-info reply. */
 cJSON *jg_obj_bucket_status_json(const char *bucket, const cJSON *stream_info);
+/* An update of the fields c gives to an existing stream config (the
+ * storage cannot change: JG_ERR_INVALID_CONFIG with why).  Pure. */
+jg_status jg_obj_bucket_cfg_update(cJSON *stream_cfg, const struct jg_obj_bucket_cfg *c,
+                                   char *why, size_t whylen);
+
+/* Bucket operations (bucket.c): create (update false) or create-or-update
+ * from a JSON config body, status, deletion, the names of the object
+ * buckets want accepts, and seal; see nats/bucketm.h for fn. */
+void jg_obj_bucket_write(struct jg_app *app, const char *bucket, const char *body, size_t len,
+                         bool update, jg_bucketm_fn fn, void *ctx);
+void jg_obj_bucket_status(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+void jg_obj_bucket_delete(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+void jg_obj_bucket_list(struct jg_app *app, jg_bucketm_want_fn want, jg_bucketm_fn fn, void *ctx);
+void jg_obj_bucket_seal(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
 
 /* --- asynchronous operations ------------------------------------------------- */
 
@@ -159,6 +174,40 @@ typedef void (*jg_obj_list_fn)(void *ctx, jg_status st, cJSON *arr);
 typedef bool (*jg_obj_want_fn)(void *ctx, const char *name);
 void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted,
                  jg_obj_want_fn want, jg_obj_list_fn fn, void *ctx);
+
+/* --- edits of one object (edit.c) ------------------------------------------ */
+
+/* The end of an edit: JG_OK with the meta written (valid during the call
+ * only), or an error with a detail for the client (NULL: none beyond the
+ * status's own).  Runs on the loop thread, or at once when the edit could
+ * not start (out of memory). */
+typedef void (*jg_obj_edit_fn)(void *ctx, jg_status st, const struct jg_obj_info *info,
+                               const char *detail);
+
+/* Deletes an object: a tombstone meta (deleted, size 0), then its chunks
+ * are removed.  JG_ERR_OBJECT_NOT_FOUND for a missing or deleted object,
+ * JG_ERR_BUCKET_SEALED in a sealed bucket. */
+void jg_obj_delete(struct jg_app *app, const char *bucket, const char *name, jg_obj_edit_fn fn,
+                   void *ctx);
+
+/* Applies a JSON merge patch (name, description, headers, metadata; see
+ * jg_obj_info_apply_patch) to an object's meta.  A new name must be free
+ * (JG_ERR_OBJECT_EXISTS); the old name's meta is removed after the write. */
+void jg_obj_patch(struct jg_app *app, const char *bucket, const char *name, const cJSON *patch,
+                  jg_obj_edit_fn fn, void *ctx);
+
+/* The merge patch itself on info; pure.  JG_OK, or JG_ERR_INVALID_NAME /
+ * JG_ERR_INVALID_PARAMETER with the reason in why (info then partly
+ * changed). */
+jg_status jg_obj_info_apply_patch(struct jg_obj_info *info, const cJSON *patch, char *why,
+                                  size_t wl);
+
+/* Writes name as a link to target_bucket's target_name (NULL: a link to
+ * the bucket).  The target must exist, live and not a link
+ * (JG_ERR_INVALID_PARAMETER, JG_ERR_OBJECT_NOT_FOUND); name may hold a
+ * link or nothing, not an object (JG_ERR_OBJECT_EXISTS). */
+void jg_obj_link(struct jg_app *app, const char *bucket, const char *name,
+                 const char *target_bucket, const char *target_name, jg_obj_edit_fn fn, void *ctx);
 
 /* --- streaming put ---------------------------------------------------------- */
 
