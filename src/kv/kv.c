@@ -856,6 +856,8 @@ struct scan {
     scan_item_fn item;
     scan_done_fn done;
     void *ctx;
+    jg_status st;                /* the scan's outcome, for scan_done */
+    struct jg_loop_task task;
 };
 
 static void scan_free(struct scan *s)
@@ -873,13 +875,21 @@ static void scan_msg(void *ctx, natsMsg *m, uint64_t seq, int64_t ts)
         s->item(s, subj + pl, op_from_header(jg_nats_msg_header(m, "KV-Operation")), ts);
 }
 
+/* The end of a scan, back on the loop thread. */
+static void scan_done(void *arg)
+{
+    struct scan *s = arg;
+    s->done(s, s->st);
+    scan_free(s);
+}
+
+/* The scan itself, on a worker thread: blocking calls. */
 static void scan_work(void *arg)
 {
     struct scan *s = arg;
-    jg_status st = jg_scan_last_per_subject(s->app->nats, s->stream, s->filter_subject, true,
-                                            s->app->cfg.request_timeout_ms, scan_msg, s);
-    s->done(s, st);
-    scan_free(s);
+    s->st = jg_scan_last_per_subject(s->app->nats, s->stream, s->filter_subject, true,
+                                     s->app->cfg.request_timeout_ms, scan_msg, s);
+    jg_nats_post(s->app->nats, &s->task, scan_done, s);
 }
 
 static void scan_bucket(void *ctx, jg_status st, const struct jg_bucket_info *info)

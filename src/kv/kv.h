@@ -8,8 +8,8 @@
  * headers KV-Operation, Nats-Rollup, Nats-Expected-Last-Subject-Sequence
  * and Nats-Msg-Id.
  *
- * Every operation calls its callback exactly once, on the NATS dispatch
- * thread or before it returns; the callback owns what it is given. */
+ * Every operation calls its callback exactly once, on the loop thread
+ * (loop.h) or before it returns; the callback owns what it is given. */
 #ifndef JG_KV_H
 #define JG_KV_H
 
@@ -124,7 +124,7 @@ void jg_kv_parse_header_block(const char *hdrs, size_t len, enum jg_kv_op *op, c
 /* Result of a get: st JG_OK with e; JG_ERR_KEY_NOT_FOUND with e set when a
  * delete or purge marker hides the key (e->op says which), NULL when the
  * key never existed. */
-typedef void (*jg_kv_get_fn)(void *ctx, jg_status st, struct jg_kv_entry *e);
+typedef void (*jg_kv_get_fn)(void *ctx, jg_status st, struct jg_kv_entry *e); /* loop thread */
 /* revision 0 = the latest. */
 void jg_kv_get(struct jg_app *app, const char *bucket, const char *key, uint64_t revision,
                jg_kv_get_fn fn, void *ctx);
@@ -132,7 +132,7 @@ void jg_kv_get(struct jg_app *app, const char *bucket, const char *key, uint64_t
 /* History: entries oldest first (array of count, callee frees each and the
  * array). */
 typedef void (*jg_kv_history_fn)(void *ctx, jg_status st, struct jg_kv_entry **entries,
-                                 size_t count);
+                                 size_t count); /* loop thread */
 void jg_kv_history(struct jg_app *app, const char *bucket, const char *key,
                    jg_kv_history_fn fn, void *ctx);
 
@@ -149,7 +149,7 @@ struct jg_kv_write {
 /* Write result: the new revision.  Errors: JG_ERR_REVISION_MISMATCH,
  * JG_ERR_KEY_EXISTS (create), JG_ERR_PAYLOAD_TOO_LARGE, JG_ERR_BUCKET_SEALED,
  * JG_ERR_INSUFFICIENT_STORAGE, JG_ERR_BUCKET_NOT_FOUND, NATS errors. */
-typedef void (*jg_kv_write_fn)(void *ctx, jg_status st, uint64_t revision);
+typedef void (*jg_kv_write_fn)(void *ctx, jg_status st, uint64_t revision); /* loop thread */
 /* value is copied before this returns. */
 void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const void *value,
                  size_t len, const struct jg_kv_write *w, jg_kv_write_fn fn, void *ctx);
@@ -157,14 +157,16 @@ void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const 
 /* Current keys (no deleted ones) matching any of filters (NULL-terminated,
  * may be NULL) and starting with any of prefixes (likewise), and with one
  * of scope's prefixes (a caller's access limit, jg_auth_scope; NULL for
- * none; copied).  keys is a
- * JSON array text (callee frees). */
+ * none; copied).  keys is a JSON array text (callee frees).  The keys
+ * are read on a worker thread (a scan, nats/scan.h); fn runs on the loop
+ * thread. */
 typedef void (*jg_kv_keys_fn)(void *ctx, jg_status st, char *json, size_t len);
 void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
                 char *const *scope, jg_kv_keys_fn fn, void *ctx);
 
 /* Removes delete and purge markers older than older_than_ns (younger ones
- * keep only the marker), as the Go client's PurgeDeletes. */
+ * keep only the marker), as the Go client's PurgeDeletes.  fn runs on
+ * the loop thread. */
 typedef void (*jg_kv_done_fn)(void *ctx, jg_status st, const char *detail);
 void jg_kv_purge_deletes(struct jg_app *app, const char *bucket, int64_t older_than_ns,
                          jg_kv_done_fn fn, void *ctx);

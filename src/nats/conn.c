@@ -862,6 +862,11 @@ void jg_nats_free(struct jg_nats *n)
     free(n);
 }
 
+void jg_nats_post(struct jg_nats *n, struct jg_loop_task *t, void (*fn)(void *), void *ctx)
+{
+    jg_loop_post(n->loop, t, fn, ctx);
+}
+
 bool jg_nats_connected(struct jg_nats *n)
 {
     return n->nc && natsConnection_Status(n->nc) == NATS_CONN_STATUS_CONNECTED;

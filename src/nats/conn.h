@@ -25,6 +25,7 @@
 #include <nats/nats.h>
 
 #include "config.h"
+#include "loop.h"
 #include "status.h"
 
 struct jg_nats;
@@ -91,7 +92,12 @@ void jg_nats_get_stats(struct jg_nats *n, struct jg_nats_stats *ret);
 void jg_nats_server_info(struct jg_nats *n, char *url, size_t urllen, char *id, size_t idlen,
                          char *version, size_t versionlen);
 
-/* Called on the dispatch thread after every reconnect (e.g. to drop caches). */
+/* Runs fn(ctx) on the loop thread (see jg_loop_post): how work done on a
+ * worker thread (a scan) hands its result back.  t is the caller's until
+ * fn runs. */
+void jg_nats_post(struct jg_nats *n, struct jg_loop_task *t, void (*fn)(void *), void *ctx);
+
+/* Called on the loop thread after every reconnect (e.g. to drop caches). */
 void jg_nats_on_reconnect(struct jg_nats *n, void (*fn)(void *), void *ctx);
 
 /* Publishes data to subject with a reply subject routed back to fn.
@@ -154,7 +160,7 @@ void jg_nats_cancel(struct jg_nats *n, struct jg_nats_req *r);
 void jg_nats_touch(struct jg_nats *n, struct jg_nats_req *r);
 
 /* The underlying connection, for the few blocking calls that run on
- * worker threads (never on the HTTP or dispatch threads). */
+ * worker threads (never on the loop thread). */
 natsConnection *jg_nats_conn(struct jg_nats *n);
 
 /* Publishes without a reply (e.g. deleting a consumer).  Best effort. */

@@ -22,7 +22,7 @@
  * has the last word on what is left.  With keep_last the walk is the whole
  * path (first the subject's last sequence, which stays).
  *
- * Every callback runs on the NATS dispatch thread, one at a time, so the
+ * Every callback runs on the loop thread, one at a time, so the
  * operation needs no lock; it is freed once nothing of it is in flight.
  * Only the first request (a look, or the purge) may be sent from another
  * thread, and nothing touches the operation once it is out. */
@@ -362,7 +362,7 @@ out:
 
 /* Sends the walk's next look; false when it could not go out (op->err set).
  * Once it is out, op may be gone at any moment if this thread is not the
- * dispatch thread (the first look of a removal started elsewhere). */
+ * loop thread (the first look of a removal started elsewhere). */
 static bool walk_look(struct remove_op *op)
 {
     char api[400], body[600];

@@ -103,7 +103,7 @@ static jg_status api_call(struct jg_app *app, const char *api, const char *body,
 /* jg_js_remove_subject(), waited for: a filtered purge, or on a replicated
  * stream one deletion per message (nats-server before 2.9.18 replays a
  * filtered purge, on a restarting replica, as the removal of everything
- * before it).  Its callback runs on the NATS dispatch thread, which keeps
+ * before it).  Its callback runs on the loop thread, which keeps
  * running until the janitor has stopped. */
 struct removal {
     pthread_mutex_t lock;

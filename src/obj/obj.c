@@ -846,6 +846,8 @@ struct list_op {
     jg_obj_list_fn fn;
     void *ctx;
     cJSON *arr;
+    jg_status st;                /* the scan's outcome, for list_done */
+    struct jg_loop_task task;
 };
 
 static void list_msg(void *ctx, natsMsg *m, uint64_t sseq, int64_t ts)
@@ -883,10 +885,19 @@ static void list_finish(struct list_op *op, jg_status st)
     fn(fctx, st, arr);
 }
 
+/* The end of the scan, back on the loop thread. */
+static void list_done(void *arg)
+{
+    struct list_op *op = arg;
+    list_finish(op, op->st);
+}
+
+/* The scan itself, on a worker thread: blocking calls. */
 static void list_work(void *arg)
 {
     struct list_op *op = arg;
-    list_finish(op, list_run(op));
+    op->st = list_run(op);
+    jg_nats_post(op->app->nats, &op->task, list_done, op);
 }
 
 static void list_bucket(void *ctx, jg_status st, const struct jg_bucket_info *binfo)

@@ -1,14 +1,13 @@
 /* obj.h - the object store on JetStream, byte-compatible with nats.go and
  * nats.js (stream OBJ_<bucket>, chunks on $O.<bucket>.C.<nuid>, ObjectInfo
- * JSON on $O.<bucket>.M.<base64url(name)>; see
- * docs jetstream-kv-objstore-layout.md section 3).
+ * JSON on $O.<bucket>.M.<base64url(name)>; the layout of NATS ADR-20).
  *
  * Pure parts (no NATS): names, meta JSON, digests, Range and Content-Digest
  * parsing, the bucket stream configuration.  Asynchronous parts: meta read,
  * meta write, purge, the streaming put session and the chunk reader.  The
  * HTTP layer decides what to answer; nothing here builds HTTP responses.
  *
- * Callbacks run on the NATS dispatch thread unless stated otherwise. */
+ * Callbacks run on the loop thread (loop.h) unless stated otherwise. */
 #ifndef JG_OBJ_H
 #define JG_OBJ_H
 
@@ -147,7 +146,7 @@ void jg_obj_bucket_seal(struct jg_app *app, const char *bucket, jg_bucketm_fn fn
  * JG_ERR_OBJECT_NOT_FOUND when the name has no meta, or another error.
  * binfo: the bucket's settings (valid during the call).  Callee owns info. */
 typedef void (*jg_obj_info_fn)(void *ctx, jg_status st, struct jg_obj_info *info,
-                               const struct jg_bucket_info *binfo);
+                               const struct jg_bucket_info *binfo); /* loop thread */
 void jg_obj_info_get(struct jg_app *app, const char *bucket, const char *name, jg_obj_info_fn fn,
                      void *ctx);
 
@@ -156,7 +155,7 @@ void jg_obj_info_get(struct jg_app *app, const char *bucket, const char *name, j
  * JG_ERR_PRECONDITION_FAILED).  msg_id may be NULL; when the server reports
  * the message as a duplicate of that id, st is JG_ERR_OBJECT_EXISTS with the
  * original's sequence.  fn gets the new sequence. */
-typedef void (*jg_obj_seq_fn)(void *ctx, jg_status st, uint64_t seq);
+typedef void (*jg_obj_seq_fn)(void *ctx, jg_status st, uint64_t seq); /* loop thread */
 void jg_obj_meta_write(struct jg_app *app, const char *bucket, const struct jg_obj_info *info,
                        int64_t expect_seq, const char *msg_id, jg_obj_seq_fn fn, void *ctx);
 
@@ -169,7 +168,8 @@ void jg_obj_purge_subject(struct jg_app *app, const char *bucket, const char *su
 
 /* Every current ObjectInfo of a bucket (deleted ones only with
  * include_deleted) whose name want accepts (want NULL: all; called with
- * ctx on a scanning thread) as a JSON array; callee owns arr. */
+ * ctx on the scan's worker thread) as a JSON array; callee owns arr.  fn
+ * runs on the loop thread. */
 typedef void (*jg_obj_list_fn)(void *ctx, jg_status st, cJSON *arr);
 typedef bool (*jg_obj_want_fn)(void *ctx, const char *name);
 void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted,
@@ -235,7 +235,7 @@ struct jg_obj_put_events {
     void (*wake)(void *ctx);
     /* Final: committed (st JG_OK, info valid during the call) or failed
      * (everything written removed, the previous version intact).  The
-     * session is freed right after.  Runs on the dispatch thread, or
+     * session is freed right after.  Runs on the loop thread, or
      * within jg_obj_put_write/_end/_abort on the caller's thread. */
     void (*done)(void *ctx, jg_status st, const char *detail, const struct jg_obj_info *info);
 };

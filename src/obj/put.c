@@ -2,7 +2,7 @@
  *
  * Data arrives through jg_obj_put_write() on the HTTP thread, is cut into
  * chunks and published to "$O.<b>.C.<nuid>" with at most WINDOW chunks
- * unacknowledged; acknowledgements arrive on the NATS dispatch thread.  The
+ * unacknowledged; acknowledgements arrive on the loop thread.  The
  * meta message is the commit point; after it the previous version's chunks
  * are purged.  Any failure before the commit purges the new chunks, so the
  * previous version stays the visible one and nothing is left behind.
