@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nats/js.h"
+#include "nats/subjects.h"
 
 #define TWO_MIN_NS (120LL * 1000000000LL)
 
@@ -128,7 +129,7 @@ static jg_status update_config(cJSON *stream_cfg, const void *cfg, char *why, si
 
 static const struct jg_bucketm_kind kv_kind = {
     .kind = JG_BUCKET_KV,
-    .stream_prefix = "KV_",
+    .stream_prefix = JG_SUBJ_KV_STREAM_PREFIX,
     .missing = "no such key-value bucket",
     .cfg_size = sizeof(struct jg_kv_bucket_cfg),
     .cfg_parse = parse_cfg,

@@ -14,6 +14,7 @@
 #include "nats/scan.h"
 #include "nats/conn.h"
 #include "util.h"
+#include "nats/subjects.h"
 
 #define MAX_KEY_LEN 2048
 #define MAX_HISTORY_STEPS 100000
@@ -282,8 +283,7 @@ static jg_status entry_new(const char *bucket, const char *subject, struct jg_kv
     struct jg_kv_entry *e = calloc(1, sizeof(*e));
     if (!e)
         return JG_ERR_NOMEM;
-    snprintf(prefix, sizeof(prefix), "$KV.%s.", bucket);
-    size_t pl = strlen(prefix);
+    size_t pl = jg_subj_kv_prefix(bucket, prefix, sizeof(prefix));
     e->bucket = strdup(bucket);
     e->key = strdup(subject && strncmp(subject, prefix, pl) == 0 ? subject + pl : "");
     if (!e->bucket || !e->key) {
@@ -457,7 +457,7 @@ static void fetch_start(struct jg_app *app, const struct jg_bucket_info *info, s
     f->fn = fn;
     f->ctx = ctx;
     jg_js_stream_name(JG_BUCKET_KV, bucket, f->stream, sizeof(f->stream));
-    snprintf(f->subject, sizeof(f->subject), "$KV.%s.%s", bucket, key);
+    jg_subj_kv_key(bucket, key, f->subject, sizeof(f->subject));
     *g = (struct jg_msgget){
         .nats = app->nats,
         .buckets = app->buckets,
@@ -743,7 +743,7 @@ static void write_publish(struct write_op *op)
     const char *hdrs[12];
     size_t h = 0;
 
-    snprintf(subj, sizeof(subj), "$KV.%s.%s", op->bucket, op->key);
+    jg_subj_kv_key(op->bucket, op->key, subj, sizeof(subj));
     if (op->w.op == JG_KV_DEL) {
         hdrs[h++] = "KV-Operation";
         hdrs[h++] = "DEL";
@@ -870,7 +870,8 @@ static void scan_msg(void *ctx, natsMsg *m, uint64_t seq, int64_t ts)
 {
     struct scan *s = ctx;
     const char *subj = natsMsg_GetSubject(m);
-    size_t pl = strlen(s->bucket) + 5; /* "$KV.<bucket>." */
+    char prefix[300];
+    size_t pl = jg_subj_kv_prefix(s->bucket, prefix, sizeof(prefix));
     if (strlen(subj) > pl)
         s->item(s, subj + pl, op_from_header(jg_nats_msg_header(m, "KV-Operation")), ts);
 }
@@ -916,8 +917,7 @@ static void scan_start(struct jg_app *app, const char *bucket, const char *filte
     s->done = done;
     s->ctx = ctx;
     jg_js_stream_name(JG_BUCKET_KV, bucket, s->stream, sizeof(s->stream));
-    snprintf(s->filter_subject, sizeof(s->filter_subject), "$KV.%s.%s", bucket,
-             filter ? filter : ">");
+    jg_subj_kv_key(bucket, filter ? filter : ">", s->filter_subject, sizeof(s->filter_subject));
     jg_buckets_lookup(app->buckets, JG_BUCKET_KV, bucket, &s->lookup, scan_bucket, s);
 }
 
@@ -1080,7 +1080,7 @@ static void purge_next(struct purge_op *p)
         return;
     }
     size_t i = p->next++;
-    snprintf(subj, sizeof(subj), "$KV.%s.%s", p->bucket, p->items[i].key);
+    jg_subj_kv_key(p->bucket, p->items[i].key, subj, sizeof(subj));
     jg_js_remove_subject(p->app->nats, p->stream, subj, false, p->items[i].keep > 0, on_purged, p);
 }
 

@@ -1,4 +1,4 @@
-/* js.h - JetStream API requests over the multiplexer: subjects, replies,
+/* js.h - JetStream API requests over the multiplexer: replies,
  * error mapping, and the per-bucket stream cache.
  *
  * The cache knows which KV and object buckets exist and the few stream
@@ -19,7 +19,8 @@
 
 enum jg_bucket_kind { JG_BUCKET_KV, JG_BUCKET_OBJ };
 
-/* Stream name for a bucket: "KV_<b>" or "OBJ_<b>". */
+/* Stream name for a bucket: "KV_<b>" or "OBJ_<b>" (subjects.c, with the
+ * other subject builders of nats/subjects.h). */
 void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen);
 
 /* The stream configuration of a bucket, in the shape nats.go writes for KV
@@ -112,6 +113,8 @@ struct jg_bucket_info {
 /* Fills info from a stream-info JSON object ({"config":...,"state":...}). */
 jg_status jg_bucket_info_from_json(enum jg_bucket_kind kind, const char *bucket,
                                    const cJSON *stream_info, struct jg_bucket_info *info);
+
+/* --- the bucket cache (buckets.c) ------------------------------------------ */
 
 struct jg_buckets;
 /* *request_timeout_ms (the configuration's, read at each lookup): a lookup

@@ -43,6 +43,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "nats/subjects.h"
 
 /* What each reader does; see enum jg_msgget_policy. */
 static const struct policy {
@@ -112,11 +113,11 @@ static void build(struct jg_msgget *g)
     bool last = g->seq == 0 && !g->next;
     g->body[0] = '\0';
     if (!g->leader && last) {
-        snprintf(g->subj, sizeof(g->subj), "$JS.API.DIRECT.GET.%s.%s", g->stream, g->subject);
+        jg_subj_api("DIRECT.GET", g->stream, g->subject, g->subj, sizeof(g->subj));
         return;
     }
-    snprintf(g->subj, sizeof(g->subj), "$JS.API.%s.%s", g->leader ? "STREAM.MSG.GET" : "DIRECT.GET",
-             g->stream);
+    jg_subj_api(g->leader ? "STREAM.MSG.GET" : "DIRECT.GET", g->stream, NULL, g->subj,
+                sizeof(g->subj));
     if (last)
         snprintf(g->body, sizeof(g->body), "{\"last_by_subj\":\"%s\"}", g->subject);
     else if (g->next)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "nats/js.h"
+#include "nats/subjects.h"
 
 static void set_num(cJSON *cfg, const char *name, double v)
 {
@@ -72,7 +73,7 @@ static jg_status cfg_update(cJSON *stream_cfg, const void *cfg, char *why, size_
 
 static const struct jg_bucketm_kind obj_kind = {
     .kind = JG_BUCKET_OBJ,
-    .stream_prefix = "OBJ_",
+    .stream_prefix = JG_SUBJ_OBJ_STREAM_PREFIX,
     .missing = "no such object bucket",
     .cfg_size = sizeof(struct jg_obj_bucket_cfg),
     .cfg_parse = cfg_parse,

@@ -24,6 +24,7 @@
 #include "nats/msgget.h"
 #include "nats/scan.h"
 #include "util.h"
+#include "nats/subjects.h"
 
 #define TWO_MIN_NS (120LL * 1000000000LL)
 #define SUBJ_MAX 2400            /* "$O.<bucket>.M.<base64 of 1024 bytes>" fits */
@@ -86,7 +87,7 @@ jg_status jg_obj_nuid(char out[23])
 
 static void meta_subject(const char *bucket, const char *enc, char *out, size_t outlen)
 {
-    snprintf(out, outlen, "$O.%s.M.%s", bucket, enc);
+    jg_subj_obj_meta(bucket, enc, out, outlen);
 }
 
 /* --- ObjectInfo ------------------------------------------------------------ */
@@ -868,7 +869,7 @@ static jg_status list_run(struct list_op *op)
 {
     char stream[300], filter[300];
     jg_js_stream_name(JG_BUCKET_OBJ, op->bucket, stream, sizeof(stream));
-    snprintf(filter, sizeof(filter), "$O.%s.M.>", op->bucket);
+    jg_subj_obj_meta(op->bucket, ">", filter, sizeof(filter));
     return jg_scan_last_per_subject(op->app->nats, stream, filter, false,
                                     op->app->cfg.request_timeout_ms, list_msg, op);
 }

@@ -59,6 +59,7 @@
 #include "nats/conn.h"
 #include "nats/msgget.h"
 #include "util.h"
+#include "nats/subjects.h"
 
 #define SMALL_CHUNKS 2           /* at most this many chunks: single gets */
 #define WINDOW_BYTES (2u << 20)  /* queued + asked-for bytes (estimated) */
@@ -198,7 +199,7 @@ static void consumer_end(struct jg_obj_reader *r)
         r->refs--;
     }
     if (r->ready && r->cname[0]) {
-        snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", r->stream, r->cname);
+        jg_subj_api("CONSUMER.DELETE", r->stream, r->cname, api, sizeof(api));
         jg_nats_publish(r->app->nats, api, NULL, 0);
     }
     r->ready = false;
@@ -266,7 +267,7 @@ static void consumer_start(struct jg_obj_reader *r)
 static void pull_locked(struct jg_obj_reader *r, uint64_t n)
 {
     char api[500], body[100];
-    snprintf(api, sizeof(api), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", r->stream, r->cname);
+    jg_subj_api("CONSUMER.MSG.NEXT", r->stream, r->cname, api, sizeof(api));
     snprintf(body, sizeof(body), "{\"batch\":%llu,\"expires\":%lld}", (unsigned long long)n,
              (long long)timeout_ms(r) * 1000000LL);
     jg_status st = jg_nats_publish_reply(r->app->nats, api, r->sink.reply, body, strlen(body));
@@ -329,7 +330,7 @@ static void on_created(void *ctx, jg_status st, natsMsg *msg)
     if (!r->sink_open || r->closed || r->failed) {
         /* abandoned meanwhile */
         if (st == JG_OK && r->cname[0]) {
-            snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", r->stream, r->cname);
+            jg_subj_api("CONSUMER.DELETE", r->stream, r->cname, api, sizeof(api));
             jg_nats_publish(r->app->nats, api, NULL, 0);
         }
         r->cname[0] = '\0';
@@ -721,7 +722,7 @@ jg_status jg_obj_reader_new(struct jg_app *app, const struct jg_bucket_info *bin
     r->leader = binfo->replicas > 1 || !binfo->allow_direct;
     r->replicas_direct = binfo->replicas > 1 && binfo->allow_direct;
     jg_js_stream_name(JG_BUCKET_OBJ, binfo->name, r->stream, sizeof(r->stream));
-    snprintf(r->subj, sizeof(r->subj), "$O.%s.C.%s", binfo->name, info->nuid);
+    jg_subj_obj_chunks(binfo->name, info->nuid, r->subj, sizeof(r->subj));
     r->size = info->size;
     r->nchunks = info->chunks;
     r->verify = start == 0 && len == info->size;

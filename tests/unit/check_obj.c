@@ -8,6 +8,7 @@
 
 #include <nettle/sha2.h>
 
+#include "nats/subjects.h"
 #include "obj/obj.h"
 
 START_TEST(test_obj_names)
@@ -339,6 +340,31 @@ START_TEST(test_obj_apply_patch)
 }
 END_TEST
 
+/* nats/subjects.c: the layout of the official clients */
+START_TEST(test_subjects)
+{
+    char out[200];
+    jg_js_stream_name(JG_BUCKET_KV, "b", out, sizeof(out));
+    ck_assert_str_eq(out, "KV_b");
+    jg_js_stream_name(JG_BUCKET_OBJ, "b", out, sizeof(out));
+    ck_assert_str_eq(out, "OBJ_b");
+    jg_subj_kv_key("b", "a.c", out, sizeof(out));
+    ck_assert_str_eq(out, "$KV.b.a.c");
+    ck_assert_uint_eq(jg_subj_kv_prefix("b", out, sizeof(out)), 6);
+    ck_assert_str_eq(out, "$KV.b.");
+    jg_subj_obj_chunks("b", "N1", out, sizeof(out));
+    ck_assert_str_eq(out, "$O.b.C.N1");
+    jg_subj_obj_meta("b", ">", out, sizeof(out));
+    ck_assert_str_eq(out, "$O.b.M.>");
+    jg_subj_api("STREAM.INFO", "OBJ_b", NULL, out, sizeof(out));
+    ck_assert_str_eq(out, "$JS.API.STREAM.INFO.OBJ_b");
+    jg_subj_api("CONSUMER.DELETE", "OBJ_b", "c1", out, sizeof(out));
+    ck_assert_str_eq(out, "$JS.API.CONSUMER.DELETE.OBJ_b.c1");
+    jg_subj_obj_meta("bucket", "0123456789", out, 10); /* truncated, terminated */
+    ck_assert_str_eq(out, "$O.bucket");
+}
+END_TEST
+
 static Suite *obj_suite(void)
 {
     Suite *s = suite_create("obj");
@@ -354,6 +380,7 @@ static Suite *obj_suite(void)
     tcase_add_test(tc, test_obj_bucket_config);
     tcase_add_test(tc, test_obj_etag_list_matches);
     tcase_add_test(tc, test_obj_apply_patch);
+    tcase_add_test(tc, test_subjects);
     suite_add_tcase(s, tc);
     return s;
 }
