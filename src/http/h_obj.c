@@ -15,7 +15,6 @@
 #include "http/authz.h"
 #include "http/router.h"
 #include "log.h"
-#include "nats/conn.h"
 #include "obj/obj.h"
 
 #define MAX_LINK_HOPS 4
@@ -37,22 +36,8 @@ static bool check_names(struct jg_req *req)
 
 static const char *detail_for(jg_status st)
 {
-    switch (st) {
-    case JG_ERR_BUCKET_NOT_FOUND:
-        return "no such object bucket";
-    case JG_ERR_OBJECT_NOT_FOUND:
-        return "no such object";
-    case JG_ERR_NATS_UNAVAILABLE:
-        return "not connected to NATS; retry later";
-    case JG_ERR_NATS_TIMEOUT:
-        return "NATS did not answer within the request timeout";
-    case JG_ERR_BUCKET_SEALED:
-        return "the bucket is sealed";
-    default:
-        return jg_status_title(st);
-    }
+    return jg_h_detail(st, JG_H_OBJ);
 }
-
 
 /* --- GET / HEAD ------------------------------------------------------------ */
 

@@ -100,7 +100,7 @@ static void on_objects(void *ctx, jg_status st, cJSON *arr)
     list_sel_free(sel);
     if (st != JG_OK) {
         jg_req_fail(req, st, "%s",
-                    st == JG_ERR_BUCKET_NOT_FOUND ? "no such object bucket" : jg_status_title(st));
+                    st == JG_ERR_BUCKET_NOT_FOUND ? jg_h_detail(st, JG_H_OBJ) : jg_status_title(st));
         return;
     }
     jg_resp_json(&req->resp, 200, arr);
