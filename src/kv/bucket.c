@@ -1,10 +1,11 @@
-/* bucket.c - KV buckets: the mapping of a bucket configuration onto the
+/* bucket.c - KV buckets: the configuration body, its mapping onto the
  * stream nats.go writes for a KV bucket, the status JSON, and the bucket
  * operations (create, create-or-update, status, delete, list) through the
  * shared management of nats/bucketm.c. */
 #include "autoconfig.h"
 #include "kv/kv.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,102 @@ jg_status jg_kv_bucket_cfg_update(cJSON *cfg, const struct jg_kv_bucket_cfg *c, 
             cJSON_AddStringToObject(cfg, "description", c->description);
     }
     return JG_OK;
+}
+
+/* --- the configuration body of POST/PUT ---------------------------------- */
+
+jg_status jg_kv_bucket_cfg_parse(const char *body, size_t len, struct jg_kv_bucket_cfg *c,
+                                 char *why, size_t wl)
+{
+    cJSON *root = NULL;
+    jg_status st = JG_OK;
+    if (len == 0)
+        return JG_OK; /* all defaults */
+    if (strlen(body) != len || !(root = cJSON_ParseWithOpts(body, NULL, true)) ||
+        !cJSON_IsObject(root)) {
+        snprintf(why, wl, "the body must be a JSON object");
+        st = JG_ERR_INVALID_CONFIG;
+        goto out;
+    }
+    for (const cJSON *f = root->child; f; f = f->next) {
+        const char *k = f->string;
+        if (strcmp(k, "description") == 0) {
+            if (!cJSON_IsString(f)) {
+                snprintf(why, wl, "'description' must be a string");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            /* a repeated field: the last one counts, as for the others */
+            free(c->description);
+            c->description = strdup(f->valuestring);
+            if (!c->description) {
+                c->has_description = false;
+                snprintf(why, wl, "out of memory");
+                st = JG_ERR_NOMEM;
+                goto out;
+            }
+            c->has_description = true;
+        } else if (strcmp(k, "history") == 0) {
+            if (jg_js_json_i64(f, &c->history) != JG_OK || c->history < 1 || c->history > 64) {
+                snprintf(why, wl, "'history' must be an integer from 1 to 64");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            c->has_history = true;
+        } else if (strcmp(k, "ttl") == 0) {
+            if (jg_js_json_duration(f, &c->ttl) != JG_OK) {
+                snprintf(why, wl, "'ttl' must be nanoseconds or a duration such as \"1h\"");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            c->has_ttl = true;
+        } else if (strcmp(k, "max_value_size") == 0 || strcmp(k, "max_bytes") == 0) {
+            int64_t v;
+            if (jg_js_json_i64(f, &v) != JG_OK || v < -1 || v == 0 || v > INT32_MAX * 1024LL * 1024) {
+                snprintf(why, wl, "'%s' must be -1 (unlimited) or a positive integer", k);
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            if (k[4] == 'v') {
+                c->max_value_size = v;
+                c->has_mvs = true;
+            } else {
+                c->max_bytes = v;
+                c->has_mb = true;
+            }
+        } else if (strcmp(k, "storage") == 0) {
+            if (!cJSON_IsString(f) ||
+                (strcmp(f->valuestring, "file") != 0 && strcmp(f->valuestring, "memory") != 0)) {
+                snprintf(why, wl, "'storage' must be \"file\" or \"memory\"");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            snprintf(c->storage, sizeof(c->storage), "%s", f->valuestring);
+            c->has_storage = true;
+        } else if (strcmp(k, "replicas") == 0) {
+            if (jg_js_json_i64(f, &c->replicas) != JG_OK || c->replicas < 1 || c->replicas > 5) {
+                snprintf(why, wl, "'replicas' must be an integer from 1 to 5");
+                st = JG_ERR_INVALID_CONFIG;
+                goto out;
+            }
+            c->has_replicas = true;
+        } else {
+            snprintf(why, wl, "unknown field '%.64s'", k);
+            st = JG_ERR_INVALID_CONFIG;
+            goto out;
+        }
+    }
+out:
+    cJSON_Delete(root);
+    return st;
+}
+
+void jg_kv_bucket_cfg_done(struct jg_kv_bucket_cfg *c)
+{
+    if (!c)
+        return;
+    free(c->description);
+    c->description = NULL;
 }
 
 /* --- the kind: adapters to the shared management's untyped config --------- */

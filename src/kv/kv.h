@@ -26,6 +26,13 @@
 
 enum jg_kv_op { JG_KV_PUT, JG_KV_DEL, JG_KV_PURGE };
 
+/* The longest key jetgate accepts. */
+#define JG_KV_MAX_KEY_LEN 2048
+
+/* The operation a KV-Operation header value names (NULL or anything else:
+ * JG_KV_PUT). */
+enum jg_kv_op jg_kv_op_from_header(const char *v);
+
 /* Validation (no NATS involved). */
 bool jg_kv_bucket_valid(const char *bucket);
 bool jg_kv_key_valid(const char *key);
