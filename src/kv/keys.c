@@ -58,6 +58,7 @@ static void scan_msg(void *ctx, natsMsg *m, uint64_t seq, int64_t ts)
 static void scan_done(void *arg)
 {
     struct scan *s = arg;
+    JG_ASSERT_LOOP_THREAD(s->app->nats);
     s->done(s, s->st);
     scan_free(s);
 }

@@ -56,6 +56,7 @@ static void done(struct op *op, bool created, cJSON *json)
 {
     jg_bucketm_fn fn = op->fn;
     void *ctx = op->ctx;
+    JG_ASSERT_LOOP_THREAD(op->app->nats);
     op_free(op);
     fn(ctx, json ? JG_OK : JG_ERR_NOMEM, created, json, json ? NULL : "out of memory");
 }

@@ -862,6 +862,17 @@ void jg_nats_free(struct jg_nats *n)
     free(n);
 }
 
+bool jg_nats_on_loop_thread(struct jg_nats *n)
+{
+    return jg_loop_on_thread(n->loop);
+}
+
+void jg_nats_thread_violation(const char *file, int line)
+{
+    jg_err("%s:%d must run on the loop thread", file, line);
+    abort();
+}
+
 void jg_nats_post(struct jg_nats *n, struct jg_loop_task *t, void (*fn)(void *), void *ctx)
 {
     jg_loop_post(n->loop, t, fn, ctx);

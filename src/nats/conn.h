@@ -97,6 +97,22 @@ void jg_nats_server_info(struct jg_nats *n, char *url, size_t urllen, char *id, 
  * fn runs. */
 void jg_nats_post(struct jg_nats *n, struct jg_loop_task *t, void (*fn)(void *), void *ctx);
 
+/* true on the loop thread. */
+bool jg_nats_on_loop_thread(struct jg_nats *n);
+
+/* In a debug build (--enable-asan), aborts with the place when not on the
+ * loop thread: where a function must run there.  Nothing otherwise. */
+#ifdef JG_CHECKED
+#define JG_ASSERT_LOOP_THREAD(n)                                                                   \
+    do {                                                                                           \
+        if (!jg_nats_on_loop_thread(n))                                                            \
+            jg_nats_thread_violation(__FILE__, __LINE__);                                          \
+    } while (0)
+#else
+#define JG_ASSERT_LOOP_THREAD(n) ((void)(n))
+#endif
+void jg_nats_thread_violation(const char *file, int line);
+
 /* Called on the loop thread after every reconnect (e.g. to drop caches). */
 void jg_nats_on_reconnect(struct jg_nats *n, void (*fn)(void *), void *ctx);
 

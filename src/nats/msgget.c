@@ -101,6 +101,7 @@ static bool time_left(const struct jg_msgget *g)
 
 static void finish(struct jg_msgget *g, jg_status st, struct jg_stored_msg *m)
 {
+    JG_ASSERT_LOOP_THREAD(g->nats);
     g->fn(g->ctx, st, m); /* last: the callback may free g */
 }
 

@@ -13,6 +13,7 @@
 
 #include "app.h"
 #include "log.h"
+#include "nats/conn.h"
 #include "nats/subjects.h"
 #include "util.h"
 
@@ -54,6 +55,7 @@ static void edit_finish(struct edit_op *op, jg_status st, const char *detail)
 {
     jg_obj_edit_fn fn = op->fn;
     void *ctx = op->ctx;
+    JG_ASSERT_LOOP_THREAD(op->app->nats);
     fn(ctx, st, st == JG_OK ? op->info : NULL, detail);
     jg_obj_info_free(op->info);
     cJSON_Delete(op->patch);

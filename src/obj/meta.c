@@ -334,6 +334,7 @@ static void list_finish(struct list_op *op, jg_status st)
 static void list_done(void *arg)
 {
     struct list_op *op = arg;
+    JG_ASSERT_LOOP_THREAD(op->app->nats);
     list_finish(op, op->st);
 }
 
