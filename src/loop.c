@@ -35,6 +35,8 @@ struct jg_loop {
     int nhooks;
     void (*flush)(void *);
     void *flush_ctx;
+    pthread_mutex_t tasks_lock; /* guards tasks, tasks_tail */
+    struct jg_loop_task *tasks, **tasks_tail;
     pthread_t thread;
     bool started;
     atomic_bool stop;
@@ -47,6 +49,8 @@ jg_status jg_loop_new(struct jg_loop **ret_loop)
     if (!l)
         return JG_ERR_NOMEM;
     pthread_mutex_init(&l->lock, NULL);
+    pthread_mutex_init(&l->tasks_lock, NULL);
+    l->tasks_tail = &l->tasks;
     for (int i = 0; i < MAX_FDS; i++)
         l->slots[i].fd = -1;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -70,6 +74,7 @@ void jg_loop_free(struct jg_loop *l)
     if (l->wakefd >= 0)
         close(l->wakefd);
     pthread_mutex_destroy(&l->lock);
+    pthread_mutex_destroy(&l->tasks_lock);
     free(l);
 }
 
@@ -142,6 +147,33 @@ bool jg_loop_on_thread(struct jg_loop *l)
     return l->started && pthread_equal(pthread_self(), l->thread);
 }
 
+void jg_loop_post(struct jg_loop *l, struct jg_loop_task *t, void (*fn)(void *), void *ctx)
+{
+    t->fn = fn;
+    t->ctx = ctx;
+    t->next = NULL;
+    pthread_mutex_lock(&l->tasks_lock);
+    *l->tasks_tail = t;
+    l->tasks_tail = &t->next;
+    pthread_mutex_unlock(&l->tasks_lock);
+    jg_loop_wake(l);
+}
+
+/* Runs the tasks posted so far (loop thread). */
+static void run_tasks(struct jg_loop *l)
+{
+    pthread_mutex_lock(&l->tasks_lock);
+    struct jg_loop_task *t = l->tasks;
+    l->tasks = NULL;
+    l->tasks_tail = &l->tasks;
+    pthread_mutex_unlock(&l->tasks_lock);
+    while (t) {
+        struct jg_loop_task *next = t->next; /* fn may free t */
+        t->fn(t->ctx);
+        t = next;
+    }
+}
+
 static void *loop_main(void *arg)
 {
     struct jg_loop *l = arg;
@@ -172,6 +204,7 @@ static void *loop_main(void *arg)
             if (fn)
                 fn(ctx, evs[i].events);
         }
+        run_tasks(l);
         sleep_ms = MAX_SLEEP_MS;
         for (int h = 0; h < l->nhooks; h++) {
             int64_t want = l->hooks[h].fn(l->hooks[h].ctx);

@@ -42,6 +42,18 @@ jg_status jg_loop_add(struct jg_loop *loop, int fd, uint32_t events, jg_loop_fd_
 jg_status jg_loop_mod(struct jg_loop *loop, int fd, uint32_t events);
 void jg_loop_del(struct jg_loop *loop, int fd);
 
+/* A function to run once on the loop thread, posted from any thread.  The
+ * caller owns the storage, which must stay valid until fn runs. */
+struct jg_loop_task {
+    void (*fn)(void *ctx);
+    void *ctx;
+    struct jg_loop_task *next;
+};
+/* Runs fn(ctx) on the loop thread soon, after the ready descriptors of its
+ * next turn, in the order posted (any thread).  Tasks still queued when
+ * the loop stops never run. */
+void jg_loop_post(struct jg_loop *loop, struct jg_loop_task *t, void (*fn)(void *), void *ctx);
+
 /* Makes the loop run its hooks soon (any thread). */
 void jg_loop_wake(struct jg_loop *loop);
 

@@ -63,35 +63,7 @@ static void entry_headers(struct jg_resp *resp, const struct jg_kv_entry *e)
 
 static void fail_with(struct jg_req *req, jg_status st)
 {
-    const char *detail;
-    switch (st) {
-    case JG_ERR_BUCKET_NOT_FOUND:
-        detail = "no such key-value bucket";
-        break;
-    case JG_ERR_KEY_NOT_FOUND:
-        detail = "no such key";
-        break;
-    case JG_ERR_NATS_UNAVAILABLE:
-        detail = "not connected to NATS; retry later";
-        break;
-    case JG_ERR_NATS_TIMEOUT:
-        detail = "NATS did not answer within the request timeout; the outcome of a write is "
-                 "unknown: retry it with the same Idempotency-Key";
-        break;
-    case JG_ERR_PAYLOAD_TOO_LARGE:
-        detail = "value is larger than the bucket's max_value_size or the server's max payload";
-        break;
-    case JG_ERR_BUCKET_SEALED:
-        detail = "bucket is sealed";
-        break;
-    case JG_ERR_INSUFFICIENT_STORAGE:
-        detail = "the bucket or account has no room left";
-        break;
-    default:
-        detail = jg_status_title(st);
-        break;
-    }
-    jg_req_fail(req, st, "%s", detail);
+    jg_req_fail(req, st, "%s", jg_h_detail(st, JG_H_KV));
 }
 
 /* --- GET / HEAD ---------------------------------------------------------- */

@@ -15,7 +15,6 @@
 #include "http/authz.h"
 #include "http/router.h"
 #include "log.h"
-#include "nats/conn.h"
 #include "obj/obj.h"
 
 #define MAX_LINK_HOPS 4
@@ -37,22 +36,8 @@ static bool check_names(struct jg_req *req)
 
 static const char *detail_for(jg_status st)
 {
-    switch (st) {
-    case JG_ERR_BUCKET_NOT_FOUND:
-        return "no such object bucket";
-    case JG_ERR_OBJECT_NOT_FOUND:
-        return "no such object";
-    case JG_ERR_NATS_UNAVAILABLE:
-        return "not connected to NATS; retry later";
-    case JG_ERR_NATS_TIMEOUT:
-        return "NATS did not answer within the request timeout";
-    case JG_ERR_BUCKET_SEALED:
-        return "the bucket is sealed";
-    default:
-        return jg_status_title(st);
-    }
+    return jg_h_detail(st, JG_H_OBJ);
 }
-
 
 /* --- GET / HEAD ------------------------------------------------------------ */
 
@@ -521,289 +506,23 @@ static void respond_info(struct jg_req *req, jg_status st, const struct jg_obj_i
         jg_resp_problem(&req->resp, st, 0, "%s", detail ? detail : detail_for(st));
 }
 
-struct del_ctx {
-    struct jg_req *req;
-    struct jg_obj_info *info;    /* the tombstone written */
-    char chunk_subj[300];
-};
-
-static void del_finish(struct del_ctx *d, jg_status st, const char *detail)
+/* The end of DELETE and PATCH. */
+static void on_edited(void *ctx, jg_status st, const struct jg_obj_info *info, const char *detail)
 {
-    struct jg_req *req = d->req;
-    respond_info(req, st, d->info, detail);
-    jg_obj_info_free(d->info);
-    free(d);
+    struct jg_req *req = ctx;
+    respond_info(req, st, info, detail);
     jg_req_done(req);
-}
-
-static void on_del_purged(void *ctx, jg_status st, uint64_t n)
-{
-    struct del_ctx *d = ctx;
-    if (st != JG_OK)
-        jg_warn("obj: purging the chunks of deleted '%s' in '%s' failed: %s", d->req->key,
-                d->req->bucket, jg_status_title(st));
-    del_finish(d, JG_OK, NULL);
-}
-
-static void on_del_written(void *ctx, jg_status st, uint64_t seq)
-{
-    struct del_ctx *d = ctx;
-    if (st != JG_OK) {
-        del_finish(d, st, NULL);
-        return;
-    }
-    d->info->revision = seq;
-    d->info->stored_ns = jg_realtime_ns();
-    if (!d->chunk_subj[0]) {
-        del_finish(d, JG_OK, NULL);
-        return;
-    }
-    jg_obj_purge_subject(d->req->app, d->req->bucket, d->chunk_subj, on_del_purged, d);
-}
-
-static void on_del_info(void *ctx, jg_status st, struct jg_obj_info *info,
-                        const struct jg_bucket_info *binfo)
-{
-    struct del_ctx *d = ctx;
-    char when[40];
-    if (st == JG_OK && info->deleted)
-        st = JG_ERR_OBJECT_NOT_FOUND;
-    if (st == JG_OK && binfo->sealed)
-        st = JG_ERR_BUCKET_SEALED;
-    if (st != JG_OK) {
-        jg_obj_info_free(info);
-        del_finish(d, st, NULL);
-        return;
-    }
-    if (info->nuid && *info->nuid && !info->is_link)
-        snprintf(d->chunk_subj, sizeof(d->chunk_subj), "$O.%s.C.%s", d->req->bucket, info->nuid);
-    info->deleted = true;
-    info->size = 0;
-    info->chunks = 0;
-    free(info->digest);
-    info->digest = NULL;
-    free(info->bucket);
-    info->bucket = strdup(d->req->bucket);
-    jg_time_rfc3339(jg_realtime_ns(), when);
-    free(info->mtime);
-    info->mtime = strdup(when);
-    d->info = info;
-    jg_obj_meta_write(d->req->app, d->req->bucket, info, -1, NULL, on_del_written, d);
 }
 
 void jg_h_obj_delete(struct jg_req *req)
 {
     if (!check_names(req))
         return;
-    struct del_ctx *d = calloc(1, sizeof(*d));
-    if (!d) {
-        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
-        return;
-    }
-    d->req = req;
     jg_req_suspend(req);
-    jg_obj_info_get(req->app, req->bucket, req->key, on_del_info, d);
+    jg_obj_delete(req->app, req->bucket, req->key, on_edited, req);
 }
 
 /* --- PATCH: JSON merge of name, description, headers, metadata ---------------------- */
-
-struct patch_ctx {
-    struct jg_req *req;
-    cJSON *patch;
-    struct jg_obj_info *info;    /* the new meta */
-    char *old_name;
-};
-
-static void patch_finish(struct patch_ctx *p, jg_status st, const char *detail)
-{
-    struct jg_req *req = p->req;
-    respond_info(req, st, p->info, detail);
-    cJSON_Delete(p->patch);
-    jg_obj_info_free(p->info);
-    free(p->old_name);
-    free(p);
-    jg_req_done(req);
-}
-
-static void on_patch_old_purged(void *ctx, jg_status st, uint64_t n)
-{
-    struct patch_ctx *p = ctx;
-    if (st != JG_OK)
-        jg_warn("obj: removing the old name '%s' in '%s' failed: %s", p->old_name, p->req->bucket,
-                jg_status_title(st));
-    patch_finish(p, JG_OK, NULL);
-}
-
-static void on_patch_written(void *ctx, jg_status st, uint64_t seq)
-{
-    struct patch_ctx *p = ctx;
-    if (st != JG_OK) {
-        patch_finish(p, st == JG_ERR_PRECONDITION_FAILED ? JG_ERR_OBJECT_EXISTS : st,
-                     st == JG_ERR_PRECONDITION_FAILED ? "an object took the new name meanwhile"
-                                                      : NULL);
-        return;
-    }
-    p->info->revision = seq;
-    p->info->stored_ns = jg_realtime_ns();
-    if (strcmp(p->old_name, p->info->name) == 0) {
-        patch_finish(p, JG_OK, NULL);
-        return;
-    }
-    char *enc = jg_obj_name_encode(p->old_name);
-    char *subj = NULL;
-    if (!enc || asprintf(&subj, "$O.%s.M.%s", p->req->bucket, enc) < 0)
-        subj = NULL;
-    free(enc);
-    if (!subj) {
-        patch_finish(p, JG_OK, NULL);
-        return;
-    }
-    jg_obj_purge_subject(p->req->app, p->req->bucket, subj, on_patch_old_purged, p);
-    free(subj);
-}
-
-static void on_patch_target(void *ctx, jg_status st, struct jg_obj_info *info,
-                            const struct jg_bucket_info *binfo)
-{
-    struct patch_ctx *p = ctx;
-    int64_t expect = 0;
-    if (st == JG_OK) {
-        bool live = !info->deleted;
-        expect = (int64_t)info->revision;
-        jg_obj_info_free(info);
-        if (live) {
-            patch_finish(p, JG_ERR_OBJECT_EXISTS, "an object with the new name exists");
-            return;
-        }
-    } else if (st != JG_ERR_OBJECT_NOT_FOUND) {
-        patch_finish(p, st, NULL);
-        return;
-    }
-    jg_obj_meta_write(p->req->app, p->req->bucket, p->info, expect, NULL, on_patch_written, p);
-}
-
-/* Applies the merge patch to info; JG_OK or a reason in why. */
-static jg_status apply_patch(struct jg_obj_info *info, const cJSON *patch, char *why, size_t wl)
-{
-    for (const cJSON *f = patch->child; f; f = f->next) {
-        if (strcmp(f->string, "name") == 0) {
-            if (!cJSON_IsString(f) || !jg_obj_name_valid(f->valuestring)) {
-                snprintf(why, wl, "'name' must be a non-empty UTF-8 string");
-                return JG_ERR_INVALID_NAME;
-            }
-            free(info->name);
-            info->name = strdup(f->valuestring);
-        } else if (strcmp(f->string, "description") == 0) {
-            if (!cJSON_IsString(f) && !cJSON_IsNull(f)) {
-                snprintf(why, wl, "'description' must be a string or null");
-                return JG_ERR_INVALID_PARAMETER;
-            }
-            free(info->description);
-            info->description = cJSON_IsString(f) && *f->valuestring ? strdup(f->valuestring) : NULL;
-        } else if (strcmp(f->string, "headers") == 0 || strcmp(f->string, "metadata") == 0) {
-            bool hdr = f->string[0] == 'h';
-            cJSON **target = hdr ? &info->headers : &info->metadata;
-            if (cJSON_IsNull(f)) {
-                cJSON_Delete(*target);
-                *target = NULL;
-                continue;
-            }
-            if (!cJSON_IsObject(f)) {
-                snprintf(why, wl, "'%s' must be an object or null", f->string);
-                return JG_ERR_INVALID_PARAMETER;
-            }
-            if (!*target)
-                *target = cJSON_CreateObject();
-            for (const cJSON *h = f->child; h; h = h->next) {
-                char name[256];
-                if (hdr && !jg_obj_header_name_valid(h->string)) {
-                    snprintf(why, wl, "a header name is a token (RFC 9110) of at most 255 bytes");
-                    return JG_ERR_INVALID_PARAMETER;
-                }
-                snprintf(name, sizeof(name), "%s", h->string);
-                if (hdr)
-                    jg_obj_canonical_header(name);
-                cJSON_DeleteItemFromObjectCaseSensitive(*target, name);
-                if (cJSON_IsNull(h))
-                    continue;
-                if (!hdr) {
-                    if (!cJSON_IsString(h)) {
-                        snprintf(why, wl, "metadata values must be strings");
-                        return JG_ERR_INVALID_PARAMETER;
-                    }
-                    cJSON_AddStringToObject(*target, name, h->valuestring);
-                    continue;
-                }
-                cJSON *arr = cJSON_CreateArray();
-                if (cJSON_IsString(h)) {
-                    if (!jg_obj_header_value_valid(h->valuestring)) {
-                        cJSON_Delete(arr);
-                        snprintf(why, wl, "a header value holds no control characters");
-                        return JG_ERR_INVALID_PARAMETER;
-                    }
-                    cJSON_AddItemToArray(arr, cJSON_CreateString(h->valuestring));
-                } else if (cJSON_IsArray(h)) {
-                    for (const cJSON *x = h->child; x; x = x->next) {
-                        if (!cJSON_IsString(x) || !jg_obj_header_value_valid(x->valuestring)) {
-                            cJSON_Delete(arr);
-                            snprintf(why, wl, "header values are strings without control "
-                                              "characters");
-                            return JG_ERR_INVALID_PARAMETER;
-                        }
-                        cJSON_AddItemToArray(arr, cJSON_CreateString(x->valuestring));
-                    }
-                } else {
-                    cJSON_Delete(arr);
-                    snprintf(why, wl, "header values must be strings or arrays of strings");
-                    return JG_ERR_INVALID_PARAMETER;
-                }
-                cJSON_AddItemToObject(*target, name, arr);
-            }
-            if (!(*target)->child) {
-                cJSON_Delete(*target);
-                *target = NULL;
-            }
-        } else {
-            snprintf(why, wl, "unknown field '%.64s' (name, description, headers, metadata)",
-                     f->string);
-            return JG_ERR_INVALID_PARAMETER;
-        }
-    }
-    return info->name ? JG_OK : JG_ERR_NOMEM;
-}
-
-static void on_patch_info(void *ctx, jg_status st, struct jg_obj_info *info,
-                          const struct jg_bucket_info *binfo)
-{
-    struct patch_ctx *p = ctx;
-    char why[200] = "", when[40];
-    if (st == JG_OK && info->deleted)
-        st = JG_ERR_OBJECT_NOT_FOUND;
-    if (st == JG_OK && binfo->sealed)
-        st = JG_ERR_BUCKET_SEALED;
-    if (st != JG_OK) {
-        jg_obj_info_free(info);
-        patch_finish(p, st, NULL);
-        return;
-    }
-    p->info = info;
-    st = apply_patch(info, p->patch, why, sizeof(why));
-    if (st != JG_OK) {
-        patch_finish(p, st, why);
-        return;
-    }
-    free(info->bucket);
-    info->bucket = strdup(p->req->bucket);
-    jg_time_rfc3339(jg_realtime_ns(), when);
-    free(info->mtime);
-    info->mtime = strdup(when);
-    if (strcmp(info->name, p->old_name) != 0) {
-        jg_obj_info_get(p->req->app, p->req->bucket, info->name, on_patch_target, p);
-        return;
-    }
-    jg_obj_meta_write(p->req->app, p->req->bucket, info, (int64_t)info->revision, NULL,
-                      on_patch_written, p);
-}
 
 void jg_h_obj_patch(struct jg_req *req)
 {
@@ -816,15 +535,7 @@ void jg_h_obj_patch(struct jg_req *req)
                     "the body must be a JSON object with name, description, headers or metadata");
         return;
     }
-    struct patch_ctx *p = calloc(1, sizeof(*p));
-    if (!p || !(p->old_name = strdup(req->key))) {
-        free(p);
-        cJSON_Delete(patch);
-        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
-        return;
-    }
-    p->req = req;
-    p->patch = patch;
     jg_req_suspend(req);
-    jg_obj_info_get(req->app, req->bucket, req->key, on_patch_info, p);
+    jg_obj_patch(req->app, req->bucket, req->key, patch, on_edited, req);
+    cJSON_Delete(patch);
 }

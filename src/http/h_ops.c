@@ -208,10 +208,3 @@ void jg_h_metrics(struct jg_req *req)
     jg_resp_body_take(&req->resp, text, len);
     jg_req_done(req);
 }
-
-void jg_h_not_implemented(struct jg_req *req)
-{
-    jg_resp_problem(&req->resp, JG_ERR_INTERNAL, 501, "%s is not available in this version",
-                    req->route->operation_id);
-    jg_req_done(req);
-}

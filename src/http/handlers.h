@@ -42,7 +42,9 @@ void jg_h_readyz(struct jg_req *req);
 void jg_h_metrics(struct jg_req *req);
 void jg_h_info(struct jg_req *req);
 
-/* Not yet served: answers 501 with a problem body. */
-void jg_h_not_implemented(struct jg_req *req);
+/* detail.c: the default detail of a problem answer for st on a KV or an
+ * object store route (the status's title when the table has none). */
+enum jg_h_store { JG_H_KV, JG_H_OBJ };
+const char *jg_h_detail(jg_status st, enum jg_h_store store);
 
 #endif

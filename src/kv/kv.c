@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
 #include "log.h"
 #include "nats/js.h"
-#include "nats/scan.h"
+#include "nats/msgget.h"
 #include "nats/conn.h"
 #include "util.h"
+#include "nats/subjects.h"
 
-#define MAX_KEY_LEN 2048
+#define MAX_KEY_LEN JG_KV_MAX_KEY_LEN
 #define MAX_HISTORY_STEPS 100000
 
 /* --- validation ------------------------------------------------------- */
@@ -135,100 +135,6 @@ bool jg_kv_etag_list_match(const char *list, uint64_t rev)
     return false;
 }
 
-jg_status jg_kv_bucket_cfg_parse(const char *body, size_t len, struct jg_kv_bucket_cfg *c,
-                                 char *why, size_t wl)
-{
-    cJSON *root = NULL;
-    jg_status st = JG_OK;
-    if (len == 0)
-        return JG_OK; /* all defaults */
-    if (strlen(body) != len || !(root = cJSON_ParseWithOpts(body, NULL, true)) ||
-        !cJSON_IsObject(root)) {
-        snprintf(why, wl, "the body must be a JSON object");
-        st = JG_ERR_INVALID_CONFIG;
-        goto out;
-    }
-    for (const cJSON *f = root->child; f; f = f->next) {
-        const char *k = f->string;
-        if (strcmp(k, "description") == 0) {
-            if (!cJSON_IsString(f)) {
-                snprintf(why, wl, "'description' must be a string");
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            /* a repeated field: the last one counts, as for the others */
-            free(c->description);
-            c->description = strdup(f->valuestring);
-            if (!c->description) {
-                c->has_description = false;
-                snprintf(why, wl, "out of memory");
-                st = JG_ERR_NOMEM;
-                goto out;
-            }
-            c->has_description = true;
-        } else if (strcmp(k, "history") == 0) {
-            if (jg_js_json_i64(f, &c->history) != JG_OK || c->history < 1 || c->history > 64) {
-                snprintf(why, wl, "'history' must be an integer from 1 to 64");
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            c->has_history = true;
-        } else if (strcmp(k, "ttl") == 0) {
-            if (jg_js_json_duration(f, &c->ttl) != JG_OK) {
-                snprintf(why, wl, "'ttl' must be nanoseconds or a duration such as \"1h\"");
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            c->has_ttl = true;
-        } else if (strcmp(k, "max_value_size") == 0 || strcmp(k, "max_bytes") == 0) {
-            int64_t v;
-            if (jg_js_json_i64(f, &v) != JG_OK || v < -1 || v == 0 || v > INT32_MAX * 1024LL * 1024) {
-                snprintf(why, wl, "'%s' must be -1 (unlimited) or a positive integer", k);
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            if (k[4] == 'v') {
-                c->max_value_size = v;
-                c->has_mvs = true;
-            } else {
-                c->max_bytes = v;
-                c->has_mb = true;
-            }
-        } else if (strcmp(k, "storage") == 0) {
-            if (!cJSON_IsString(f) ||
-                (strcmp(f->valuestring, "file") != 0 && strcmp(f->valuestring, "memory") != 0)) {
-                snprintf(why, wl, "'storage' must be \"file\" or \"memory\"");
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            snprintf(c->storage, sizeof(c->storage), "%s", f->valuestring);
-            c->has_storage = true;
-        } else if (strcmp(k, "replicas") == 0) {
-            if (jg_js_json_i64(f, &c->replicas) != JG_OK || c->replicas < 1 || c->replicas > 5) {
-                snprintf(why, wl, "'replicas' must be an integer from 1 to 5");
-                st = JG_ERR_INVALID_CONFIG;
-                goto out;
-            }
-            c->has_replicas = true;
-        } else {
-            snprintf(why, wl, "unknown field '%.64s'", k);
-            st = JG_ERR_INVALID_CONFIG;
-            goto out;
-        }
-    }
-out:
-    cJSON_Delete(root);
-    return st;
-}
-
-void jg_kv_bucket_cfg_done(struct jg_kv_bucket_cfg *c)
-{
-    if (!c)
-        return;
-    free(c->description);
-    c->description = NULL;
-}
-
 /* --- entries ----------------------------------------------------------- */
 
 void jg_kv_entry_free(struct jg_kv_entry *e)
@@ -266,7 +172,7 @@ cJSON *jg_kv_entry_json(const struct jg_kv_entry *e)
     return o;
 }
 
-static enum jg_kv_op op_from_header(const char *v)
+enum jg_kv_op jg_kv_op_from_header(const char *v)
 {
     if (v && strcmp(v, "DEL") == 0)
         return JG_KV_DEL;
@@ -281,59 +187,13 @@ static jg_status entry_new(const char *bucket, const char *subject, struct jg_kv
     struct jg_kv_entry *e = calloc(1, sizeof(*e));
     if (!e)
         return JG_ERR_NOMEM;
-    snprintf(prefix, sizeof(prefix), "$KV.%s.", bucket);
-    size_t pl = strlen(prefix);
+    size_t pl = jg_subj_kv_prefix(bucket, prefix, sizeof(prefix));
     e->bucket = strdup(bucket);
     e->key = strdup(subject && strncmp(subject, prefix, pl) == 0 ? subject + pl : "");
     if (!e->bucket || !e->key) {
         jg_kv_entry_free(e);
         return JG_ERR_NOMEM;
     }
-    *ret = e;
-    return JG_OK;
-}
-
-jg_status jg_kv_entry_from_direct(const char *bucket, natsMsg *msg, struct jg_kv_entry **ret)
-{
-    struct jg_kv_entry *e = NULL;
-    int status = jg_nats_msg_status(msg);
-    jg_status st;
-
-    if (status == 404 || status == 408) {
-        jg_nats_msg_release(msg);
-        return JG_ERR_KEY_NOT_FOUND;
-    }
-    if (status == 503) {
-        jg_nats_msg_release(msg);
-        return JG_ERR_NATS_UNAVAILABLE;
-    }
-    if (status) {
-        jg_nats_msg_release(msg);
-        return JG_ERR_INTERNAL;
-    }
-    st = entry_new(bucket, jg_nats_msg_header(msg, "Nats-Subject"), &e);
-    if (st != JG_OK) {
-        jg_nats_msg_release(msg);
-        return st;
-    }
-    const char *seq = jg_nats_msg_header(msg, "Nats-Sequence");
-    const char *ts = jg_nats_msg_header(msg, "Nats-Time-Stamp");
-    const char *ct = jg_nats_msg_header(msg, "Content-Type");
-    if (!seq || jg_u64_parse(seq, &e->revision) != JG_OK) {
-        jg_nats_msg_release(msg);
-        jg_kv_entry_free(e);
-        return JG_ERR_INTERNAL;
-    }
-    if (ts)
-        jg_time_parse_rfc3339(ts, &e->created_ns);
-    e->op = op_from_header(jg_nats_msg_header(msg, "KV-Operation"));
-    if (ct)
-        e->content_type = strdup(ct);
-    e->msg = msg;
-    e->value = natsMsg_GetData(msg);
-    e->value_len = (size_t)natsMsg_GetDataLength(msg);
-    if (!e->value)
-        e->value = "";
     *ret = e;
     return JG_OK;
 }
@@ -416,186 +276,112 @@ jg_status jg_kv_entry_from_stored(const char *bucket, const cJSON *m, struct jg_
 
 typedef void (*fetch_fn)(void *ctx, jg_status st, struct jg_kv_entry *e);
 
+/* A read through the one read routine (nats/msgget.h), policy
+ * JG_MSGGET_KV. */
 struct fetch {
-    struct jg_nats_req req;
-    struct jg_app *app;
+    struct jg_msgget get;
     const char *bucket;  /* owned by the operation */
-    bool leader;
-    bool replicated;     /* replicas > 1 with direct gets */
-    bool single;         /* one replica */
-    bool rechecked;      /* the bucket was looked up again (fetch_recheck) */
     fetch_fn fn;
     void *ctx;
-    int64_t deadline_ms; /* of the whole read, across attempts */
-    int replica_tries;   /* direct gets after the leader's "not found" */
-    const char *key;     /* current-value reads (owned by the operation), else NULL */
     char stream[300];
-    char subj[MAX_KEY_LEN + 600];
-    char body[MAX_KEY_LEN + 300];
+    char subject[MAX_KEY_LEN + 300];
 };
 
-/* Reads are safe to repeat: an attempt that gets no answer (a stream leader
- * being elected, a frozen server) is sent again, in slices of the request
- * timeout, until the request's deadline; then 503, never a hang. */
-static int64_t attempt_ms(const struct fetch *f)
+/* The entry of a stored message: headers from a direct get's reply, or
+ * the header block of a leader's. */
+static jg_status entry_from_msg(const char *bucket, struct jg_stored_msg *m,
+                                struct jg_kv_entry **ret)
 {
-    int64_t t = f->app->cfg.request_timeout_ms / 4;
-    return t < 250 ? 250 : t;
-}
+    struct jg_kv_entry *e = NULL;
+    jg_status st;
 
-static void fetch_send(struct fetch *f);
-
-/* nats-server 2.9.10 can leave a replica without messages that a quorum
- * stored (a catchup after a restart that skips them; fixed in later
- * servers), and that replica can become the stream leader: it answers "no
- * message" for a key that the other replicas hold.  So a leader's "not
- * found" for a key's current value is asked again of the replicas by
- * direct get, up to JG_NATS_REPLICA_TRIES times while they say "not found" too;
- * the first value found is the answer.  A direct get is answered by the
- * replica on the server it was published on: the first ask goes to the
- * server jetgate is connected to, the next ones to the other servers in
- * turn (jg_nats_request_via), so with every server of a 3-node cluster in
- * 'nats' each replica is asked once. */
-
-/* A direct get of f->key's current value, answered by any replica. */
-static void direct_last(struct fetch *f)
-{
-    snprintf(f->subj, sizeof(f->subj), "$JS.API.DIRECT.GET.%s.$KV.%s.%s", f->stream, f->bucket,
-             f->key);
-    f->body[0] = '\0';
-}
-
-static bool fetch_ask_replicas(struct fetch *f)
-{
-    if (!f->key || f->replica_tries >= JG_NATS_REPLICA_TRIES || jg_now_ms() + 10 >= f->deadline_ms)
-        return false;
-    if (f->replica_tries++ == 0)
-        jg_debug("kv: the leader of '%s' has no '%s': asking its replicas", f->stream, f->key);
-    f->leader = false;
-    direct_last(f);
-    fetch_send(f);
-    return true;
-}
-
-/* A stream of one replica that stops answering was deleted (the advisory
- * saying so may still be on its way; nats-server 2.9.10 lets direct gets
- * to a deleted stream go unanswered instead of finding no responders) or
- * its server is slow or restarting: the stream info, answered by the
- * JetStream API, tells which, where retrying the read would wait for the
- * request's deadline. */
-static void fetch_rechecked(void *ctx, jg_status st, const struct jg_bucket_info *info)
-{
-    struct fetch *f = ctx;
-    (void)info;
-    if (st == JG_ERR_BUCKET_NOT_FOUND) {
-        f->fn(f->ctx, st, NULL);
-        return;
+    if (m->seq == 0)
+        return JG_ERR_INTERNAL;
+    st = entry_new(bucket, m->subject, &e);
+    if (st != JG_OK)
+        return st;
+    e->revision = m->seq;
+    e->created_ns = m->time_ns;
+    if (m->msg) {
+        const char *ct = jg_nats_msg_header(m->msg, "Content-Type");
+        e->op = jg_kv_op_from_header(jg_nats_msg_header(m->msg, "KV-Operation"));
+        if (ct)
+            e->content_type = strdup(ct);
+    } else if (m->hdrs) {
+        jg_kv_parse_header_block(m->hdrs, m->hdrs_len, &e->op, &e->content_type);
     }
-    if (jg_now_ms() + 10 < f->deadline_ms && jg_nats_connected(f->app->nats)) {
-        fetch_send(f);
-        return;
-    }
-    f->fn(f->ctx, JG_ERR_NATS_UNAVAILABLE, NULL);
+    /* the entry takes the data's owner */
+    e->msg = m->msg;
+    e->value_buf = m->buf;
+    e->value = m->data;
+    e->value_len = m->len;
+    m->msg = NULL;
+    m->buf = NULL;
+    *ret = e;
+    return JG_OK;
 }
 
-static void fetch_recheck(struct fetch *f)
+jg_status jg_kv_entry_from_direct(const char *bucket, natsMsg *msg, struct jg_kv_entry **ret)
 {
-    f->rechecked = true;
-    jg_buckets_recheck(f->app->buckets, JG_BUCKET_KV, f->bucket, &f->req, fetch_rechecked, f);
+    struct jg_stored_msg m;
+    int status = jg_nats_msg_status(msg);
+    if (status) {
+        jg_nats_msg_release(msg);
+        return status == 404 || status == 408 ? JG_ERR_KEY_NOT_FOUND
+               : status == 503               ? JG_ERR_NATS_UNAVAILABLE
+                                             : JG_ERR_INTERNAL;
+    }
+    jg_stored_msg_from_direct(msg, &m);
+    jg_status st = entry_from_msg(bucket, &m, ret);
+    jg_stored_msg_clear(&m);
+    return st;
 }
 
-static void on_fetch(void *ctx, jg_status st, natsMsg *msg)
+static void fetched(void *ctx, jg_status st, struct jg_stored_msg *m)
 {
     struct fetch *f = ctx;
     struct jg_kv_entry *e = NULL;
-    bool no_answer = st == JG_ERR_NATS_TIMEOUT ||
-                     (st == JG_OK && jg_nats_msg_status(msg) == 503); /* no responders */
-    if (no_answer || (st == JG_ERR_NATS_UNAVAILABLE && jg_nats_connected(f->app->nats))) {
-        if (st == JG_OK)
-            jg_nats_msg_release(msg);
-        if (no_answer && f->single && !f->rechecked) {
-            fetch_recheck(f);
-            return;
-        }
-        if (jg_now_ms() + 10 < f->deadline_ms && jg_nats_connected(f->app->nats)) {
-            fetch_send(f);
-            return;
-        }
-        f->fn(f->ctx, JG_ERR_NATS_UNAVAILABLE, NULL); /* 503 + Retry-After */
-        return;
-    }
-    if (st == JG_OK && !f->leader) {
-        st = jg_kv_entry_from_direct(f->bucket, msg, &e);
-        if (st == JG_ERR_KEY_NOT_FOUND && f->replica_tries > 0 && fetch_ask_replicas(f))
-            return;
-    } else if (st == JG_OK) {
-        cJSON *json = NULL;
-        st = jg_js_reply_json(msg, &json, NULL, NULL, 0);
-        if (st == JG_OK)
-            st = jg_kv_entry_from_stored(f->bucket, cJSON_GetObjectItemCaseSensitive(json, "message"), &e);
-        cJSON_Delete(json);
-        if (st == JG_ERR_NATS_UNAVAILABLE && jg_now_ms() + 10 < f->deadline_ms) {
-            fetch_send(f); /* "JetStream temporarily unavailable": no leader yet */
-            return;
-        }
-        if (st == JG_ERR_KEY_NOT_FOUND && f->replicated && fetch_ask_replicas(f))
-            return;
+    if (st == JG_OK) {
+        st = entry_from_msg(f->bucket, m, &e);
+        jg_stored_msg_clear(m);
     }
     f->fn(f->ctx, st, e);
 }
 
-static void fetch_send(struct fetch *f)
-{
-    int64_t left = f->deadline_ms - jg_now_ms(), t = attempt_ms(f);
-    if (t > left)
-        t = left > 10 ? left : 10;
-    /* the n-th ask of the replicas goes through the (n-1)-th other server */
-    int hop = f->replica_tries > 0 ? f->replica_tries - 1 : 0;
-    jg_status st = jg_nats_request_via(f->app->nats, hop, &f->req, f->subj, f->body,
-                                       strlen(f->body), t, on_fetch, f);
-    if (st != JG_OK)
-        f->fn(f->ctx, st, NULL);
-}
-
 /* seq 0 and !next: the key's last message; seq > 0: that sequence
- * (next: the key's first message at or after seq). */
+ * (next: the key's first message at or after seq).  A leader's "no
+ * message" is asked of the replicas for the current value only. */
 static void fetch_start(struct jg_app *app, const struct jg_bucket_info *info, struct fetch *f,
                         const char *bucket, const char *key, uint64_t seq, bool next,
                         fetch_fn fn, void *ctx)
 {
-    char *subj = f->subj, *body = f->body, *stream = f->stream;
-    const size_t subjsz = sizeof(f->subj), bodysz = sizeof(f->body);
+    struct jg_msgget *g = &f->get;
 
-    f->app = app;
     f->bucket = bucket;
-    f->leader = info->replicas > 1 || !info->allow_direct;
-    f->replicated = info->replicas > 1 && info->allow_direct;
-    f->single = info->replicas <= 1;
-    f->rechecked = false;
-    f->replica_tries = 0;
     f->fn = fn;
     f->ctx = ctx;
-    f->deadline_ms = jg_now_ms() + app->cfg.request_timeout_ms;
     jg_js_stream_name(JG_BUCKET_KV, bucket, f->stream, sizeof(f->stream));
-    /* the current value only: what the replicas are asked when the leader
-     * has nothing (fetch_ask_replicas) */
-    f->key = seq == 0 && !next ? key : NULL;
-    if (!f->leader && f->key) {
-        direct_last(f);
-    } else {
-        if (f->leader)
-            snprintf(subj, subjsz, "$JS.API.STREAM.MSG.GET.%s", stream);
-        else
-            snprintf(subj, subjsz, "$JS.API.DIRECT.GET.%s", stream);
-        if (seq == 0 && !next)
-            snprintf(body, bodysz, "{\"last_by_subj\":\"$KV.%s.%s\"}", bucket, key);
-        else if (next)
-            snprintf(body, bodysz, "{\"seq\":%llu,\"next_by_subj\":\"$KV.%s.%s\"}",
-                     (unsigned long long)seq, bucket, key);
-        else
-            snprintf(body, bodysz, "{\"seq\":%llu}", (unsigned long long)seq);
-    }
-    fetch_send(f);
+    jg_subj_kv_key(bucket, key, f->subject, sizeof(f->subject));
+    *g = (struct jg_msgget){
+        .nats = app->nats,
+        .buckets = app->buckets,
+        .kind = JG_BUCKET_KV,
+        .bucket = bucket,
+        .stream = f->stream,
+        .subject = f->subject,
+        .seq = seq,
+        .next = next,
+        .leader = info->replicas > 1 || !info->allow_direct,
+        .replicas = info->replicas > 1 && info->allow_direct && seq == 0 && !next,
+        .single = info->replicas <= 1,
+        .policy = JG_MSGGET_KV,
+        .request_timeout_ms = app->cfg.request_timeout_ms,
+        .fn = fetched,
+        .ctx = f,
+    };
+    jg_status st = jg_msgget_start(g);
+    if (st != JG_OK)
+        fn(ctx, st, NULL);
 }
 
 /* --- get --------------------------------------------------------------- */
@@ -861,7 +647,7 @@ static void write_publish(struct write_op *op)
     const char *hdrs[12];
     size_t h = 0;
 
-    snprintf(subj, sizeof(subj), "$KV.%s.%s", op->bucket, op->key);
+    jg_subj_kv_key(op->bucket, op->key, subj, sizeof(subj));
     if (op->w.op == JG_KV_DEL) {
         hdrs[h++] = "KV-Operation";
         hdrs[h++] = "DEL";
@@ -956,286 +742,4 @@ void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const 
         op->expect_seq = 0;
     }
     jg_buckets_lookup(app->buckets, JG_BUCKET_KV, bucket, &op->lookup, write_bucket, op);
-}
-
-/* --- scan: the last message of every key, on a worker thread ----------- */
-
-struct scan;
-/* Called for each current message (headers only) of the scan. */
-typedef void (*scan_item_fn)(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts_ns);
-typedef void (*scan_done_fn)(struct scan *s, jg_status st);
-
-struct scan {
-    struct jg_app *app;
-    char *bucket;
-    char stream[300];
-    char filter_subject[MAX_KEY_LEN + 300];
-    struct jg_nats_req lookup;
-    scan_item_fn item;
-    scan_done_fn done;
-    void *ctx;
-};
-
-static void scan_free(struct scan *s)
-{
-    free(s->bucket);
-    free(s);
-}
-
-static void scan_msg(void *ctx, natsMsg *m, uint64_t seq, int64_t ts)
-{
-    struct scan *s = ctx;
-    const char *subj = natsMsg_GetSubject(m);
-    size_t pl = strlen(s->bucket) + 5; /* "$KV.<bucket>." */
-    if (strlen(subj) > pl)
-        s->item(s, subj + pl, op_from_header(jg_nats_msg_header(m, "KV-Operation")), ts);
-}
-
-static void scan_work(void *arg)
-{
-    struct scan *s = arg;
-    jg_status st = jg_scan_last_per_subject(s->app->nats, s->stream, s->filter_subject, true,
-                                            s->app->cfg.request_timeout_ms, scan_msg, s);
-    s->done(s, st);
-    scan_free(s);
-}
-
-static void scan_bucket(void *ctx, jg_status st, const struct jg_bucket_info *info)
-{
-    struct scan *s = ctx;
-    if (st == JG_OK && (st = jg_scan_spawn(scan_work, s)) == JG_OK)
-        return;
-    s->done(s, st);
-    scan_free(s);
-}
-
-static void scan_start(struct jg_app *app, const char *bucket, const char *filter,
-                       scan_item_fn item, scan_done_fn done, void *ctx)
-{
-    struct scan *s = calloc(1, sizeof(*s));
-    if (!s || !(s->bucket = strdup(bucket))) {
-        free(s);
-        struct scan tmp = {.ctx = ctx};
-        done(&tmp, JG_ERR_NOMEM);
-        return;
-    }
-    s->app = app;
-    s->item = item;
-    s->done = done;
-    s->ctx = ctx;
-    jg_js_stream_name(JG_BUCKET_KV, bucket, s->stream, sizeof(s->stream));
-    snprintf(s->filter_subject, sizeof(s->filter_subject), "$KV.%s.%s", bucket,
-             filter ? filter : ">");
-    jg_buckets_lookup(app->buckets, JG_BUCKET_KV, bucket, &s->lookup, scan_bucket, s);
-}
-
-/* --- keys --------------------------------------------------------------- */
-
-struct keys_op {
-    char **filters, **prefixes;  /* NULL-terminated copies */
-    char **scope;                /* access limit (jg_auth_scope), NULL for none */
-    bool match_here;
-    struct jg_buf json;
-    size_t n;
-    jg_kv_keys_fn fn;
-    void *ctx;
-};
-
-
-
-static void json_str(struct jg_buf *b, const char *s)
-{
-    jg_buf_append(b, "\"", 1);
-    for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
-        if (c == '"' || c == '\\') {
-            char e[2] = {'\\', (char)c};
-            jg_buf_append(b, e, 2);
-        } else if (c < 0x20) {
-            jg_buf_printf(b, "\\u%04x", c);
-        } else {
-            jg_buf_append(b, p, 1);
-        }
-    }
-    jg_buf_append(b, "\"", 1);
-}
-
-static bool keys_wanted(struct keys_op *k, const char *key)
-{
-    if (!jg_auth_scope_allows(k->scope, key))
-        return false;
-    if (!k->match_here)
-        return true;
-    bool f_ok = !k->filters[0], p_ok = !k->prefixes[0];
-    for (size_t i = 0; !f_ok && k->filters[i]; i++)
-        f_ok = jg_kv_filter_match(k->filters[i], key);
-    for (size_t i = 0; !p_ok && k->prefixes[i]; i++)
-        p_ok = strncmp(key, k->prefixes[i], strlen(k->prefixes[i])) == 0;
-    return f_ok && p_ok;
-}
-
-static void keys_item(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts)
-{
-    struct keys_op *k = s->ctx;
-    if (op != JG_KV_PUT || !keys_wanted(k, key))
-        return;
-    if (k->n++)
-        jg_buf_append(&k->json, ",", 1);
-    json_str(&k->json, key);
-}
-
-static void keys_done(struct scan *s, jg_status st)
-{
-    struct keys_op *k = s->ctx;
-    size_t len = 0;
-    char *json = NULL;
-    if (st == JG_OK) {
-        jg_buf_append(&k->json, "]", 1);
-        json = jg_buf_take(&k->json, &len);
-    }
-    jg_kv_keys_fn fn = k->fn;
-    void *fctx = k->ctx;
-    jg_buf_done(&k->json);
-    jg_strv_free(k->filters);
-    jg_strv_free(k->prefixes);
-    jg_strv_free(k->scope);
-    free(k);
-    fn(fctx, st, json, len);
-}
-
-void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
-                char *const *scope, jg_kv_keys_fn fn, void *ctx)
-{
-    struct keys_op *k = calloc(1, sizeof(*k));
-    if (!k || !(k->filters = jg_strv_dup(filters)) || !(k->prefixes = jg_strv_dup(prefixes)) ||
-        (scope && !(k->scope = jg_strv_dup(scope)))) {
-        if (k) {
-            jg_strv_free(k->filters);
-            jg_strv_free(k->prefixes);
-            jg_strv_free(k->scope);
-            free(k);
-        }
-        fn(ctx, JG_ERR_NOMEM, NULL, 0);
-        return;
-    }
-    k->fn = fn;
-    k->ctx = ctx;
-    jg_buf_init(&k->json);
-    jg_buf_append(&k->json, "[", 1);
-    /* one filter and no prefix: let the server filter; else match here */
-    const char *server_filter = NULL;
-    if (k->filters[0] && !k->filters[1] && !k->prefixes[0])
-        server_filter = k->filters[0];
-    else
-        k->match_here = k->filters[0] || k->prefixes[0];
-    scan_start(app, bucket, server_filter, keys_item, keys_done, k);
-}
-
-/* --- purge deletes ------------------------------------------------------ */
-
-struct purge_op {
-    struct jg_app *app;
-    char *bucket;
-    char stream[300];
-    int64_t older_than_ns;
-    int64_t now_ns;
-    struct {
-        char *key;
-        int keep;
-    } *items;
-    size_t n, cap, next;
-    struct jg_nats_req req;
-    jg_kv_done_fn fn;
-    void *ctx;
-};
-
-static void purge_finish(struct purge_op *p, jg_status st, const char *detail)
-{
-    jg_kv_done_fn fn = p->fn;
-    void *fctx = p->ctx;
-    for (size_t i = 0; i < p->n; i++)
-        free(p->items[i].key);
-    free(p->items);
-    free(p->bucket);
-    free(p);
-    fn(fctx, st, detail);
-}
-
-static void purge_next(struct purge_op *p);
-
-static void on_purged(void *ctx, jg_status st, uint64_t count)
-{
-    struct purge_op *p = ctx;
-    (void)count;
-    if (st != JG_OK) {
-        purge_finish(p, st, "");
-        return;
-    }
-    purge_next(p);
-}
-
-/* Each marker's subject: all of it, or (keep 1) all but the marker, by a
- * filtered purge even on replicated buckets: KV streams deny message
- * deletion (as every KV client creates them), so the one-deletion-per-
- * message way of jg_js_remove_subject is closed, and nats-server before
- * 2.9.18 replays this purge on a restarting replica as the removal of
- * everything before it (see the README). */
-static void purge_next(struct purge_op *p)
-{
-    char subj[MAX_KEY_LEN + 300];
-    if (p->next >= p->n) {
-        purge_finish(p, JG_OK, "");
-        return;
-    }
-    size_t i = p->next++;
-    snprintf(subj, sizeof(subj), "$KV.%s.%s", p->bucket, p->items[i].key);
-    jg_js_remove_subject(p->app->nats, p->stream, subj, false, p->items[i].keep > 0, on_purged, p);
-}
-
-static void purge_item(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts)
-{
-    struct purge_op *p = s->ctx;
-    if (op == JG_KV_PUT)
-        return;
-    if (p->n == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 16;
-        void *n = realloc(p->items, cap * sizeof(*p->items));
-        if (!n)
-            return;
-        p->items = n;
-        p->cap = cap;
-    }
-    p->items[p->n].key = strdup(key);
-    if (!p->items[p->n].key)
-        return;
-    p->items[p->n].keep = p->older_than_ns > 0 && p->now_ns - ts < p->older_than_ns ? 1 : 0;
-    p->n++;
-}
-
-static void purge_scanned(struct scan *s, jg_status st)
-{
-    struct purge_op *p = s->ctx;
-    if (st != JG_OK) {
-        purge_finish(p, st, "");
-        return;
-    }
-    purge_next(p);
-}
-
-void jg_kv_purge_deletes(struct jg_app *app, const char *bucket, int64_t older_than_ns,
-                         jg_kv_done_fn fn, void *ctx)
-{
-    struct purge_op *p = calloc(1, sizeof(*p));
-    if (!p || !(p->bucket = strdup(bucket))) {
-        free(p);
-        fn(ctx, JG_ERR_NOMEM, "");
-        return;
-    }
-    p->app = app;
-    p->older_than_ns = older_than_ns;
-    p->now_ns = jg_realtime_ns();
-    p->fn = fn;
-    p->ctx = ctx;
-    jg_js_stream_name(JG_BUCKET_KV, bucket, p->stream, sizeof(p->stream));
-    scan_start(app, bucket, NULL, purge_item, purge_scanned, p);
 }

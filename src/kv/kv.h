@@ -8,8 +8,8 @@
  * headers KV-Operation, Nats-Rollup, Nats-Expected-Last-Subject-Sequence
  * and Nats-Msg-Id.
  *
- * Every operation calls its callback exactly once, on the NATS dispatch
- * thread or before it returns; the callback owns what it is given. */
+ * Every operation calls its callback exactly once, on the loop thread
+ * (loop.h) or before it returns; the callback owns what it is given. */
 #ifndef JG_KV_H
 #define JG_KV_H
 
@@ -21,9 +21,17 @@
 #include <nats/nats.h>
 
 #include "app.h"
+#include "nats/bucketm.h"
 #include "status.h"
 
 enum jg_kv_op { JG_KV_PUT, JG_KV_DEL, JG_KV_PURGE };
+
+/* The longest key jetgate accepts. */
+#define JG_KV_MAX_KEY_LEN 2048
+
+/* The operation a KV-Operation header value names (NULL or anything else:
+ * JG_KV_PUT). */
+enum jg_kv_op jg_kv_op_from_header(const char *v);
 
 /* Validation (no NATS involved). */
 bool jg_kv_bucket_valid(const char *bucket);
@@ -70,6 +78,27 @@ jg_status jg_kv_bucket_cfg_parse(const char *body, size_t len, struct jg_kv_buck
 /* Frees what c owns (not c).  NULL-safe. */
 void jg_kv_bucket_cfg_done(struct jg_kv_bucket_cfg *c);
 
+/* --- bucket operations (bucket.c) --------------------------------------------
+ * The stream configuration nats.go writes for a KV bucket (malloc'd), the
+ * bucket status {"bucket","values","history","ttl","max_value_size",
+ * "max_bytes","bytes","storage","replicas","description"} from a
+ * stream-info reply, whether an existing stream config holds what c asks
+ * (with defaults), and an update of the fields c gives (the storage cannot
+ * change: JG_ERR_INVALID_CONFIG with why).  Pure. */
+char *jg_kv_stream_config(const char *bucket, const struct jg_kv_bucket_cfg *c);
+cJSON *jg_kv_bucket_status_json(const char *bucket, const cJSON *stream_info);
+bool jg_kv_bucket_cfg_same(const cJSON *stream_cfg, const struct jg_kv_bucket_cfg *c);
+jg_status jg_kv_bucket_cfg_update(cJSON *stream_cfg, const struct jg_kv_bucket_cfg *c, char *why,
+                                  size_t whylen);
+/* Create (update false) or create-or-update of a bucket from a JSON config
+ * body, its status, its deletion, and the names of the KV buckets want
+ * accepts; see nats/bucketm.h for fn. */
+void jg_kv_bucket_write(struct jg_app *app, const char *bucket, const char *body, size_t len,
+                        bool update, jg_bucketm_fn fn, void *ctx);
+void jg_kv_bucket_status(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+void jg_kv_bucket_delete(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+void jg_kv_bucket_list(struct jg_app *app, jg_bucketm_want_fn want, jg_bucketm_fn fn, void *ctx);
+
 struct jg_kv_entry {
     char *bucket;
     char *key;
@@ -90,7 +119,8 @@ void jg_kv_entry_free(struct jg_kv_entry *e);
 cJSON *jg_kv_entry_json(const struct jg_kv_entry *e);
 
 /* Entry from a direct-get reply (headers Nats-Sequence, Nats-Time-Stamp,
- * Nats-Subject).  Takes msg.  JG_ERR_KEY_NOT_FOUND for a 404 status. */
+ * Nats-Subject; nats/msgget.h reads them).  Takes msg.
+ * JG_ERR_KEY_NOT_FOUND for a 404 status. */
 jg_status jg_kv_entry_from_direct(const char *bucket, natsMsg *msg, struct jg_kv_entry **ret);
 /* Entry from a STREAM.MSG.GET reply's "message" object. */
 jg_status jg_kv_entry_from_stored(const char *bucket, const cJSON *message,
@@ -101,7 +131,7 @@ void jg_kv_parse_header_block(const char *hdrs, size_t len, enum jg_kv_op *op, c
 /* Result of a get: st JG_OK with e; JG_ERR_KEY_NOT_FOUND with e set when a
  * delete or purge marker hides the key (e->op says which), NULL when the
  * key never existed. */
-typedef void (*jg_kv_get_fn)(void *ctx, jg_status st, struct jg_kv_entry *e);
+typedef void (*jg_kv_get_fn)(void *ctx, jg_status st, struct jg_kv_entry *e); /* loop thread */
 /* revision 0 = the latest. */
 void jg_kv_get(struct jg_app *app, const char *bucket, const char *key, uint64_t revision,
                jg_kv_get_fn fn, void *ctx);
@@ -109,7 +139,7 @@ void jg_kv_get(struct jg_app *app, const char *bucket, const char *key, uint64_t
 /* History: entries oldest first (array of count, callee frees each and the
  * array). */
 typedef void (*jg_kv_history_fn)(void *ctx, jg_status st, struct jg_kv_entry **entries,
-                                 size_t count);
+                                 size_t count); /* loop thread */
 void jg_kv_history(struct jg_app *app, const char *bucket, const char *key,
                    jg_kv_history_fn fn, void *ctx);
 
@@ -126,7 +156,7 @@ struct jg_kv_write {
 /* Write result: the new revision.  Errors: JG_ERR_REVISION_MISMATCH,
  * JG_ERR_KEY_EXISTS (create), JG_ERR_PAYLOAD_TOO_LARGE, JG_ERR_BUCKET_SEALED,
  * JG_ERR_INSUFFICIENT_STORAGE, JG_ERR_BUCKET_NOT_FOUND, NATS errors. */
-typedef void (*jg_kv_write_fn)(void *ctx, jg_status st, uint64_t revision);
+typedef void (*jg_kv_write_fn)(void *ctx, jg_status st, uint64_t revision); /* loop thread */
 /* value is copied before this returns. */
 void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const void *value,
                  size_t len, const struct jg_kv_write *w, jg_kv_write_fn fn, void *ctx);
@@ -134,14 +164,16 @@ void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const 
 /* Current keys (no deleted ones) matching any of filters (NULL-terminated,
  * may be NULL) and starting with any of prefixes (likewise), and with one
  * of scope's prefixes (a caller's access limit, jg_auth_scope; NULL for
- * none; copied).  keys is a
- * JSON array text (callee frees). */
+ * none; copied).  keys is a JSON array text (callee frees).  The keys
+ * are read on a worker thread (a scan, nats/scan.h); fn runs on the loop
+ * thread. */
 typedef void (*jg_kv_keys_fn)(void *ctx, jg_status st, char *json, size_t len);
 void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
                 char *const *scope, jg_kv_keys_fn fn, void *ctx);
 
 /* Removes delete and purge markers older than older_than_ns (younger ones
- * keep only the marker), as the Go client's PurgeDeletes. */
+ * keep only the marker), as the Go client's PurgeDeletes.  fn runs on
+ * the loop thread. */
 typedef void (*jg_kv_done_fn)(void *ctx, jg_status st, const char *detail);
 void jg_kv_purge_deletes(struct jg_app *app, const char *bucket, int64_t older_than_ns,
                          jg_kv_done_fn fn, void *ctx);

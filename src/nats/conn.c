@@ -629,7 +629,7 @@ static jg_status set_options(struct jg_nats *n, natsOptions *o, const char *side
  * publisher's server when there is one, so through the main connection a
  * read only ever asks that server's replica.  To ask the others (a leader
  * or a local replica that lacks messages a quorum stored, see
- * fetch_ask_replicas in src/kv/kv.c), jetgate publishes on a connection to
+ * W1 in src/nats/msgget.c), jetgate publishes on a connection to
  * another server.  These connections only publish: no subscription, the
  * replies travel the routes to the main connection's inbox.  Each has the
  * library's own reader thread (they carry nearly nothing). */
@@ -860,6 +860,22 @@ void jg_nats_free(struct jg_nats *n)
     pthread_mutex_destroy(&n->lock);
     pthread_mutex_destroy(&n->evlock);
     free(n);
+}
+
+bool jg_nats_on_loop_thread(struct jg_nats *n)
+{
+    return jg_loop_on_thread(n->loop);
+}
+
+void jg_nats_thread_violation(const char *file, int line)
+{
+    jg_err("%s:%d must run on the loop thread", file, line);
+    abort();
+}
+
+void jg_nats_post(struct jg_nats *n, struct jg_loop_task *t, void (*fn)(void *), void *ctx)
+{
+    jg_loop_post(n->loop, t, fn, ctx);
 }
 
 bool jg_nats_connected(struct jg_nats *n)

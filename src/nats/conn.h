@@ -25,6 +25,7 @@
 #include <nats/nats.h>
 
 #include "config.h"
+#include "loop.h"
 #include "status.h"
 
 struct jg_nats;
@@ -91,7 +92,28 @@ void jg_nats_get_stats(struct jg_nats *n, struct jg_nats_stats *ret);
 void jg_nats_server_info(struct jg_nats *n, char *url, size_t urllen, char *id, size_t idlen,
                          char *version, size_t versionlen);
 
-/* Called on the dispatch thread after every reconnect (e.g. to drop caches). */
+/* Runs fn(ctx) on the loop thread (see jg_loop_post): how work done on a
+ * worker thread (a scan) hands its result back.  t is the caller's until
+ * fn runs. */
+void jg_nats_post(struct jg_nats *n, struct jg_loop_task *t, void (*fn)(void *), void *ctx);
+
+/* true on the loop thread. */
+bool jg_nats_on_loop_thread(struct jg_nats *n);
+
+/* In a debug build (--enable-asan), aborts with the place when not on the
+ * loop thread: where a function must run there.  Nothing otherwise. */
+#ifdef JG_CHECKED
+#define JG_ASSERT_LOOP_THREAD(n)                                                                   \
+    do {                                                                                           \
+        if (!jg_nats_on_loop_thread(n))                                                            \
+            jg_nats_thread_violation(__FILE__, __LINE__);                                          \
+    } while (0)
+#else
+#define JG_ASSERT_LOOP_THREAD(n) ((void)(n))
+#endif
+void jg_nats_thread_violation(const char *file, int line);
+
+/* Called on the loop thread after every reconnect (e.g. to drop caches). */
 void jg_nats_on_reconnect(struct jg_nats *n, void (*fn)(void *), void *ctx);
 
 /* Publishes data to subject with a reply subject routed back to fn.
@@ -115,8 +137,8 @@ jg_status jg_nats_request(struct jg_nats *n, struct jg_nats_req *r, const char *
  * With no other server reachable (one URL, or the others down) the
  * request goes through the main connection.  For reads only. */
 /* How many replicas a read asks, one server after the other, when the
- * stream leader lacks what it wants (see fetch_ask_replicas in
- * src/kv/kv.c): each replica of a 3-node cluster once. */
+ * stream leader lacks what it wants (see W1 in src/nats/msgget.c): each
+ * replica of a 3-node cluster once. */
 #define JG_NATS_REPLICA_TRIES 3
 
 jg_status jg_nats_request_via(struct jg_nats *n, int hop, struct jg_nats_req *r,
@@ -154,7 +176,7 @@ void jg_nats_cancel(struct jg_nats *n, struct jg_nats_req *r);
 void jg_nats_touch(struct jg_nats *n, struct jg_nats_req *r);
 
 /* The underlying connection, for the few blocking calls that run on
- * worker threads (never on the HTTP or dispatch threads). */
+ * worker threads (never on the loop thread). */
 natsConnection *jg_nats_conn(struct jg_nats *n);
 
 /* Publishes without a reply (e.g. deleting a consumer).  Best effort. */

@@ -1,4 +1,4 @@
-/* js.h - JetStream API requests over the multiplexer: subjects, replies,
+/* js.h - JetStream API requests over the multiplexer: replies,
  * error mapping, and the per-bucket stream cache.
  *
  * The cache knows which KV and object buckets exist and the few stream
@@ -19,7 +19,8 @@
 
 enum jg_bucket_kind { JG_BUCKET_KV, JG_BUCKET_OBJ };
 
-/* Stream name for a bucket: "KV_<b>" or "OBJ_<b>". */
+/* Stream name for a bucket: "KV_<b>" or "OBJ_<b>" (subjects.c, with the
+ * other subject builders of nats/subjects.h). */
 void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen);
 
 /* The stream configuration of a bucket, in the shape nats.go writes for KV
@@ -69,7 +70,7 @@ jg_status jg_js_ack_seq(natsMsg *msg, uint64_t *ret_seq);
  * messages one by one, and a headers-only consumer lists the rest of a
  * subject that holds more than a few, with many deletions in flight (see
  * remove.c).  Otherwise one filtered purge.  fn gets the count removed (on
- * error, those removed so far); it runs on the NATS dispatch thread, or at
+ * error, those removed so far); it runs on the loop thread, or at
  * once when nothing could be sent. */
 typedef void (*jg_js_count_fn)(void *ctx, jg_status st, uint64_t count);
 void jg_js_remove_subject(struct jg_nats *n, const char *stream, const char *subject,
@@ -113,6 +114,8 @@ struct jg_bucket_info {
 jg_status jg_bucket_info_from_json(enum jg_bucket_kind kind, const char *bucket,
                                    const cJSON *stream_info, struct jg_bucket_info *info);
 
+/* --- the bucket cache (buckets.c) ------------------------------------------ */
+
 struct jg_buckets;
 /* *request_timeout_ms (the configuration's, read at each lookup): a lookup
  * that asks the server takes at most half of it. */
@@ -131,7 +134,7 @@ void jg_buckets_free(struct jg_buckets *b);
 typedef void (*jg_buckets_fn)(void *ctx, jg_status st, const struct jg_bucket_info *info);
 
 /* Looks a bucket up: from the cache (fn runs before this returns) or by a
- * stream-info request (fn runs later on the NATS dispatch thread, using r).
+ * stream-info request (fn runs later on the loop thread, using r).
  * If the request cannot be sent, fn runs at once with the error. */
 void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
                        struct jg_nats_req *r, jg_buckets_fn fn, void *ctx);

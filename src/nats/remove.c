@@ -22,7 +22,7 @@
  * has the last word on what is left.  With keep_last the walk is the whole
  * path (first the subject's last sequence, which stays).
  *
- * Every callback runs on the NATS dispatch thread, one at a time, so the
+ * Every callback runs on the loop thread, one at a time, so the
  * operation needs no lock; it is freed once nothing of it is in flight.
  * Only the first request (a look, or the purge) may be sent from another
  * thread, and nothing touches the operation once it is out. */
@@ -35,6 +35,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "nats/subjects.h"
 
 #define REMOVE_WALK_FIRST 4          /* messages the walk removes before the consumer */
 #define REMOVE_WINDOW 64             /* deletions in flight */
@@ -110,7 +111,7 @@ static void list_end(struct remove_op *op)
         op->sink_open = false;
     }
     if (op->ready) {
-        snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", op->stream, op->cname);
+        jg_subj_api("CONSUMER.DELETE", op->stream, op->cname, api, sizeof(api));
         jg_nats_publish(op->nats, api, NULL, 0);
         op->ready = false;
     }
@@ -135,7 +136,7 @@ static void pull(struct remove_op *op)
     uint64_t n = left < room ? left : room;
     if (!op->ready || op->err != JG_OK || n == 0 || op->qlen + op->pulled > REMOVE_BATCH / 2)
         return;
-    snprintf(api, sizeof(api), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", op->stream, op->cname);
+    jg_subj_api("CONSUMER.MSG.NEXT", op->stream, op->cname, api, sizeof(api));
     snprintf(body, sizeof(body), "{\"batch\":%llu,\"expires\":%lld}", (unsigned long long)n,
              (long long)op->sink.timeout_ms * 1000000LL);
     jg_status st = jg_nats_publish_reply(op->nats, api, op->sink.reply, body, strlen(body));
@@ -205,7 +206,7 @@ static void on_created(void *ctx, jg_status st, natsMsg *msg)
     op->creating = false;
     if (st == JG_OK && !op->listing) {
         /* abandoned meanwhile */
-        snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", op->stream, op->cname);
+        jg_subj_api("CONSUMER.DELETE", op->stream, op->cname, api, sizeof(api));
         jg_nats_publish(op->nats, api, NULL, 0);
     } else if (st != JG_OK) {
         list_abandon(op, desc[0] ? desc : jg_status_title(st));
@@ -362,7 +363,7 @@ out:
 
 /* Sends the walk's next look; false when it could not go out (op->err set).
  * Once it is out, op may be gone at any moment if this thread is not the
- * dispatch thread (the first look of a removal started elsewhere). */
+ * loop thread (the first look of a removal started elsewhere). */
 static bool walk_look(struct remove_op *op)
 {
     char api[400], body[600];

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "nats/js.h"
+#include "nats/subjects.h"
 
 #define MAX_WORKERS 16
 
@@ -69,7 +70,7 @@ jg_status jg_scan_last_per_subject(struct jg_nats *n, const char *stream, const 
     body = consumer_request(stream, (const char *)inbox, filter, headers_only);
     if (!body)
         goto out;
-    snprintf(api, sizeof(api), "$JS.API.CONSUMER.CREATE.%s", stream);
+    jg_subj_api("CONSUMER.CREATE", stream, NULL, api, sizeof(api));
     natsStatus ns = natsConnection_RequestString(&reply, nc, api, body, timeout_ms);
     if (ns != NATS_OK) {
         st = wait_status(n, ns);
@@ -108,7 +109,7 @@ jg_status jg_scan_last_per_subject(struct jg_nats *n, const char *stream, const 
     st = JG_OK;
 out:
     if (consumer[0]) {
-        snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", stream, consumer);
+        jg_subj_api("CONSUMER.DELETE", stream, consumer, api, sizeof(api));
         natsConnection_Publish(nc, api, NULL, 0);
     }
     natsSubscription_Unsubscribe(sub);

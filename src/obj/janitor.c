@@ -17,6 +17,7 @@
 #include "nats/scan.h"
 #include "obj/obj.h"
 #include "util.h"
+#include "nats/subjects.h"
 
 struct jg_janitor {
     struct jg_app *app;
@@ -103,7 +104,7 @@ static jg_status api_call(struct jg_app *app, const char *api, const char *body,
 /* jg_js_remove_subject(), waited for: a filtered purge, or on a replicated
  * stream one deletion per message (nats-server before 2.9.18 replays a
  * filtered purge, on a restarting replica, as the removal of everything
- * before it).  Its callback runs on the NATS dispatch thread, which keeps
+ * before it).  Its callback runs on the loop thread, which keeps
  * running until the janitor has stopped. */
 struct removal {
     pthread_mutex_t lock;
@@ -149,7 +150,7 @@ static int clean_bucket(struct jg_app *app, const char *bucket)
     cJSON *json = NULL;
 
     jg_js_stream_name(JG_BUCKET_OBJ, bucket, stream, sizeof(stream));
-    snprintf(api, sizeof(api), "$JS.API.STREAM.INFO.%s", stream);
+    jg_subj_api("STREAM.INFO", stream, NULL, api, sizeof(api));
     if (api_call(app, api, "", timeout, &json, &ecode) != JG_OK) {
         cJSON_Delete(json);
         return 0;
@@ -157,11 +158,11 @@ static int clean_bucket(struct jg_app *app, const char *bucket)
     bool replicated = jg_js_num(cJSON_GetObjectItemCaseSensitive(json, "config"), "num_replicas", 1) > 1;
     cJSON_Delete(json);
     /* chunks first: an object committed after this look is newer than the age */
-    snprintf(filter, sizeof(filter), "$O.%s.C.>", bucket);
+    jg_subj_obj_chunks(bucket, ">", filter, sizeof(filter));
     if (jg_scan_last_per_subject(app->nats, stream, filter, true, timeout, on_chunk, &old) != JG_OK ||
         old.nuids.n == 0)
         goto out;
-    snprintf(filter, sizeof(filter), "$O.%s.M.>", bucket);
+    jg_subj_obj_meta(bucket, ">", filter, sizeof(filter));
     if (jg_scan_last_per_subject(app->nats, stream, filter, false, timeout, on_meta, &live) != JG_OK)
         goto out;
     qsort(live.v, live.n, sizeof(char *), cmp);
@@ -169,7 +170,7 @@ static int clean_bucket(struct jg_app *app, const char *bucket)
         if (set_has(&live, old.nuids.v[i]))
             continue;
         char subject[600];
-        snprintf(subject, sizeof(subject), "$O.%s.C.%s", bucket, old.nuids.v[i]);
+        jg_subj_obj_chunks(bucket, old.nuids.v[i], subject, sizeof(subject));
         jg_status st = remove_subject(app, stream, subject, replicated);
         if (st == JG_OK) {
             purged++;
@@ -207,8 +208,9 @@ int jg_janitor_pass(struct jg_app *app)
         cJSON_ArrayForEach(s, streams)
         {
             got++;
-            if (cJSON_IsString(s) && strncmp(s->valuestring, "OBJ_", 4) == 0)
-                set_add(&buckets, s->valuestring + 4);
+            size_t pl = strlen(JG_SUBJ_OBJ_STREAM_PREFIX);
+            if (cJSON_IsString(s) && strncmp(s->valuestring, JG_SUBJ_OBJ_STREAM_PREFIX, pl) == 0)
+                set_add(&buckets, s->valuestring + pl);
         }
         cJSON_Delete(json);
         offset += got;

@@ -1,14 +1,13 @@
 /* obj.h - the object store on JetStream, byte-compatible with nats.go and
  * nats.js (stream OBJ_<bucket>, chunks on $O.<bucket>.C.<nuid>, ObjectInfo
- * JSON on $O.<bucket>.M.<base64url(name)>; see
- * docs jetstream-kv-objstore-layout.md section 3).
+ * JSON on $O.<bucket>.M.<base64url(name)>; the layout of NATS ADR-20).
  *
  * Pure parts (no NATS): names, meta JSON, digests, Range and Content-Digest
  * parsing, the bucket stream configuration.  Asynchronous parts: meta read,
  * meta write, purge, the streaming put session and the chunk reader.  The
  * HTTP layer decides what to answer; nothing here builds HTTP responses.
  *
- * Callbacks run on the NATS dispatch thread unless stated otherwise. */
+ * Callbacks run on the loop thread (loop.h) unless stated otherwise. */
 #ifndef JG_OBJ_H
 #define JG_OBJ_H
 
@@ -19,6 +18,7 @@
 #include <cjson/cJSON.h>
 
 #include "app.h"
+#include "nats/bucketm.h"
 #include "nats/js.h"
 #include "status.h"
 
@@ -125,6 +125,20 @@ bool jg_obj_bucket_cfg_same(const cJSON *stream_cfg, const struct jg_obj_bucket_
 /* Bucket status {"bucket","description","ttl","storage","replicas","sealed","size","max_bytes"}
  * from a stream-info reply. */
 cJSON *jg_obj_bucket_status_json(const char *bucket, const cJSON *stream_info);
+/* An update of the fields c gives to an existing stream config (the
+ * storage cannot change: JG_ERR_INVALID_CONFIG with why).  Pure. */
+jg_status jg_obj_bucket_cfg_update(cJSON *stream_cfg, const struct jg_obj_bucket_cfg *c,
+                                   char *why, size_t whylen);
+
+/* Bucket operations (bucket.c): create (update false) or create-or-update
+ * from a JSON config body, status, deletion, the names of the object
+ * buckets want accepts, and seal; see nats/bucketm.h for fn. */
+void jg_obj_bucket_write(struct jg_app *app, const char *bucket, const char *body, size_t len,
+                         bool update, jg_bucketm_fn fn, void *ctx);
+void jg_obj_bucket_status(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+void jg_obj_bucket_delete(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+void jg_obj_bucket_list(struct jg_app *app, jg_bucketm_want_fn want, jg_bucketm_fn fn, void *ctx);
+void jg_obj_bucket_seal(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
 
 /* --- asynchronous operations ------------------------------------------------- */
 
@@ -132,7 +146,7 @@ cJSON *jg_obj_bucket_status_json(const char *bucket, const cJSON *stream_info);
  * JG_ERR_OBJECT_NOT_FOUND when the name has no meta, or another error.
  * binfo: the bucket's settings (valid during the call).  Callee owns info. */
 typedef void (*jg_obj_info_fn)(void *ctx, jg_status st, struct jg_obj_info *info,
-                               const struct jg_bucket_info *binfo);
+                               const struct jg_bucket_info *binfo); /* loop thread */
 void jg_obj_info_get(struct jg_app *app, const char *bucket, const char *name, jg_obj_info_fn fn,
                      void *ctx);
 
@@ -141,7 +155,7 @@ void jg_obj_info_get(struct jg_app *app, const char *bucket, const char *name, j
  * JG_ERR_PRECONDITION_FAILED).  msg_id may be NULL; when the server reports
  * the message as a duplicate of that id, st is JG_ERR_OBJECT_EXISTS with the
  * original's sequence.  fn gets the new sequence. */
-typedef void (*jg_obj_seq_fn)(void *ctx, jg_status st, uint64_t seq);
+typedef void (*jg_obj_seq_fn)(void *ctx, jg_status st, uint64_t seq); /* loop thread */
 void jg_obj_meta_write(struct jg_app *app, const char *bucket, const struct jg_obj_info *info,
                        int64_t expect_seq, const char *msg_id, jg_obj_seq_fn fn, void *ctx);
 
@@ -154,11 +168,46 @@ void jg_obj_purge_subject(struct jg_app *app, const char *bucket, const char *su
 
 /* Every current ObjectInfo of a bucket (deleted ones only with
  * include_deleted) whose name want accepts (want NULL: all; called with
- * ctx on a scanning thread) as a JSON array; callee owns arr. */
+ * ctx on the scan's worker thread) as a JSON array; callee owns arr.  fn
+ * runs on the loop thread. */
 typedef void (*jg_obj_list_fn)(void *ctx, jg_status st, cJSON *arr);
 typedef bool (*jg_obj_want_fn)(void *ctx, const char *name);
 void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted,
                  jg_obj_want_fn want, jg_obj_list_fn fn, void *ctx);
+
+/* --- edits of one object (edit.c) ------------------------------------------ */
+
+/* The end of an edit: JG_OK with the meta written (valid during the call
+ * only), or an error with a detail for the client (NULL: none beyond the
+ * status's own).  Runs on the loop thread, or at once when the edit could
+ * not start (out of memory). */
+typedef void (*jg_obj_edit_fn)(void *ctx, jg_status st, const struct jg_obj_info *info,
+                               const char *detail);
+
+/* Deletes an object: a tombstone meta (deleted, size 0), then its chunks
+ * are removed.  JG_ERR_OBJECT_NOT_FOUND for a missing or deleted object,
+ * JG_ERR_BUCKET_SEALED in a sealed bucket. */
+void jg_obj_delete(struct jg_app *app, const char *bucket, const char *name, jg_obj_edit_fn fn,
+                   void *ctx);
+
+/* Applies a JSON merge patch (name, description, headers, metadata; see
+ * jg_obj_info_apply_patch) to an object's meta.  A new name must be free
+ * (JG_ERR_OBJECT_EXISTS); the old name's meta is removed after the write. */
+void jg_obj_patch(struct jg_app *app, const char *bucket, const char *name, const cJSON *patch,
+                  jg_obj_edit_fn fn, void *ctx);
+
+/* The merge patch itself on info; pure.  JG_OK, or JG_ERR_INVALID_NAME /
+ * JG_ERR_INVALID_PARAMETER with the reason in why (info then partly
+ * changed). */
+jg_status jg_obj_info_apply_patch(struct jg_obj_info *info, const cJSON *patch, char *why,
+                                  size_t wl);
+
+/* Writes name as a link to target_bucket's target_name (NULL: a link to
+ * the bucket).  The target must exist, live and not a link
+ * (JG_ERR_INVALID_PARAMETER, JG_ERR_OBJECT_NOT_FOUND); name may hold a
+ * link or nothing, not an object (JG_ERR_OBJECT_EXISTS). */
+void jg_obj_link(struct jg_app *app, const char *bucket, const char *name,
+                 const char *target_bucket, const char *target_name, jg_obj_edit_fn fn, void *ctx);
 
 /* --- streaming put ---------------------------------------------------------- */
 
@@ -186,7 +235,7 @@ struct jg_obj_put_events {
     void (*wake)(void *ctx);
     /* Final: committed (st JG_OK, info valid during the call) or failed
      * (everything written removed, the previous version intact).  The
-     * session is freed right after.  Runs on the dispatch thread, or
+     * session is freed right after.  Runs on the loop thread, or
      * within jg_obj_put_write/_end/_abort on the caller's thread. */
     void (*done)(void *ctx, jg_status st, const char *detail, const struct jg_obj_info *info);
 };

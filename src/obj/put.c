@@ -2,7 +2,7 @@
  *
  * Data arrives through jg_obj_put_write() on the HTTP thread, is cut into
  * chunks and published to "$O.<b>.C.<nuid>" with at most WINDOW chunks
- * unacknowledged; acknowledgements arrive on the NATS dispatch thread.  The
+ * unacknowledged; acknowledgements arrive on the loop thread.  The
  * meta message is the commit point; after it the previous version's chunks
  * are purged.  Any failure before the commit purges the new chunks, so the
  * previous version stays the visible one and nothing is left behind.
@@ -34,6 +34,7 @@
 #include "log.h"
 #include "nats/conn.h"
 #include "util.h"
+#include "nats/subjects.h"
 
 #define WINDOW 6
 
@@ -362,7 +363,7 @@ static void committed(struct jg_obj_put *p, uint64_t seq)
     const struct jg_obj_info *o = p->old;
     if (o && !o->deleted && !o->is_link && o->nuid && *o->nuid && strcmp(o->nuid, p->nuid) != 0) {
         char subj[300];
-        snprintf(subj, sizeof(subj), "$O.%s.C.%s", p->bucket, o->nuid);
+        jg_subj_obj_chunks(p->bucket, o->nuid, subj, sizeof(subj));
         jg_obj_purge_subject(p->app, p->bucket, subj, on_old_purged, p);
         return;
     }
@@ -626,7 +627,7 @@ static void on_bucket(void *ctx, jg_status st, const struct jg_bucket_info *binf
         start_fail(p, JG_ERR_NOMEM, "out of memory");
         return;
     }
-    snprintf(p->chunk_subj, sizeof(p->chunk_subj), "$O.%s.C.%s", p->bucket, p->nuid);
+    jg_subj_obj_chunks(p->bucket, p->nuid, p->chunk_subj, sizeof(p->chunk_subj));
     jg_obj_info_get(p->app, p->bucket, p->name, on_old, p);
 }
 

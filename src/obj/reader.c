@@ -57,7 +57,9 @@
 
 #include "log.h"
 #include "nats/conn.h"
+#include "nats/msgget.h"
 #include "util.h"
+#include "nats/subjects.h"
 
 #define SMALL_CHUNKS 2           /* at most this many chunks: single gets */
 #define WINDOW_BYTES (2u << 20)  /* queued + asked-for bytes (estimated) */
@@ -82,12 +84,10 @@ struct jg_obj_reader {
     pthread_mutex_t lock;
     int refs;
     char stream[300];
-    char api[400];
     char subj[300];
-    bool leader;
+    bool leader;            /* single gets ask the stream leader */
     bool replicas_direct;   /* replicated with direct gets: see on_chunk */
-    int hop;                /* the server asked by direct get (jg_nats_request_via) */
-    int misses;             /* replicas that lacked the chunk asked for */
+    int hop;                /* the server the last direct get went to (jg_msgget_hop) */
     uint64_t size, nchunks;
     bool verify;
     uint8_t want[32];
@@ -107,7 +107,7 @@ struct jg_obj_reader {
     bool inflight, closed, waiting, failed;
     char err[200];
     struct sha256_ctx sha;
-    struct jg_nats_req req;  /* single get */
+    struct jg_msgget get;    /* single get, policy JG_MSGGET_CHUNK */
 
     int mode;                /* M_GET, M_PULL */
     bool scan;               /* the consumer is the headers-only seek */
@@ -199,7 +199,7 @@ static void consumer_end(struct jg_obj_reader *r)
         r->refs--;
     }
     if (r->ready && r->cname[0]) {
-        snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", r->stream, r->cname);
+        jg_subj_api("CONSUMER.DELETE", r->stream, r->cname, api, sizeof(api));
         jg_nats_publish(r->app->nats, api, NULL, 0);
     }
     r->ready = false;
@@ -267,7 +267,7 @@ static void consumer_start(struct jg_obj_reader *r)
 static void pull_locked(struct jg_obj_reader *r, uint64_t n)
 {
     char api[500], body[100];
-    snprintf(api, sizeof(api), "$JS.API.CONSUMER.MSG.NEXT.%s.%s", r->stream, r->cname);
+    jg_subj_api("CONSUMER.MSG.NEXT", r->stream, r->cname, api, sizeof(api));
     snprintf(body, sizeof(body), "{\"batch\":%llu,\"expires\":%lld}", (unsigned long long)n,
              (long long)timeout_ms(r) * 1000000LL);
     jg_status st = jg_nats_publish_reply(r->app->nats, api, r->sink.reply, body, strlen(body));
@@ -330,7 +330,7 @@ static void on_created(void *ctx, jg_status st, natsMsg *msg)
     if (!r->sink_open || r->closed || r->failed) {
         /* abandoned meanwhile */
         if (st == JG_OK && r->cname[0]) {
-            snprintf(api, sizeof(api), "$JS.API.CONSUMER.DELETE.%s.%s", r->stream, r->cname);
+            jg_subj_api("CONSUMER.DELETE", r->stream, r->cname, api, sizeof(api));
             jg_nats_publish(r->app->nats, api, NULL, 0);
         }
         r->cname[0] = '\0';
@@ -521,12 +521,11 @@ out:
 
 /* --- single gets ----------------------------------------------------------------- */
 
-static void on_chunk(void *ctx, jg_status st, natsMsg *msg);
+static void on_chunk(void *ctx, jg_status st, struct jg_stored_msg *m);
 
 /* Sends what is due: a get, a consumer, a pull (lock held). */
 static void fetch_locked(struct jg_obj_reader *r)
 {
-    char body[400];
     if (r->closed || r->failed || r->creating)
         return;
     if (r->mode == M_PULL && r->scan) {
@@ -557,12 +556,29 @@ static void fetch_locked(struct jg_obj_reader *r)
     }
     if (r->inflight || done_locked(r) || r->qlen >= r->window)
         return;
-    snprintf(body, sizeof(body), "{\"seq\":%llu,\"next_by_subj\":\"%s\"}",
-             (unsigned long long)r->next_seq, r->subj);
+    /* the leader's, or a direct get from any replica; once the leader
+     * lacked a chunk (nats-server 2.9.10, see msgget.c), the rest comes
+     * from the replicas, starting with the one that answered last */
+    r->get = (struct jg_msgget){
+        .nats = r->app->nats,
+        .buckets = r->app->buckets,
+        .kind = JG_BUCKET_OBJ,
+        .stream = r->stream,
+        .subject = r->subj,
+        .seq = r->next_seq,
+        .next = true,
+        .leader = r->leader,
+        .replicas = r->replicas_direct,
+        .hop = r->hop,
+        .tries = !r->leader && r->replicas_direct ? 1 : 0,
+        .policy = JG_MSGGET_CHUNK,
+        .request_timeout_ms = r->app->cfg.request_timeout_ms,
+        .fn = on_chunk,
+        .ctx = r,
+    };
     r->inflight = true;
     r->refs++;
-    jg_status st = jg_nats_request_via(r->app->nats, r->leader ? 0 : r->hop, &r->req, r->api,
-                                       body, strlen(body), 0, on_chunk, r);
+    jg_status st = jg_msgget_start(&r->get);
     if (st != JG_OK) {
         r->inflight = false;
         r->refs--;
@@ -570,104 +586,58 @@ static void fetch_locked(struct jg_obj_reader *r)
     }
 }
 
-/* The single gets' API: the leader's, or a direct get from any replica. */
-static void set_api(struct jg_obj_reader *r)
+/* Takes the chunk out of a read's reply; JG_OK or a reason in why. */
+static jg_status take_chunk(struct jg_obj_reader *r, jg_status st, struct jg_stored_msg *m,
+                            struct rchunk *c, uint64_t *seq, char *why, size_t wl)
 {
-    snprintf(r->api, sizeof(r->api), "$JS.API.%s.%s",
-             r->leader ? "STREAM.MSG.GET" : "DIRECT.GET", r->stream);
-}
-
-/* Reads one reply into c; JG_OK or a reason in why. */
-static jg_status parse_chunk(struct jg_obj_reader *r, natsMsg *msg, struct rchunk *c,
-                             uint64_t *seq, char *why, size_t wl, bool *missing)
-{
-    if (!r->leader) {
-        int status = jg_nats_msg_status(msg);
-        if (status) {
-            snprintf(why, wl, status == 404 ? "chunks of the object are missing"
-                                            : "chunk read failed (status %d)", status);
-            *missing = status == 404;
-            natsMsg_Destroy(msg);
-            return JG_ERR_INTERNAL;
-        }
-        const char *s = jg_nats_msg_header(msg, "Nats-Sequence");
-        const char *subj = jg_nats_msg_header(msg, "Nats-Subject");
-        if (!s || jg_u64_parse(s, seq) != JG_OK || !subj || strcmp(subj, r->subj) != 0) {
-            snprintf(why, wl, "unexpected reply to a chunk read");
-            natsMsg_Destroy(msg);
-            return JG_ERR_INTERNAL;
-        }
-        c->msg = msg;
-        c->data = natsMsg_GetData(msg);
-        c->len = (size_t)natsMsg_GetDataLength(msg);
-        if (!c->data)
-            c->data = "";
-        return JG_OK;
-    }
-    cJSON *json = NULL;
-    int ecode = 0;
-    char desc[200] = "";
-    jg_status st = jg_js_reply_json(msg, &json, &ecode, desc, sizeof(desc));
-    if (st != JG_OK) {
-        snprintf(why, wl, ecode == 10037 ? "chunks of the object are missing" : "%s", desc);
-        *missing = ecode == 10037;
+    const struct jg_msgget *g = &r->get;
+    if (st == JG_ERR_KEY_NOT_FOUND)
+        snprintf(why, wl, "chunks of the object are missing");
+    else if (st != JG_OK && g->status)
+        snprintf(why, wl, "chunk read failed (status %d)", g->status);
+    else if (st != JG_OK && g->error_reply)
+        snprintf(why, wl, "%s", g->desc);
+    else if (st != JG_OK)
+        snprintf(why, wl, "%s", jg_status_title(st));
+    if (st != JG_OK)
         return st;
+    if (m->seq == 0 || !m->subject || strcmp(m->subject, r->subj) != 0) {
+        snprintf(why, wl, "unexpected reply to a chunk read");
+        jg_stored_msg_clear(m);
+        return JG_ERR_INTERNAL;
     }
-    const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
-    const cJSON *subj = cJSON_GetObjectItemCaseSensitive(m, "subject");
-    const cJSON *sq = cJSON_GetObjectItemCaseSensitive(m, "seq");
-    const cJSON *data = cJSON_GetObjectItemCaseSensitive(m, "data");
-    st = JG_ERR_INTERNAL;
-    snprintf(why, wl, "unexpected reply to a chunk read");
-    if (cJSON_IsString(subj) && strcmp(subj->valuestring, r->subj) == 0 && cJSON_IsNumber(sq)) {
-        *seq = (uint64_t)sq->valuedouble;
-        if (!cJSON_IsString(data)) {
-            c->buf = strdup("");
-            c->len = 0;
-            st = c->buf ? JG_OK : JG_ERR_NOMEM;
-        } else {
-            st = jg_base64_decode(data->valuestring, strlen(data->valuestring), false, &c->buf,
-                                  &c->len);
-        }
-        c->data = c->buf;
-    }
-    cJSON_Delete(json);
-    return st;
+    *seq = m->seq;
+    c->msg = m->msg;
+    c->buf = m->buf;
+    c->data = m->data;
+    c->len = m->len;
+    m->msg = NULL;
+    m->buf = NULL;
+    jg_stored_msg_clear(m);
+    return JG_OK;
 }
 
-static void on_chunk(void *ctx, jg_status st, natsMsg *msg)
+static void on_chunk(void *ctx, jg_status st, struct jg_stored_msg *m)
 {
     struct jg_obj_reader *r = ctx;
     struct rchunk c = {0};
     uint64_t seq = 0;
     char why[200] = "";
-    bool missing = false;
 
-    if (st == JG_OK)
-        st = parse_chunk(r, msg, &c, &seq, why, sizeof(why), &missing);
-    else
-        snprintf(why, sizeof(why), "%s", jg_status_title(st));
+    st = take_chunk(r, st, m, &c, &seq, why, sizeof(why));
     pthread_mutex_lock(&r->lock);
     r->inflight = false;
-    if (r->closed || r->failed) {
-        chunk_clear(&c);
-    } else if (st != JG_OK && missing && r->leader && r->replicas_direct) {
-        /* the leader lacks chunks a quorum stored (nats-server 2.9.10 can
-         * elect such a replica; see fetch_ask_replicas in src/kv/kv.c):
-         * the rest comes from the replicas by direct get */
+    if (!r->get.leader && r->leader)
         jg_debug("obj: the leader of '%s' lacks chunks of '%s': reading them from its replicas",
                  r->stream, r->subj);
-        r->leader = false;
-        set_api(r);
-        fetch_locked(r);
-    } else if (st != JG_OK && missing && r->replicas_direct && ++r->misses < JG_NATS_REPLICA_TRIES) {
-        /* that replica lacks it too: the next server's */
-        r->hop++;
-        fetch_locked(r);
+    r->leader = r->get.leader;
+    if (r->get.tries > 0)
+        r->hop = jg_msgget_hop(&r->get);
+    if (r->closed || r->failed) {
+        chunk_clear(&c);
     } else if (st != JG_OK) {
         fail_locked(r, why);
     } else {
-        r->misses = 0;
         accept_chunk(r, &c, seq);
         fetch_locked(r);
     }
@@ -752,8 +722,7 @@ jg_status jg_obj_reader_new(struct jg_app *app, const struct jg_bucket_info *bin
     r->leader = binfo->replicas > 1 || !binfo->allow_direct;
     r->replicas_direct = binfo->replicas > 1 && binfo->allow_direct;
     jg_js_stream_name(JG_BUCKET_OBJ, binfo->name, r->stream, sizeof(r->stream));
-    set_api(r);
-    snprintf(r->subj, sizeof(r->subj), "$O.%s.C.%s", binfo->name, info->nuid);
+    jg_subj_obj_chunks(binfo->name, info->nuid, r->subj, sizeof(r->subj));
     r->size = info->size;
     r->nchunks = info->chunks;
     r->verify = start == 0 && len == info->size;

@@ -293,7 +293,7 @@ test('the server jetgate is connected to frozen (SIGSTOP): jetgate moves to anot
 // A leader's "not found" on a replicated bucket is asked again of each
 // replica by direct get, through a side connection to each other server (a
 // leader elected before it applied every write may answer it wrongly, see
-// fetch_ask_replicas in src/kv/kv.c): a key or object that was never written
+// W1 in src/nats/msgget.c): a key or object that was never written
 // still answers 404, at once, after asking the two other servers.
 test('replicated buckets after writes: what was never written answers 404 at once', async () => {
   const { jg, bucket } = await setup();

@@ -203,7 +203,7 @@ START_TEST(test_kv_bucket_cfg_parse)
 }
 END_TEST
 
-/* http/bucketm.c: the stream configuration text sent for KV (and object)
+/* nats/bucketm.c: the stream configuration text sent for KV (and object)
  * buckets writes integers as integer literals */
 START_TEST(test_bucketm_config_text)
 {
@@ -228,6 +228,68 @@ START_TEST(test_bucketm_config_text)
 }
 END_TEST
 
+/* kv/bucket.c: random bucket configurations map onto a stream config that
+ * holds what they ask (cfg_same), whose status reports them, and that an
+ * update with the same fields leaves the same; the storage cannot change. */
+START_TEST(test_kv_bucket_mapping)
+{
+    srand(11);
+    for (int round = 0; round < 300; round++) {
+        struct jg_kv_bucket_cfg c;
+        char body[400], why[200];
+        int64_t history = 1 + rand() % 64, ttl = (int64_t)(rand() % 5) * 60000000000LL;
+        int64_t mvs = rand() % 2 ? -1 : 1 + rand() % 100000;
+        int64_t mb = rand() % 2 ? -1 : 1000000LL * (1 + rand() % 1000);
+        const char *storage = rand() % 2 ? "file" : "memory";
+        snprintf(body, sizeof(body),
+                 "{\"history\":%lld,\"ttl\":%lld,\"max_value_size\":%lld,\"max_bytes\":%lld,"
+                 "\"storage\":\"%s\",\"description\":\"d%d\"}",
+                 (long long)history, (long long)ttl, (long long)mvs, (long long)mb, storage, round);
+        memset(&c, 0, sizeof(c));
+        ck_assert_int_eq(jg_kv_bucket_cfg_parse(body, strlen(body), &c, why, sizeof(why)), JG_OK);
+        char *text = jg_kv_stream_config("b", &c);
+        cJSON *cfg = cJSON_Parse(text);
+        free(text);
+        ck_assert_ptr_nonnull(cfg);
+        ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cfg, "name")->valuestring, "KV_b");
+        ck_assert(jg_kv_bucket_cfg_same(cfg, &c));
+        int64_t dw = (int64_t)cJSON_GetObjectItemCaseSensitive(cfg, "duplicate_window")->valuedouble;
+        ck_assert(dw > 0 && dw <= 120000000000LL && (ttl == 0 || dw <= ttl));
+
+        cJSON *si = cJSON_CreateObject();
+        cJSON_AddItemToObject(si, "config", cJSON_Duplicate(cfg, true));
+        cJSON *st = jg_kv_bucket_status_json("b", si);
+        ck_assert_int_eq((int64_t)cJSON_GetObjectItemCaseSensitive(st, "history")->valuedouble, history);
+        ck_assert_int_eq((int64_t)cJSON_GetObjectItemCaseSensitive(st, "ttl")->valuedouble, ttl);
+        ck_assert_int_eq((int64_t)cJSON_GetObjectItemCaseSensitive(st, "max_value_size")->valuedouble, mvs);
+        ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(st, "storage")->valuestring, storage);
+        cJSON_Delete(st);
+        cJSON_Delete(si);
+
+        /* the same fields again: nothing changes */
+        ck_assert_int_eq(jg_kv_bucket_cfg_update(cfg, &c, why, sizeof(why)), JG_OK);
+        ck_assert(jg_kv_bucket_cfg_same(cfg, &c));
+        /* another history: no longer the same, until updated */
+        struct jg_kv_bucket_cfg c2 = {0};
+        c2.has_history = true;
+        c2.history = history % 64 + 1;
+        c.history = c2.history;
+        ck_assert(!jg_kv_bucket_cfg_same(cfg, &c));
+        ck_assert_int_eq(jg_kv_bucket_cfg_update(cfg, &c2, why, sizeof(why)), JG_OK);
+        ck_assert(jg_kv_bucket_cfg_same(cfg, &c));
+        /* the storage is fixed */
+        struct jg_kv_bucket_cfg c3 = {0};
+        c3.has_storage = true;
+        strcpy(c3.storage, strcmp(storage, "file") == 0 ? "memory" : "file");
+        why[0] = '\0';
+        ck_assert_int_eq(jg_kv_bucket_cfg_update(cfg, &c3, why, sizeof(why)), JG_ERR_INVALID_CONFIG);
+        ck_assert(why[0] != '\0');
+        cJSON_Delete(cfg);
+        jg_kv_bucket_cfg_done(&c);
+    }
+}
+END_TEST
+
 static Suite *kv_suite(void)
 {
     Suite *s = suite_create("kv");
@@ -241,6 +303,7 @@ static Suite *kv_suite(void)
     tcase_add_test(tc, test_kv_etag_list_match);
     tcase_add_test(tc, test_kv_bucket_cfg_parse);
     tcase_add_test(tc, test_bucketm_config_text);
+    tcase_add_test(tc, test_kv_bucket_mapping);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -2,11 +2,13 @@
  * names, meta JSON, digests, Range and Content-Digest parsing, bucket
  * configuration. */
 #include "check_main.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <nettle/sha2.h>
 
+#include "nats/subjects.h"
 #include "obj/obj.h"
 
 START_TEST(test_obj_names)
@@ -258,6 +260,111 @@ START_TEST(test_obj_etag_list_matches)
 }
 END_TEST
 
+/* The PATCH merge, without a server: names, descriptions, header names
+ * made canonical, null removing, errors leaving a reason. */
+START_TEST(test_obj_apply_patch)
+{
+    struct jg_obj_info info = {0};
+    char why[200];
+    info.name = strdup("a");
+    cJSON *p = cJSON_Parse("{\"name\":\"b/c\",\"description\":\"d\","
+                           "\"headers\":{\"content-type\":\"text/plain\",\"x-a\":[\"1\",\"2\"]},"
+                           "\"metadata\":{\"k\":\"v\"}}");
+    ck_assert_int_eq(jg_obj_info_apply_patch(&info, p, why, sizeof(why)), JG_OK);
+    cJSON_Delete(p);
+    ck_assert_str_eq(info.name, "b/c");
+    ck_assert_str_eq(info.description, "d");
+    const cJSON *ct = cJSON_GetObjectItemCaseSensitive(info.headers, "Content-Type");
+    ck_assert(cJSON_IsArray(ct) && cJSON_GetArraySize(ct) == 1);
+    ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(info.headers, "X-A")), 2);
+    ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(info.metadata, "k")->valuestring, "v");
+
+    /* null removes: a field, one entry, and an emptied object goes */
+    p = cJSON_Parse("{\"description\":null,\"headers\":{\"X-A\":null},\"metadata\":{\"k\":null}}");
+    ck_assert_int_eq(jg_obj_info_apply_patch(&info, p, why, sizeof(why)), JG_OK);
+    cJSON_Delete(p);
+    ck_assert_ptr_null(info.description);
+    ck_assert_ptr_null(cJSON_GetObjectItemCaseSensitive(info.headers, "X-A"));
+    ck_assert_ptr_nonnull(cJSON_GetObjectItemCaseSensitive(info.headers, "Content-Type"));
+    ck_assert_ptr_null(info.metadata);
+
+    static const struct {
+        const char *patch;
+        jg_status st;
+    } bad[] = {
+        {"{\"name\":\"\"}", JG_ERR_INVALID_NAME},
+        {"{\"name\":3}", JG_ERR_INVALID_NAME},
+        {"{\"description\":1}", JG_ERR_INVALID_PARAMETER},
+        {"{\"headers\":[]}", JG_ERR_INVALID_PARAMETER},
+        {"{\"headers\":{\"a b\":\"x\"}}", JG_ERR_INVALID_PARAMETER},
+        {"{\"headers\":{\"a\":\"x\\ny\"}}", JG_ERR_INVALID_PARAMETER},
+        {"{\"headers\":{\"a\":[1]}}", JG_ERR_INVALID_PARAMETER},
+        {"{\"metadata\":{\"a\":1}}", JG_ERR_INVALID_PARAMETER},
+        {"{\"size\":1}", JG_ERR_INVALID_PARAMETER},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        p = cJSON_Parse(bad[i].patch);
+        ck_assert_ptr_nonnull(p);
+        why[0] = '\0';
+        ck_assert_int_eq(jg_obj_info_apply_patch(&info, p, why, sizeof(why)), bad[i].st);
+        ck_assert(why[0] != '\0');
+        cJSON_Delete(p);
+    }
+
+    /* random rounds against a model: metadata set and removed key by key */
+    srand(7);
+    bool model[8] = {0};
+    for (int round = 0; round < 500; round++) {
+        char body[64];
+        int k = rand() % 8;
+        bool set = rand() % 2;
+        snprintf(body, sizeof(body), set ? "{\"metadata\":{\"m%d\":\"v%d\"}}" : "{\"metadata\":{\"m%d\":null}}",
+                 k, round);
+        p = cJSON_Parse(body);
+        ck_assert_int_eq(jg_obj_info_apply_patch(&info, p, why, sizeof(why)), JG_OK);
+        cJSON_Delete(p);
+        model[k] = set;
+        int n = 0;
+        for (int j = 0; j < 8; j++) {
+            char name[8];
+            snprintf(name, sizeof(name), "m%d", j);
+            ck_assert_int_eq(cJSON_GetObjectItemCaseSensitive(info.metadata, name) != NULL, model[j]);
+            n += model[j];
+        }
+        ck_assert_int_eq(info.metadata ? cJSON_GetArraySize(info.metadata) : 0, n);
+    }
+    cJSON_Delete(info.headers);
+    cJSON_Delete(info.metadata);
+    free(info.name);
+    free(info.description);
+}
+END_TEST
+
+/* nats/subjects.c: the layout of the official clients */
+START_TEST(test_subjects)
+{
+    char out[200];
+    jg_js_stream_name(JG_BUCKET_KV, "b", out, sizeof(out));
+    ck_assert_str_eq(out, "KV_b");
+    jg_js_stream_name(JG_BUCKET_OBJ, "b", out, sizeof(out));
+    ck_assert_str_eq(out, "OBJ_b");
+    jg_subj_kv_key("b", "a.c", out, sizeof(out));
+    ck_assert_str_eq(out, "$KV.b.a.c");
+    ck_assert_uint_eq(jg_subj_kv_prefix("b", out, sizeof(out)), 6);
+    ck_assert_str_eq(out, "$KV.b.");
+    jg_subj_obj_chunks("b", "N1", out, sizeof(out));
+    ck_assert_str_eq(out, "$O.b.C.N1");
+    jg_subj_obj_meta("b", ">", out, sizeof(out));
+    ck_assert_str_eq(out, "$O.b.M.>");
+    jg_subj_api("STREAM.INFO", "OBJ_b", NULL, out, sizeof(out));
+    ck_assert_str_eq(out, "$JS.API.STREAM.INFO.OBJ_b");
+    jg_subj_api("CONSUMER.DELETE", "OBJ_b", "c1", out, sizeof(out));
+    ck_assert_str_eq(out, "$JS.API.CONSUMER.DELETE.OBJ_b.c1");
+    jg_subj_obj_meta("bucket", "0123456789", out, 10); /* truncated, terminated */
+    ck_assert_str_eq(out, "$O.bucket");
+}
+END_TEST
+
 static Suite *obj_suite(void)
 {
     Suite *s = suite_create("obj");
@@ -272,6 +379,8 @@ static Suite *obj_suite(void)
     tcase_add_test(tc, test_obj_content_digest);
     tcase_add_test(tc, test_obj_bucket_config);
     tcase_add_test(tc, test_obj_etag_list_matches);
+    tcase_add_test(tc, test_obj_apply_patch);
+    tcase_add_test(tc, test_subjects);
     suite_add_tcase(s, tc);
     return s;
 }

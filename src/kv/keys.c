@@ -1,0 +1,312 @@
+/* keys.c - what reads every key of a bucket: key listings and the purge
+ * of delete markers (see kv.h).  Both scan the last message of every key
+ * with a headers-only consumer on a worker thread (nats/scan.h) and go on
+ * from the scan's end on the loop thread. */
+#include "autoconfig.h"
+#include "kv/kv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "nats/conn.h"
+#include "nats/js.h"
+#include "nats/scan.h"
+#include "nats/subjects.h"
+#include "util.h"
+
+#define MAX_KEY_LEN JG_KV_MAX_KEY_LEN
+
+/* --- scan: the last message of every key, on a worker thread ----------- */
+
+struct scan;
+/* Called for each current message (headers only) of the scan. */
+typedef void (*scan_item_fn)(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts_ns);
+typedef void (*scan_done_fn)(struct scan *s, jg_status st);
+
+struct scan {
+    struct jg_app *app;
+    char *bucket;
+    char stream[300];
+    char filter_subject[MAX_KEY_LEN + 300];
+    struct jg_nats_req lookup;
+    scan_item_fn item;
+    scan_done_fn done;
+    void *ctx;
+    jg_status st;                /* the scan's outcome, for scan_done */
+    struct jg_loop_task task;
+};
+
+static void scan_free(struct scan *s)
+{
+    free(s->bucket);
+    free(s);
+}
+
+static void scan_msg(void *ctx, natsMsg *m, uint64_t seq, int64_t ts)
+{
+    struct scan *s = ctx;
+    const char *subj = natsMsg_GetSubject(m);
+    char prefix[300];
+    size_t pl = jg_subj_kv_prefix(s->bucket, prefix, sizeof(prefix));
+    if (strlen(subj) > pl)
+        s->item(s, subj + pl, jg_kv_op_from_header(jg_nats_msg_header(m, "KV-Operation")), ts);
+}
+
+/* The end of a scan, back on the loop thread. */
+static void scan_done(void *arg)
+{
+    struct scan *s = arg;
+    JG_ASSERT_LOOP_THREAD(s->app->nats);
+    s->done(s, s->st);
+    scan_free(s);
+}
+
+/* The scan itself, on a worker thread: blocking calls. */
+static void scan_work(void *arg)
+{
+    struct scan *s = arg;
+    s->st = jg_scan_last_per_subject(s->app->nats, s->stream, s->filter_subject, true,
+                                     s->app->cfg.request_timeout_ms, scan_msg, s);
+    jg_nats_post(s->app->nats, &s->task, scan_done, s);
+}
+
+static void scan_bucket(void *ctx, jg_status st, const struct jg_bucket_info *info)
+{
+    struct scan *s = ctx;
+    if (st == JG_OK && (st = jg_scan_spawn(scan_work, s)) == JG_OK)
+        return;
+    s->done(s, st);
+    scan_free(s);
+}
+
+static void scan_start(struct jg_app *app, const char *bucket, const char *filter,
+                       scan_item_fn item, scan_done_fn done, void *ctx)
+{
+    struct scan *s = calloc(1, sizeof(*s));
+    if (!s || !(s->bucket = strdup(bucket))) {
+        free(s);
+        struct scan tmp = {.ctx = ctx};
+        done(&tmp, JG_ERR_NOMEM);
+        return;
+    }
+    s->app = app;
+    s->item = item;
+    s->done = done;
+    s->ctx = ctx;
+    jg_js_stream_name(JG_BUCKET_KV, bucket, s->stream, sizeof(s->stream));
+    jg_subj_kv_key(bucket, filter ? filter : ">", s->filter_subject, sizeof(s->filter_subject));
+    jg_buckets_lookup(app->buckets, JG_BUCKET_KV, bucket, &s->lookup, scan_bucket, s);
+}
+
+/* --- keys --------------------------------------------------------------- */
+
+struct keys_op {
+    char **filters, **prefixes;  /* NULL-terminated copies */
+    char **scope;                /* access limit (jg_auth_scope), NULL for none */
+    bool match_here;
+    struct jg_buf json;
+    size_t n;
+    jg_kv_keys_fn fn;
+    void *ctx;
+};
+
+
+
+static void json_str(struct jg_buf *b, const char *s)
+{
+    jg_buf_append(b, "\"", 1);
+    for (const char *p = s; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            jg_buf_append(b, e, 2);
+        } else if (c < 0x20) {
+            jg_buf_printf(b, "\\u%04x", c);
+        } else {
+            jg_buf_append(b, p, 1);
+        }
+    }
+    jg_buf_append(b, "\"", 1);
+}
+
+static bool keys_wanted(struct keys_op *k, const char *key)
+{
+    if (!jg_auth_scope_allows(k->scope, key))
+        return false;
+    if (!k->match_here)
+        return true;
+    bool f_ok = !k->filters[0], p_ok = !k->prefixes[0];
+    for (size_t i = 0; !f_ok && k->filters[i]; i++)
+        f_ok = jg_kv_filter_match(k->filters[i], key);
+    for (size_t i = 0; !p_ok && k->prefixes[i]; i++)
+        p_ok = strncmp(key, k->prefixes[i], strlen(k->prefixes[i])) == 0;
+    return f_ok && p_ok;
+}
+
+static void keys_item(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts)
+{
+    struct keys_op *k = s->ctx;
+    if (op != JG_KV_PUT || !keys_wanted(k, key))
+        return;
+    if (k->n++)
+        jg_buf_append(&k->json, ",", 1);
+    json_str(&k->json, key);
+}
+
+static void keys_done(struct scan *s, jg_status st)
+{
+    struct keys_op *k = s->ctx;
+    size_t len = 0;
+    char *json = NULL;
+    if (st == JG_OK) {
+        jg_buf_append(&k->json, "]", 1);
+        json = jg_buf_take(&k->json, &len);
+    }
+    jg_kv_keys_fn fn = k->fn;
+    void *fctx = k->ctx;
+    jg_buf_done(&k->json);
+    jg_strv_free(k->filters);
+    jg_strv_free(k->prefixes);
+    jg_strv_free(k->scope);
+    free(k);
+    fn(fctx, st, json, len);
+}
+
+void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
+                char *const *scope, jg_kv_keys_fn fn, void *ctx)
+{
+    struct keys_op *k = calloc(1, sizeof(*k));
+    if (!k || !(k->filters = jg_strv_dup(filters)) || !(k->prefixes = jg_strv_dup(prefixes)) ||
+        (scope && !(k->scope = jg_strv_dup(scope)))) {
+        if (k) {
+            jg_strv_free(k->filters);
+            jg_strv_free(k->prefixes);
+            jg_strv_free(k->scope);
+            free(k);
+        }
+        fn(ctx, JG_ERR_NOMEM, NULL, 0);
+        return;
+    }
+    k->fn = fn;
+    k->ctx = ctx;
+    jg_buf_init(&k->json);
+    jg_buf_append(&k->json, "[", 1);
+    /* one filter and no prefix: let the server filter; else match here */
+    const char *server_filter = NULL;
+    if (k->filters[0] && !k->filters[1] && !k->prefixes[0])
+        server_filter = k->filters[0];
+    else
+        k->match_here = k->filters[0] || k->prefixes[0];
+    scan_start(app, bucket, server_filter, keys_item, keys_done, k);
+}
+
+/* --- purge deletes ------------------------------------------------------ */
+
+struct purge_op {
+    struct jg_app *app;
+    char *bucket;
+    char stream[300];
+    int64_t older_than_ns;
+    int64_t now_ns;
+    struct {
+        char *key;
+        int keep;
+    } *items;
+    size_t n, cap, next;
+    struct jg_nats_req req;
+    jg_kv_done_fn fn;
+    void *ctx;
+};
+
+static void purge_finish(struct purge_op *p, jg_status st, const char *detail)
+{
+    jg_kv_done_fn fn = p->fn;
+    void *fctx = p->ctx;
+    for (size_t i = 0; i < p->n; i++)
+        free(p->items[i].key);
+    free(p->items);
+    free(p->bucket);
+    free(p);
+    fn(fctx, st, detail);
+}
+
+static void purge_next(struct purge_op *p);
+
+static void on_purged(void *ctx, jg_status st, uint64_t count)
+{
+    struct purge_op *p = ctx;
+    (void)count;
+    if (st != JG_OK) {
+        purge_finish(p, st, "");
+        return;
+    }
+    purge_next(p);
+}
+
+/* Each marker's subject: all of it, or (keep 1) all but the marker, by a
+ * filtered purge even on replicated buckets: KV streams deny message
+ * deletion (as every KV client creates them), so the one-deletion-per-
+ * message way of jg_js_remove_subject is closed, and nats-server before
+ * 2.9.18 replays this purge on a restarting replica as the removal of
+ * everything before it (see the README). */
+static void purge_next(struct purge_op *p)
+{
+    char subj[MAX_KEY_LEN + 300];
+    if (p->next >= p->n) {
+        purge_finish(p, JG_OK, "");
+        return;
+    }
+    size_t i = p->next++;
+    jg_subj_kv_key(p->bucket, p->items[i].key, subj, sizeof(subj));
+    jg_js_remove_subject(p->app->nats, p->stream, subj, false, p->items[i].keep > 0, on_purged, p);
+}
+
+static void purge_item(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts)
+{
+    struct purge_op *p = s->ctx;
+    if (op == JG_KV_PUT)
+        return;
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 16;
+        void *n = realloc(p->items, cap * sizeof(*p->items));
+        if (!n)
+            return;
+        p->items = n;
+        p->cap = cap;
+    }
+    p->items[p->n].key = strdup(key);
+    if (!p->items[p->n].key)
+        return;
+    p->items[p->n].keep = p->older_than_ns > 0 && p->now_ns - ts < p->older_than_ns ? 1 : 0;
+    p->n++;
+}
+
+static void purge_scanned(struct scan *s, jg_status st)
+{
+    struct purge_op *p = s->ctx;
+    if (st != JG_OK) {
+        purge_finish(p, st, "");
+        return;
+    }
+    purge_next(p);
+}
+
+void jg_kv_purge_deletes(struct jg_app *app, const char *bucket, int64_t older_than_ns,
+                         jg_kv_done_fn fn, void *ctx)
+{
+    struct purge_op *p = calloc(1, sizeof(*p));
+    if (!p || !(p->bucket = strdup(bucket))) {
+        free(p);
+        fn(ctx, JG_ERR_NOMEM, "");
+        return;
+    }
+    p->app = app;
+    p->older_than_ns = older_than_ns;
+    p->now_ns = jg_realtime_ns();
+    p->fn = fn;
+    p->ctx = ctx;
+    jg_js_stream_name(JG_BUCKET_KV, bucket, p->stream, sizeof(p->stream));
+    scan_start(app, bucket, NULL, purge_item, purge_scanned, p);
+}

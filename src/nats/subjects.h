@@ -1,0 +1,29 @@
+/* subjects.h - the stream names and subjects of KV and object buckets, as
+ * the official clients lay them out (NATS ADR-8 for KV, ADR-20 for the
+ * object store), and the JetStream API subjects jetgate sends to: the one
+ * place that formats them.  Pure; out is always terminated (truncated when
+ * too small). */
+#ifndef JG_NATS_SUBJECTS_H
+#define JG_NATS_SUBJECTS_H
+
+#include <stddef.h>
+
+/* Stream names: "KV_<bucket>" and "OBJ_<bucket>". */
+#define JG_SUBJ_KV_STREAM_PREFIX "KV_"
+#define JG_SUBJ_OBJ_STREAM_PREFIX "OBJ_"
+
+/* "$KV.<bucket>.<key>"; key may be a filter ("a.*", ">"). */
+void jg_subj_kv_key(const char *bucket, const char *key, char *out, size_t outlen);
+/* "$KV.<bucket>.": what precedes a key; returns its length. */
+size_t jg_subj_kv_prefix(const char *bucket, char *out, size_t outlen);
+/* "$O.<bucket>.C.<nuid>": an object's chunks (nuid ">": every chunk). */
+void jg_subj_obj_chunks(const char *bucket, const char *nuid, char *out, size_t outlen);
+/* "$O.<bucket>.M.<encoded name>": an object's meta (jg_obj_name_encode;
+ * ">": every meta). */
+void jg_subj_obj_meta(const char *bucket, const char *enc_name, char *out, size_t outlen);
+/* A JetStream API subject: "$JS.API.<api>.<stream>", with name
+ * "$JS.API.<api>.<stream>.<name>" (e.g. api "CONSUMER.DELETE", name the
+ * consumer). */
+void jg_subj_api(const char *api, const char *stream, const char *name, char *out, size_t outlen);
+
+#endif
