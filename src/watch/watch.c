@@ -35,8 +35,10 @@
 #include "nats/conn.h"
 #include "nats/js.h"
 
-#define HB_NS 5000000000LL      /* idle heartbeat asked of the server */
-#define HB_MISSED_MS 16000      /* no message nor heartbeat this long: recreate */
+#define HB_NS 2000000000LL      /* idle heartbeat asked of the server */
+#define HB_MISSED_MS 5000       /* no message nor heartbeat this long: recreate (the
+                                 * last resort when a bucket's deletion went unseen) */
+#define INACTIVE_NS 5000000000LL /* the server drops a consumer nobody reads this long */
 #define CREATE_TIMEOUT_MS 5000
 #define TICK_MAX_MS 1000
 #define RING_MAX 256            /* recent events a shared feed keeps for joiners */
@@ -191,6 +193,21 @@ struct addr_slot {
     int64_t count;
 };
 
+/* A client asked to delete a stream that feeds read: STREAM.INFO asks,
+ * CHECK_TRIES at most, until the stream is gone (its feeds end) or still
+ * there after the last.  Waiting in eng.checks (eng.lock) or in flight
+ * (owned by the request). */
+#define CHECK_TRIES 6
+static const int check_delay_ms[CHECK_TRIES] = {0, 50, 200, 500, 1200, 2500};
+
+struct stream_check {
+    struct stream_check *next;
+    char stream[300];
+    int tries;               /* asks sent */
+    int64_t due_ms;
+    struct jg_nats_req nreq;
+};
+
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -203,7 +220,9 @@ static struct {
     int64_t open, reserved, nfeeds;
     struct addr_slot *addrs; /* open hash, ADDR_SLOTS */
     uint64_t reconnects_seen;
-    natsSubscription *adv;
+    natsSubscription *adv, *cadv; /* stream and consumer deletion advisories */
+    natsSubscription *delreq;     /* stream deletion requests */
+    struct stream_check *checks;  /* waiting for their time */
     struct ev *keepalive;
     atomic_uint_fast64_t events, overflows, resets, restarts;
 } eng = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
@@ -702,13 +721,14 @@ static char *consumer_config(struct feed *f, const char *deliver, const char *na
         cJSON_AddBoolToObject(cfg, "headers_only", true);
     cJSON_AddBoolToObject(cfg, "mem_storage", true);
     cJSON_AddNumberToObject(cfg, "num_replicas", 1);
-    cJSON_AddNumberToObject(cfg, "inactive_threshold", (double)HB_NS);
+    cJSON_AddNumberToObject(cfg, "inactive_threshold", (double)INACTIVE_NS);
     char *body = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
     return body;
 }
 
 static void init_check_done(struct feed *f, struct wakes *wk);
+static void stream_gone(const char *stream);
 
 static void on_created(void *ctx, jg_status st, natsMsg *msg)
 {
@@ -718,7 +738,7 @@ static void on_created(void *ctx, jg_status st, natsMsg *msg)
     cJSON *json = NULL;
     int err = 0;
     char desc[256] = "";
-    bool join = false;
+    bool join = false, gone = false;
 
     if (st == JG_OK)
         st = jg_js_reply_json(msg, &json, &err, desc, sizeof(desc));
@@ -737,6 +757,7 @@ static void on_created(void *ctx, jg_status st, natsMsg *msg)
             f->dead = true;
             feed_fail_watchers(f, "bucket_not_found", &wk);
             feed_unsubscribe(f);
+            gone = true;
         } else {
             /* timeout, disconnect, ...: the engine thread tries again */
             feed_drop_consumer(f);
@@ -762,6 +783,8 @@ out:
     wakes_run(&wk);
     if (join)
         try_join(f);
+    if (gone)
+        stream_gone(f->stream); /* the other feeds of the bucket may have heard nothing */
     feed_unref(f);
     free(op);
 }
@@ -1196,30 +1219,182 @@ void jg_watch_unreserve(struct jg_app *app, const char *addr)
 
 /* --- engine thread ---------------------------------------------------------- */
 
+/* The stream is gone: every feed on it ends its watchers with
+ * bucket_not_found (no lock held). */
+static void stream_gone(const char *stream)
+{
+    struct wakes wk = {0};
+    pthread_mutex_lock(&eng.lock);
+    for (struct feed *f = eng.feeds; f; f = f->lnext) {
+        pthread_mutex_lock(&f->lock);
+        if (!f->dead && strcmp(f->stream, stream) == 0) {
+            f->dead = true;
+            feed_fail_watchers(f, "bucket_not_found", &wk);
+            feed_unsubscribe(f);
+            f->shared = false;
+        }
+        pthread_mutex_unlock(&f->lock);
+    }
+    pthread_mutex_unlock(&eng.lock);
+    wakes_run(&wk);
+}
+
+/* Best effort only: nats-server 2.9 queues this advisory after closing the
+ * stream's send loop and often drops it. */
 static void on_stream_deleted(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
                               void *closure)
 {
     const char *subj = natsMsg_GetSubject(msg);
     const char *stream = strrchr(subj, '.');
-    struct wakes wk = {0};
+    (void)nc;
+    (void)sub;
+    (void)closure;
     if (stream) {
-        stream++;
-        jg_debug("watch: stream '%s' deleted", stream);
-        pthread_mutex_lock(&eng.lock);
-        for (struct feed *f = eng.feeds; f; f = f->lnext) {
-            pthread_mutex_lock(&f->lock);
-            if (!f->dead && strcmp(f->stream, stream) == 0) {
-                f->dead = true;
-                feed_fail_watchers(f, "bucket_not_found", &wk);
-                feed_unsubscribe(f);
-                f->shared = false;
-            }
-            pthread_mutex_unlock(&f->lock);
+        jg_debug("watch: stream '%s' deleted", stream + 1);
+        stream_gone(stream + 1);
+    }
+    natsMsg_Destroy(msg);
+}
+
+/* The server deleted a consumer.  When it is the current consumer of a
+ * feed, the feed did not ask for it: the bucket is being deleted or someone
+ * removed the consumer.  A new consumer tells which: its creation fails with
+ * "stream not found" and every feed of the bucket ends (stream_gone), or it
+ * goes on from the last revision handled.  These advisories can be dropped
+ * too (the same send loop); a feed that hears nothing ends after
+ * HB_MISSED_MS without a heartbeat. */
+static void on_consumer_deleted(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+                                void *closure)
+{
+    /* $JS.EVENT.ADVISORY.CONSUMER.DELETED.<stream>.<consumer> */
+    static const char pre[] = "$JS.EVENT.ADVISORY.CONSUMER.DELETED.";
+    const char *subj = natsMsg_GetSubject(msg), *dot;
+    char stream[300];
+    (void)nc;
+    (void)sub;
+    (void)closure;
+    if (strncmp(subj, pre, sizeof(pre) - 1) != 0)
+        goto out;
+    subj += sizeof(pre) - 1;
+    dot = strchr(subj, '.');
+    if (!dot || (size_t)(dot - subj) >= sizeof(stream) || !dot[1])
+        goto out;
+    memcpy(stream, subj, (size_t)(dot - subj));
+    stream[dot - subj] = '\0';
+    pthread_mutex_lock(&eng.lock);
+    for (struct feed *f = eng.feeds; f; f = f->lnext) {
+        pthread_mutex_lock(&f->lock);
+        if (!f->dead && f->name[0] && strcmp(f->name, dot + 1) == 0 &&
+            strcmp(f->stream, stream) == 0) {
+            f->need_create = true;
+            feed_restart_locked(f, "consumer deleted by the server");
         }
+        pthread_mutex_unlock(&f->lock);
+    }
+    pthread_mutex_unlock(&eng.lock);
+out:
+    natsMsg_Destroy(msg);
+}
+
+/* A feed not yet ended reads stream (eng.lock held)? */
+static bool stream_watched(const char *stream)
+{
+    for (struct feed *f = eng.feeds; f; f = f->lnext)
+        if (!f->dead && strcmp(f->stream, stream) == 0)
+            return true;
+    return false;
+}
+
+/* Queues c to be sent check_delay_ms[c->tries] from now (eng.lock held). */
+static void check_queue(struct stream_check *c)
+{
+    c->due_ms = jg_now_ms() + check_delay_ms[c->tries];
+    c->next = eng.checks;
+    eng.checks = c;
+    pthread_cond_signal(&eng.cond);
+}
+
+static void on_check(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct stream_check *c = ctx;
+    cJSON *json = NULL;
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, NULL, 0);
+    else
+        natsMsg_Destroy(msg);
+    cJSON_Delete(json);
+    if (st == JG_ERR_BUCKET_NOT_FOUND) {
+        jg_debug("watch: stream '%s' deleted", c->stream);
+        stream_gone(c->stream);
+        free(c);
+        return;
+    }
+    pthread_mutex_lock(&eng.lock);
+    if (!eng.stop && c->tries < CHECK_TRIES && stream_watched(c->stream)) {
+        check_queue(c);
+        c = NULL;
+    }
+    pthread_mutex_unlock(&eng.lock);
+    free(c);
+}
+
+/* Sends the checks that are due (eng.lock held); returns the time until the
+ * next one, or TICK_MAX_MS. */
+static int64_t checks_run(int64_t now)
+{
+    int64_t next = TICK_MAX_MS;
+    struct stream_check **pp = &eng.checks;
+    while (*pp) {
+        struct stream_check *c = *pp;
+        if (c->due_ms > now) {
+            if (c->due_ms - now < next)
+                next = c->due_ms - now;
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
+        char api[400];
+        snprintf(api, sizeof(api), "STREAM.INFO.%s", c->stream);
+        c->tries++;
+        if (!nats_usable(eng.app) ||
+            jg_js_api(eng.app->nats, &c->nreq, api, NULL, 0, on_check, c) != JG_OK)
+            free(c); /* NATS away: the reconnect re-creates every consumer */
+    }
+    return next;
+}
+
+/* A client asked to delete a stream.  nats-server may drop the deletion
+ * advisories (on_stream_deleted, on_consumer_deleted) but not a client's
+ * request: the feeds of the stream ask for it until it is gone.  The
+ * request is seen before the server acts on it, hence the repeated asks. */
+static void on_stream_delete_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+                                     void *closure)
+{
+    static const char pre[] = "$JS.API.STREAM.DELETE.";
+    const char *subj = natsMsg_GetSubject(msg);
+    (void)nc;
+    (void)sub;
+    (void)closure;
+    if (strncmp(subj, pre, sizeof(pre) - 1) == 0 && subj[sizeof(pre) - 1]) {
+        subj += sizeof(pre) - 1;
+        pthread_mutex_lock(&eng.lock);
+        bool dup = false;
+        for (struct stream_check *c = eng.checks; c && !dup; c = c->next)
+            if (strcmp(c->stream, subj) == 0) {
+                c->tries = 0; /* asked again: start over */
+                c->due_ms = jg_now_ms();
+                dup = true;
+            }
+        struct stream_check *c = NULL;
+        if (!dup && !eng.stop && strlen(subj) < sizeof(c->stream) && stream_watched(subj) &&
+            (c = calloc(1, sizeof(*c)))) {
+            snprintf(c->stream, sizeof(c->stream), "%s", subj);
+            check_queue(c);
+        }
+        pthread_cond_signal(&eng.cond);
         pthread_mutex_unlock(&eng.lock);
     }
     natsMsg_Destroy(msg);
-    wakes_run(&wk);
 }
 
 static void engine_tick(struct wakes *wk)
@@ -1287,6 +1462,9 @@ static void *engine_main(void *arg)
             tick = TICK_MAX_MS;
         if (tick < 20)
             tick = 20;
+        int64_t until_check = checks_run(jg_now_ms());
+        if (until_check < tick)
+            tick = until_check < 1 ? 1 : until_check;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += tick / 1000;
@@ -1315,7 +1493,11 @@ static jg_status engine_start(struct jg_app *app)
     jg_nats_get_stats(app->nats, &ns);
     eng.reconnects_seen = ns.reconnects;
     if (natsConnection_Subscribe(&eng.adv, eng.nc, "$JS.EVENT.ADVISORY.STREAM.DELETED.*",
-                                 on_stream_deleted, NULL) != NATS_OK)
+                                 on_stream_deleted, NULL) != NATS_OK ||
+        natsConnection_Subscribe(&eng.cadv, eng.nc, "$JS.EVENT.ADVISORY.CONSUMER.DELETED.*.*",
+                                 on_consumer_deleted, NULL) != NATS_OK ||
+        natsConnection_Subscribe(&eng.delreq, eng.nc, "$JS.API.STREAM.DELETE.*",
+                                 on_stream_delete_request, NULL) != NATS_OK)
         jg_warn("watch: cannot follow stream deletions; watchers of a deleted bucket end after "
                 "a missed heartbeat");
     if (pthread_create(&eng.thread, NULL, engine_main, NULL) != 0) {
@@ -1338,11 +1520,21 @@ void jg_watch_shutdown(void)
     if (!started)
         return;
     pthread_join(eng.thread, NULL);
-    if (eng.adv) {
-        natsSubscription_Unsubscribe(eng.adv);
-        natsSubscription_Destroy(eng.adv);
-        eng.adv = NULL;
+    natsSubscription *subs[] = {eng.adv, eng.cadv, eng.delreq};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (subs[i]) {
+            natsSubscription_Unsubscribe(subs[i]);
+            natsSubscription_Destroy(subs[i]);
+        }
     }
+    eng.adv = eng.cadv = eng.delreq = NULL;
+    pthread_mutex_lock(&eng.lock);
+    while (eng.checks) {
+        struct stream_check *c = eng.checks;
+        eng.checks = c->next;
+        free(c);
+    }
+    pthread_mutex_unlock(&eng.lock);
 }
 
 /* --- open and close ---------------------------------------------------------- */
