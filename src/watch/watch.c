@@ -178,6 +178,7 @@ struct feed {
     bool init_known;
     uint64_t init_expected, init_received;
     uint64_t skip_through;   /* last_per_subject re-created mid-way: skip <= */
+    uint64_t rollup_checked; /* restarted once for the rollup at this sequence */
 
     struct jg_watch *watchers;
     size_t nwatchers;
@@ -224,7 +225,7 @@ static struct {
     natsSubscription *delreq;     /* stream deletion requests */
     struct stream_check *checks;  /* waiting for their time */
     struct ev *keepalive;
-    atomic_uint_fast64_t events, overflows, resets, restarts;
+    atomic_uint_fast64_t events, overflows, resets, restarts, rollup_restarts;
 } eng = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 /* Collected watchers to wake once all locks are dropped. */
@@ -893,6 +894,29 @@ static void init_check_done(struct feed *f, struct wakes *wk)
         send_synced(w, wk);
 }
 
+/* nats-server 2.9 moves every consumer of a stream to the first remaining
+ * message of a subject it purges, rollups included: a consumer that had
+ * not yet delivered an earlier message of another subject skips it.  Every
+ * object meta and every KV purge is a rollup, so when one arrives after a
+ * gap that its own chunks do not explain, the consumer starts again from
+ * the last message handled (once per rollup; feed->lock held). */
+static bool rollup_may_have_skipped(struct feed *f, natsMsg *m, const struct jg_nats_ack *a)
+{
+    if (a->sseq <= f->last_seq + 1 || a->sseq == f->rollup_checked ||
+        (f->policy == P_LAST_PER_SUBJECT && !f->init_done) ||
+        !jg_nats_msg_header(m, "Nats-Rollup"))
+        return false;
+    uint64_t between = a->sseq - f->last_seq - 1, chunks = 0;
+    if (f->kind == JG_WATCH_OBJ) {
+        /* an object's chunks are stored right before its meta */
+        cJSON *o = cJSON_ParseWithLength(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "chunks");
+        chunks = cJSON_IsNumber(c) && c->valuedouble > 0 ? (uint64_t)c->valuedouble : 0;
+        cJSON_Delete(o);
+    }
+    return between != chunks;
+}
+
 static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     struct feed *f = closure;
@@ -930,6 +954,12 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     f->last_msg_ms = jg_now_ms();
     if (a.cseq != f->cseq + 1) {
         feed_restart_locked(f, "consumer sequence gap");
+        goto out;
+    }
+    if (rollup_may_have_skipped(f, msg, &a)) {
+        f->rollup_checked = a.sseq;
+        atomic_fetch_add(&eng.rollup_restarts, 1);
+        feed_restart_locked(f, "a rollup may have moved the consumer past changes");
         goto out;
     }
     f->cseq = a.cseq;
@@ -1768,10 +1798,15 @@ void jg_watch_metrics(struct jg_buf *b)
                   "# HELP jetgate_watch_consumer_creates_total Consumers created for watches "
                   "(first and after gaps, reconnects, pauses).\n"
                   "# TYPE jetgate_watch_consumer_creates_total counter\n"
-                  "jetgate_watch_consumer_creates_total %llu\n",
+                  "jetgate_watch_consumer_creates_total %llu\n"
+                  "# HELP jetgate_watch_rollup_restarts_total Watch consumers started again "
+                  "because a rollup may have moved them past changes.\n"
+                  "# TYPE jetgate_watch_rollup_restarts_total counter\n"
+                  "jetgate_watch_rollup_restarts_total %llu\n",
                   (long long)open, (long long)feeds,
                   (unsigned long long)atomic_load(&eng.events),
                   (unsigned long long)atomic_load(&eng.overflows),
                   (unsigned long long)atomic_load(&eng.resets),
-                  (unsigned long long)atomic_load(&eng.restarts));
+                  (unsigned long long)atomic_load(&eng.restarts),
+                  (unsigned long long)atomic_load(&eng.rollup_restarts));
 }
