@@ -140,6 +140,14 @@ struct jg_watch {
 
 enum policy { P_LAST_PER_SUBJECT, P_ALL, P_FROM_SEQ, P_FROM_TIME };
 
+/* A delivered message held while a rollup before it is checked. */
+struct held {
+    natsMsg *m;
+    struct jg_nats_ack a;    /* points into m's reply subject */
+};
+#define HELD_MAX 8192        /* more held: the consumer starts again instead */
+
+
 struct create_op;
 
 struct feed {
@@ -178,7 +186,10 @@ struct feed {
     bool init_known;
     uint64_t init_expected, init_received;
     uint64_t skip_through;   /* last_per_subject re-created mid-way: skip <= */
-    uint64_t rollup_checked; /* restarted once for the rollup at this sequence */
+    uint64_t rollup_checked; /* the rollup at this sequence was checked */
+    bool verifying;          /* a rollup is being checked: messages are held */
+    struct held *held;       /* in order, nheld of them */
+    size_t nheld, held_cap;
 
     struct jg_watch *watchers;
     size_t nwatchers;
@@ -299,6 +310,9 @@ static void feed_unref(struct feed *f)
         return;
     for (size_t i = 0; i < f->ring_n; i++)
         ev_unref(f->ring[(f->ring_start + i) % RING_MAX]);
+    for (size_t i = 0; i < f->nheld; i++)
+        natsMsg_Destroy(f->held[i].m);
+    free(f->held);
     pthread_mutex_destroy(&f->lock);
     free(f->bucket);
     free(f->key);
@@ -675,6 +689,10 @@ static void feed_drop_consumer(struct feed *f)
     f->gen++;
     publish_delete(f, f->name);
     f->name[0] = '\0';
+    f->verifying = false;
+    for (size_t i = 0; i < f->nheld; i++)
+        natsMsg_Destroy(f->held[i].m);
+    f->nheld = 0;
 }
 
 /* Drops the consumer and the subscription (feed->lock). */
@@ -897,25 +915,50 @@ static void init_check_done(struct feed *f, struct wakes *wk)
 /* nats-server 2.9 moves every consumer of a stream to the first remaining
  * message of a subject it purges, rollups included: a consumer that had
  * not yet delivered an earlier message of another subject skips it.  Every
- * object meta and every KV purge is a rollup, so when one arrives after a
- * gap that its own chunks do not explain, the consumer starts again from
- * the last message handled (once per rollup; feed->lock held). */
-static bool rollup_may_have_skipped(struct feed *f, natsMsg *m, const struct jg_nats_ack *a)
+ * object meta and every KV purge is a rollup.  So a rollup that comes after
+ * a gap is checked before it is handled: the stream's first message of the
+ * feed's subjects after the last one handled must be the rollup itself
+ * (feed->lock held). */
+static bool rollup_after_gap(struct feed *f, natsMsg *m, const struct jg_nats_ack *a)
 {
-    if (a->sseq <= f->last_seq + 1 || a->sseq == f->rollup_checked ||
-        (f->policy == P_LAST_PER_SUBJECT && !f->init_done) ||
-        !jg_nats_msg_header(m, "Nats-Rollup"))
-        return false;
-    uint64_t between = a->sseq - f->last_seq - 1, chunks = 0;
-    if (f->kind == JG_WATCH_OBJ) {
-        /* an object's chunks are stored right before its meta */
-        cJSON *o = cJSON_ParseWithLength(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
-        const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "chunks");
-        chunks = cJSON_IsNumber(c) && c->valuedouble > 0 ? (uint64_t)c->valuedouble : 0;
-        cJSON_Delete(o);
-    }
-    return between != chunks;
+    return a->sseq > f->last_seq + 1 && a->sseq != f->rollup_checked &&
+           !(f->policy == P_LAST_PER_SUBJECT && !f->init_done) &&
+           jg_nats_msg_header(m, "Nats-Rollup") != NULL;
 }
+
+struct verify_op {
+    struct feed *f;
+    uint64_t gen;
+    struct jg_nats_req nreq;
+};
+
+static void on_verified(void *ctx, jg_status st, natsMsg *msg);
+
+/* Asks for the first message of the feed's subjects after last_seq
+ * (feed->lock held).  false when the ask could not be sent. */
+static bool verify_start(struct feed *f)
+{
+    char api[400], body[MAX_SUBJECT + 64];
+    struct verify_op *op = calloc(1, sizeof(*op));
+    if (!op)
+        return false;
+    op->f = f;
+    op->gen = f->gen;
+    snprintf(api, sizeof(api), "STREAM.MSG.GET.%s", f->stream);
+    snprintf(body, sizeof(body), "{\"seq\":%llu,\"next_by_subj\":\"%s\"}",
+             (unsigned long long)(f->last_seq + 1), f->filter_subject);
+    feed_ref(f);
+    if (jg_js_api(f->app->nats, &op->nreq, api, body, 0, on_verified, op) != JG_OK) {
+        feed_unref(f);
+        free(op);
+        return false;
+    }
+    f->verifying = true;
+    return true;
+}
+
+static bool feed_handle(struct feed *f, natsMsg *msg, const struct jg_nats_ack *a,
+                        struct wakes *wk, bool *join);
 
 static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
@@ -956,21 +999,48 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
         feed_restart_locked(f, "consumer sequence gap");
         goto out;
     }
-    if (rollup_may_have_skipped(f, msg, &a)) {
-        f->rollup_checked = a.sseq;
+    f->cseq = a.cseq;
+    if (feed_handle(f, msg, &a, &wk, &join))
+        msg = NULL; /* held */
+out:
+    pthread_mutex_unlock(&f->lock);
+    natsMsg_Destroy(msg);
+    wakes_run(&wk);
+    if (join)
+        try_join(f);
+}
+
+/* Handles one delivered message in order (feed->lock held).  Returns true
+ * when it was held (a rollup is being checked): the feed owns it then. */
+static bool feed_handle(struct feed *f, natsMsg *msg, const struct jg_nats_ack *a,
+                        struct wakes *wk, bool *join)
+{
+    if (f->verifying || rollup_after_gap(f, msg, a)) {
+        if ((f->verifying || verify_start(f)) && f->nheld < HELD_MAX) {
+            if (f->nheld == f->held_cap) {
+                size_t cap = f->held_cap ? f->held_cap * 2 : 16;
+                struct held *v = realloc(f->held, cap * sizeof(*v));
+                if (!v)
+                    goto restart;
+                f->held = v;
+                f->held_cap = cap;
+            }
+            f->held[f->nheld++] = (struct held){.m = msg, .a = *a};
+            return true;
+        }
+    restart:
         atomic_fetch_add(&eng.rollup_restarts, 1);
         feed_restart_locked(f, "a rollup may have moved the consumer past changes");
-        goto out;
+        return false;
     }
-    f->cseq = a.cseq;
     if (!f->init_done)
         f->init_received++;
-    if (a.sseq > f->last_seq && a.sseq > f->skip_through) {
-        struct ev *e = f->kind == JG_WATCH_KV ? kv_event(f, msg, &a) : obj_event(f, msg, &a);
+    if (a->sseq > f->last_seq && a->sseq > f->skip_through) {
+        struct ev *e = f->kind == JG_WATCH_KV ? kv_event(f, msg, a) : obj_event(f, msg, a);
         if (e) {
             bool taken = true;
             for (struct jg_watch *w = f->watchers; w; w = w->fnext)
-                taken &= deliver(w, e, !f->shared, &wk);
+                taken &= deliver(w, e, !f->shared, wk);
             if (f->shared)
                 ring_push(f, e);
             ev_unref(e);
@@ -984,29 +1054,80 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
                     w->want_kick = true;
                     pthread_mutex_unlock(&w->lock);
                 }
-                goto out;
+                return false;
             }
         } else {
             for (struct jg_watch *w = f->watchers; w; w = w->fnext)
-                if (a.sseq > w->covered)
-                    w->covered = a.sseq;
+                if (a->sseq > w->covered)
+                    w->covered = a->sseq;
         }
-        f->last_seq = a.sseq;
+        f->last_seq = a->sseq;
     }
     if (!f->init_done) {
-        if (a.pending == 0) {
+        if (a->pending == 0) {
             f->init_known = true;
             f->init_expected = f->init_received;
         }
-        init_check_done(f, &wk);
+        init_check_done(f, wk);
     }
-    join = !f->shared && f->init_done && a.pending == 0;
+    *join = !f->shared && f->init_done && a->pending == 0;
+    return false;
+}
+
+/* The answer about the first message after last_seq: when it comes before
+ * the first held message, the consumer skipped it and starts again from
+ * last_seq + 1; else the held messages are handled. */
+static void on_verified(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct verify_op *op = ctx;
+    struct feed *f = op->f;
+    struct wakes wk = {0};
+    cJSON *json = NULL;
+    int err = 0;
+    bool join = false;
+    uint64_t found = UINT64_MAX;
+
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, &err, NULL, 0);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(m, "seq");
+    if (st == JG_OK && cJSON_IsNumber(seq))
+        found = (uint64_t)seq->valuedouble;
+    else if (st == JG_OK || err != 10037) /* 10037: no message found */
+        found = 0;
+    pthread_mutex_lock(&f->lock);
+    if (op->gen != f->gen || f->dead || !f->verifying || f->nheld == 0)
+        goto out;
+    f->verifying = false;
+    if (found < f->held[0].a.sseq) {
+        atomic_fetch_add(&eng.rollup_restarts, 1);
+        feed_restart_locked(f, found ? "a rollup moved the consumer past changes"
+                                     : "a rollup could not be checked");
+        goto out;
+    }
+    f->rollup_checked = f->held[0].a.sseq;
+    struct held *v = f->held;
+    size_t n = f->nheld, i = 0;
+    uint64_t gen = f->gen;
+    f->held = NULL;
+    f->nheld = f->held_cap = 0;
+    for (; i < n && f->gen == gen && !f->dead; i++) {
+        bool j = false;
+        if (!feed_handle(f, v[i].m, &v[i].a, &wk, &j))
+            natsMsg_Destroy(v[i].m);
+        join = j;
+    }
+    for (; i < n; i++)
+        natsMsg_Destroy(v[i].m);
+    free(v);
 out:
     pthread_mutex_unlock(&f->lock);
-    natsMsg_Destroy(msg);
+    cJSON_Delete(json);
     wakes_run(&wk);
     if (join)
         try_join(f);
+    feed_unref(f);
+    free(op);
 }
 
 /* --- feeds: life cycle and sharing ------------------------------------------ */
@@ -1127,7 +1248,7 @@ static void try_join(struct feed *p)
     feed_ref(p);
     pthread_mutex_lock(&eng.lock);
     pthread_mutex_lock(&p->lock);
-    if (p->dead || p->shared || p->paused || p->nwatchers != 1 || !p->init_done)
+    if (p->dead || p->shared || p->paused || p->verifying || p->nwatchers != 1 || !p->init_done)
         goto out;
     struct jg_watch *w = p->watchers;
     if (w->closed)
@@ -1800,7 +1921,7 @@ void jg_watch_metrics(struct jg_buf *b)
                   "# TYPE jetgate_watch_consumer_creates_total counter\n"
                   "jetgate_watch_consumer_creates_total %llu\n"
                   "# HELP jetgate_watch_rollup_restarts_total Watch consumers started again "
-                  "because a rollup may have moved them past changes.\n"
+                  "because a rollup moved them past changes.\n"
                   "# TYPE jetgate_watch_rollup_restarts_total counter\n"
                   "jetgate_watch_rollup_restarts_total %llu\n",
                   (long long)open, (long long)feeds,

@@ -357,7 +357,8 @@ test(`resume property: KV (history 64 and 1) and object watches, ${ROUNDS} round
   const m = await metric(stack.base, 'jetgate_watch_res');
   t.diagnostic(`connections ${totals.conns} (${totals.resumed} resumes); cuts: backlog ${totals.backlog}, after synced ${totals.synced}, live ${totals.live}; resets ${totals.resets}`);
   t.diagnostic(JSON.stringify(m));
-  assert.ok(totals.backlog > 0 && totals.synced > 0 && totals.live > 0, 'every kind of cut happened');
+  const all = !process.env.WATCH_RESUME_CASE; // WATCH_RESUME_CASE='{...}': one case only
+  if (all) assert.ok(totals.backlog > 0 && totals.synced > 0 && totals.live > 0, 'every kind of cut happened');
   await stack.stop();
   stops.pop();
 });
