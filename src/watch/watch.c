@@ -147,6 +147,11 @@ struct held {
 };
 #define HELD_MAX 8192        /* more held: the consumer starts again instead */
 
+/* What served a resume: a consumer of its own from the resume point, the
+ * shared live feed (which had not yet passed the resume point) or the
+ * shared feed's ring of recent events. */
+enum resume_path { R_CONSUMER, R_SHARED, R_RING };
+static const char *const resume_path_name[] = {"consumer", "shared", "ring"};
 
 struct create_op;
 
@@ -237,6 +242,7 @@ static struct {
     struct stream_check *checks;  /* waiting for their time */
     struct ev *keepalive;
     atomic_uint_fast64_t events, overflows, resets, restarts, rollup_restarts;
+    atomic_uint_fast64_t resumes[3]; /* by enum resume_path */
 } eng = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 /* Collected watchers to wake once all locks are dropped. */
@@ -1691,6 +1697,34 @@ void jg_watch_shutdown(void)
 /* --- open and close ---------------------------------------------------------- */
 
 
+/* A resuming watcher (covered = resume point) goes straight onto the shared
+ * live feed of key when that feed has not passed the resume point or still
+ * holds everything after it in its ring: no consumer of its own.  Returns
+ * the path taken, or R_CONSUMER when it needs a consumer (eng.lock held). */
+static enum resume_path resume_from_shared(struct jg_watch *w, const char *key, struct wakes *wk)
+{
+    struct feed *s = shared_find(key);
+    enum resume_path path = R_CONSUMER;
+    if (!s)
+        return R_CONSUMER;
+    pthread_mutex_lock(&s->lock);
+    if (w->covered >= s->last_seq) {
+        path = R_SHARED;
+    } else if (s->ring_from <= w->covered) {
+        for (size_t i = 0; i < s->ring_n; i++)
+            deliver(w, s->ring[(s->ring_start + i) % RING_MAX], false, wk);
+        if (w->covered < s->last_seq)
+            w->covered = s->last_seq;
+        path = R_RING;
+    }
+    if (path != R_CONSUMER) {
+        feed_attach(s, w);
+        send_synced(w, wk);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return path;
+}
+
 static void on_info(void *ctx, jg_status st, natsMsg *msg)
 {
     struct jg_watch *w = ctx;
@@ -1747,6 +1781,15 @@ static void on_info(void *ctx, jg_status st, natsMsg *msg)
         f->policy = P_LAST_PER_SUBJECT;
     }
     pthread_mutex_lock(&eng.lock);
+    if (w->has_resume) {
+        enum resume_path path = resume_from_shared(w, f->key, &wk);
+        atomic_fetch_add(&eng.resumes[path], 1);
+        if (path != R_CONSUMER) {
+            pthread_mutex_unlock(&eng.lock);
+            feed_unref(f);
+            goto out;
+        }
+    }
     feed_list_add(f);
     pthread_mutex_lock(&f->lock);
     feed_attach(f, w);
@@ -1923,11 +1966,17 @@ void jg_watch_metrics(struct jg_buf *b)
                   "# HELP jetgate_watch_rollup_restarts_total Watch consumers started again "
                   "because a rollup moved them past changes.\n"
                   "# TYPE jetgate_watch_rollup_restarts_total counter\n"
-                  "jetgate_watch_rollup_restarts_total %llu\n",
+                  "jetgate_watch_rollup_restarts_total %llu\n"
+                  "# HELP jetgate_watch_resumes_total Watch resumes by what served the changes "
+                  "after the resume point (resets are counted apart).\n"
+                  "# TYPE jetgate_watch_resumes_total counter\n",
                   (long long)open, (long long)feeds,
                   (unsigned long long)atomic_load(&eng.events),
                   (unsigned long long)atomic_load(&eng.overflows),
                   (unsigned long long)atomic_load(&eng.resets),
                   (unsigned long long)atomic_load(&eng.restarts),
                   (unsigned long long)atomic_load(&eng.rollup_restarts));
+    for (size_t i = 0; i < sizeof(resume_path_name) / sizeof(resume_path_name[0]); i++)
+        jg_buf_printf(b, "jetgate_watch_resumes_total{path=\"%s\"} %llu\n", resume_path_name[i],
+                      (unsigned long long)atomic_load(&eng.resumes[i]));
 }

@@ -14,7 +14,7 @@
 //   - with nothing removed (KV history 64, objects never replaced) there is
 //     no reset and every matching revision is delivered.
 // The same across a nats-server restart in the middle of the readers'
-// backlogs.
+// backlogs.  /metrics counts every resume by what served it.
 // WATCH_RESUME_ROUNDS sets the rounds per case (default 3, about a minute;
 // `make check-watch-long` runs 30).
 
@@ -359,6 +359,11 @@ test(`resume property: KV (history 64 and 1) and object watches, ${ROUNDS} round
   t.diagnostic(JSON.stringify(m));
   const all = !process.env.WATCH_RESUME_CASE; // WATCH_RESUME_CASE='{...}': one case only
   if (all) assert.ok(totals.backlog > 0 && totals.synced > 0 && totals.live > 0, 'every kind of cut happened');
+  // every resume is counted once: by the path that served it, or as a reset
+  const path = (p) => m[`jetgate_watch_resumes_total{path="${p}"}`];
+  assert.equal(m.jetgate_watch_resets_total, totals.resets, 'resets counted');
+  assert.equal(path('consumer') + path('shared') + path('ring') + totals.resets, totals.resumed, 'resumes counted by path');
+  if (all) assert.ok(path('consumer') > 0 && path('ring') + path('shared') > 0, `every path served resumes: ${JSON.stringify(m)}`);
   await stack.stop();
   stops.pop();
 });
