@@ -4,7 +4,8 @@
  * A watcher is one HTTP event stream.  Its events come from a feed: an
  * ordered push consumer (ADR-17: ack none, flow control, idle heartbeat,
  * recreated from the last stream sequence + 1 after a gap, a missed
- * heartbeat or a reconnect) on the bucket's stream, read by an asynchronous
+ * heartbeat, a reconnect or a rollup that moved it past changes) on the
+ * bucket's stream, read by an asynchronous
  * subscription on the library's delivery pool.  A watcher starts on a feed
  * of its own (initial values, history or backlog); once it has caught up it
  * moves to the shared live feed of its bucket, server filter and
