@@ -100,26 +100,30 @@ static void object_headers(struct jg_req *req, const struct jg_obj_info *i)
         jg_resp_header(resp, "X-Nats-Obj-Max-Chunk-Size", "%u", i->max_chunk_size);
     if (!i->headers)
         return;
+    /* one header line per stored value, in stored order (a header of the Go
+     * and JavaScript clients is a list of values) */
     for (const cJSON *h = i->headers->child; h; h = h->next) {
         if (!h->string || strcasecmp(h->string, "Content-Type") == 0)
             continue;
-        const char *val = cJSON_IsString(h) ? h->valuestring
-                          : cJSON_IsArray(h) && cJSON_IsString(h->child) ? h->child->valuestring
-                                                                         : NULL;
-        if (!val || resp->nhdr >= JG_RESP_MAX_HEADERS - 2)
-            continue;
+        const cJSON *first = cJSON_IsArray(h) ? h->child : h;
         char *name = NULL;
-        if (asprintf(&name, META_PREFIX "%s", h->string) < 0)
-            continue;
-        /* response header names must outlive the response: the request's
-         * scratch list frees them with the request */
-        if (jg_buf_append(&req->scratch, &name, sizeof(name)) != JG_OK) {
-            free(name);
-            continue;
+        for (const cJSON *e = first; e; e = cJSON_IsArray(h) ? e->next : NULL) {
+            if (!cJSON_IsString(e) || resp->nhdr >= JG_RESP_MAX_HEADERS - 2)
+                continue;
+            if (!name) {
+                if (asprintf(&name, META_PREFIX "%s", h->string) < 0)
+                    break;
+                /* response header names must outlive the response: the
+                 * request's scratch list frees them with the request */
+                if (jg_buf_append(&req->scratch, &name, sizeof(name)) != JG_OK) {
+                    free(name);
+                    break;
+                }
+            }
+            v = jg_pct_encode_header(e->valuestring, strlen(e->valuestring));
+            jg_resp_header(resp, name, "%s", v ? v : "");
+            free(v);
         }
-        v = jg_pct_encode_header(val, strlen(val));
-        jg_resp_header(resp, name, "%s", v ? v : "");
-        free(v);
     }
 }
 

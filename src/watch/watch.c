@@ -36,8 +36,10 @@
 #include "nats/conn.h"
 #include "nats/js.h"
 
-#define HB_NS 5000000000LL      /* idle heartbeat asked of the server */
-#define HB_MISSED_MS 16000      /* no message nor heartbeat this long: recreate */
+#define HB_NS 2000000000LL      /* idle heartbeat asked of the server */
+#define HB_MISSED_MS 5000       /* no message nor heartbeat this long: recreate (the
+                                 * last resort when a bucket's deletion went unseen) */
+#define INACTIVE_NS 5000000000LL /* the server drops a consumer nobody reads this long */
 #define CREATE_TIMEOUT_MS 5000
 #define TICK_MAX_MS 1000
 #define RING_MAX 256            /* recent events a shared feed keeps for joiners */
@@ -139,6 +141,19 @@ struct jg_watch {
 
 enum policy { P_LAST_PER_SUBJECT, P_ALL, P_FROM_SEQ, P_FROM_TIME };
 
+/* A delivered message held while a rollup before it is checked. */
+struct held {
+    natsMsg *m;
+    struct jg_nats_ack a;    /* points into m's reply subject */
+};
+#define HELD_MAX 8192        /* more held: the consumer starts again instead */
+
+/* What served a resume: a consumer of its own from the resume point, the
+ * shared live feed (which had not yet passed the resume point) or the
+ * shared feed's ring of recent events. */
+enum resume_path { R_CONSUMER, R_SHARED, R_RING };
+static const char *const resume_path_name[] = {"consumer", "shared", "ring"};
+
 struct create_op;
 
 struct feed {
@@ -177,6 +192,10 @@ struct feed {
     bool init_known;
     uint64_t init_expected, init_received;
     uint64_t skip_through;   /* last_per_subject re-created mid-way: skip <= */
+    uint64_t rollup_checked; /* the rollup at this sequence was checked */
+    bool verifying;          /* a rollup is being checked: messages are held */
+    struct held *held;       /* in order, nheld of them */
+    size_t nheld, held_cap;
 
     struct jg_watch *watchers;
     size_t nwatchers;
@@ -192,6 +211,21 @@ struct addr_slot {
     int64_t count;
 };
 
+/* A client asked to delete a stream that feeds read: STREAM.INFO asks,
+ * CHECK_TRIES at most, until the stream is gone (its feeds end) or still
+ * there after the last.  Waiting in eng.checks (eng.lock) or in flight
+ * (owned by the request). */
+#define CHECK_TRIES 6
+static const int check_delay_ms[CHECK_TRIES] = {0, 50, 200, 500, 1200, 2500};
+
+struct stream_check {
+    struct stream_check *next;
+    char stream[300];
+    int tries;               /* asks sent */
+    int64_t due_ms;
+    struct jg_nats_req nreq;
+};
+
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -204,9 +238,12 @@ static struct {
     int64_t open, reserved, nfeeds;
     struct addr_slot *addrs; /* open hash, ADDR_SLOTS */
     uint64_t reconnects_seen;
-    natsSubscription *adv;
+    natsSubscription *adv, *cadv; /* stream and consumer deletion advisories */
+    natsSubscription *delreq;     /* stream deletion requests */
+    struct stream_check *checks;  /* waiting for their time */
     struct ev *keepalive;
-    atomic_uint_fast64_t events, overflows, resets, restarts;
+    atomic_uint_fast64_t events, overflows, resets, restarts, rollup_restarts;
+    atomic_uint_fast64_t resumes[3]; /* by enum resume_path */
 } eng = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 /* Collected watchers to wake once all locks are dropped. */
@@ -280,6 +317,9 @@ static void feed_unref(struct feed *f)
         return;
     for (size_t i = 0; i < f->ring_n; i++)
         ev_unref(f->ring[(f->ring_start + i) % RING_MAX]);
+    for (size_t i = 0; i < f->nheld; i++)
+        natsMsg_Destroy(f->held[i].m);
+    free(f->held);
     pthread_mutex_destroy(&f->lock);
     free(f->bucket);
     free(f->key);
@@ -656,6 +696,10 @@ static void feed_drop_consumer(struct feed *f)
     f->gen++;
     publish_delete(f, f->name);
     f->name[0] = '\0';
+    f->verifying = false;
+    for (size_t i = 0; i < f->nheld; i++)
+        natsMsg_Destroy(f->held[i].m);
+    f->nheld = 0;
 }
 
 /* Drops the consumer and the subscription (feed->lock). */
@@ -703,13 +747,14 @@ static char *consumer_config(struct feed *f, const char *deliver, const char *na
         cJSON_AddBoolToObject(cfg, "headers_only", true);
     cJSON_AddBoolToObject(cfg, "mem_storage", true);
     cJSON_AddNumberToObject(cfg, "num_replicas", 1);
-    cJSON_AddNumberToObject(cfg, "inactive_threshold", (double)HB_NS);
+    cJSON_AddNumberToObject(cfg, "inactive_threshold", (double)INACTIVE_NS);
     char *body = cJSON_PrintUnformatted(req);
     cJSON_Delete(req);
     return body;
 }
 
 static void init_check_done(struct feed *f, struct wakes *wk);
+static void stream_gone(const char *stream);
 
 static void on_created(void *ctx, jg_status st, natsMsg *msg)
 {
@@ -719,7 +764,7 @@ static void on_created(void *ctx, jg_status st, natsMsg *msg)
     cJSON *json = NULL;
     int err = 0;
     char desc[256] = "";
-    bool join = false;
+    bool join = false, gone = false;
 
     if (st == JG_OK)
         st = jg_js_reply_json(msg, &json, &err, desc, sizeof(desc));
@@ -738,6 +783,7 @@ static void on_created(void *ctx, jg_status st, natsMsg *msg)
             f->dead = true;
             feed_fail_watchers(f, "bucket_not_found", &wk);
             feed_unsubscribe(f);
+            gone = true;
         } else {
             /* timeout, disconnect, ...: the engine thread tries again */
             feed_drop_consumer(f);
@@ -763,6 +809,8 @@ out:
     wakes_run(&wk);
     if (join)
         try_join(f);
+    if (gone)
+        stream_gone(f->stream); /* the other feeds of the bucket may have heard nothing */
     feed_unref(f);
     free(op);
 }
@@ -871,6 +919,54 @@ static void init_check_done(struct feed *f, struct wakes *wk)
         send_synced(w, wk);
 }
 
+/* nats-server 2.9 moves every consumer of a stream to the first remaining
+ * message of a subject it purges, rollups included: a consumer that had
+ * not yet delivered an earlier message of another subject skips it.  Every
+ * object meta and every KV purge is a rollup.  So a rollup that comes after
+ * a gap is checked before it is handled: the stream's first message of the
+ * feed's subjects after the last one handled must be the rollup itself
+ * (feed->lock held). */
+static bool rollup_after_gap(struct feed *f, natsMsg *m, const struct jg_nats_ack *a)
+{
+    return a->sseq > f->last_seq + 1 && a->sseq != f->rollup_checked &&
+           !(f->policy == P_LAST_PER_SUBJECT && !f->init_done) &&
+           jg_nats_msg_header(m, "Nats-Rollup") != NULL;
+}
+
+struct verify_op {
+    struct feed *f;
+    uint64_t gen;
+    struct jg_nats_req nreq;
+};
+
+static void on_verified(void *ctx, jg_status st, natsMsg *msg);
+
+/* Asks for the first message of the feed's subjects after last_seq
+ * (feed->lock held).  false when the ask could not be sent. */
+static bool verify_start(struct feed *f)
+{
+    char api[400], body[MAX_SUBJECT + 64];
+    struct verify_op *op = calloc(1, sizeof(*op));
+    if (!op)
+        return false;
+    op->f = f;
+    op->gen = f->gen;
+    snprintf(api, sizeof(api), "STREAM.MSG.GET.%s", f->stream);
+    snprintf(body, sizeof(body), "{\"seq\":%llu,\"next_by_subj\":\"%s\"}",
+             (unsigned long long)(f->last_seq + 1), f->filter_subject);
+    feed_ref(f);
+    if (jg_js_api(f->app->nats, &op->nreq, api, body, 0, on_verified, op) != JG_OK) {
+        feed_unref(f);
+        free(op);
+        return false;
+    }
+    f->verifying = true;
+    return true;
+}
+
+static bool feed_handle(struct feed *f, natsMsg *msg, const struct jg_nats_ack *a,
+                        struct wakes *wk, bool *join);
+
 static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     struct feed *f = closure;
@@ -911,14 +1007,47 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
         goto out;
     }
     f->cseq = a.cseq;
+    if (feed_handle(f, msg, &a, &wk, &join))
+        msg = NULL; /* held */
+out:
+    pthread_mutex_unlock(&f->lock);
+    natsMsg_Destroy(msg);
+    wakes_run(&wk);
+    if (join)
+        try_join(f);
+}
+
+/* Handles one delivered message in order (feed->lock held).  Returns true
+ * when it was held (a rollup is being checked): the feed owns it then. */
+static bool feed_handle(struct feed *f, natsMsg *msg, const struct jg_nats_ack *a,
+                        struct wakes *wk, bool *join)
+{
+    if (f->verifying || rollup_after_gap(f, msg, a)) {
+        if ((f->verifying || verify_start(f)) && f->nheld < HELD_MAX) {
+            if (f->nheld == f->held_cap) {
+                size_t cap = f->held_cap ? f->held_cap * 2 : 16;
+                struct held *v = realloc(f->held, cap * sizeof(*v));
+                if (!v)
+                    goto restart;
+                f->held = v;
+                f->held_cap = cap;
+            }
+            f->held[f->nheld++] = (struct held){.m = msg, .a = *a};
+            return true;
+        }
+    restart:
+        atomic_fetch_add(&eng.rollup_restarts, 1);
+        feed_restart_locked(f, "a rollup may have moved the consumer past changes");
+        return false;
+    }
     if (!f->init_done)
         f->init_received++;
-    if (a.sseq > f->last_seq && a.sseq > f->skip_through) {
-        struct ev *e = f->kind == JG_WATCH_KV ? kv_event(f, msg, &a) : obj_event(f, msg, &a);
+    if (a->sseq > f->last_seq && a->sseq > f->skip_through) {
+        struct ev *e = f->kind == JG_WATCH_KV ? kv_event(f, msg, a) : obj_event(f, msg, a);
         if (e) {
             bool taken = true;
             for (struct jg_watch *w = f->watchers; w; w = w->fnext)
-                taken &= deliver(w, e, !f->shared, &wk);
+                taken &= deliver(w, e, !f->shared, wk);
             if (f->shared)
                 ring_push(f, e);
             ev_unref(e);
@@ -932,29 +1061,80 @@ static void on_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
                     w->want_kick = true;
                     pthread_mutex_unlock(&w->lock);
                 }
-                goto out;
+                return false;
             }
         } else {
             for (struct jg_watch *w = f->watchers; w; w = w->fnext)
-                if (a.sseq > w->covered)
-                    w->covered = a.sseq;
+                if (a->sseq > w->covered)
+                    w->covered = a->sseq;
         }
-        f->last_seq = a.sseq;
+        f->last_seq = a->sseq;
     }
     if (!f->init_done) {
-        if (a.pending == 0) {
+        if (a->pending == 0) {
             f->init_known = true;
             f->init_expected = f->init_received;
         }
-        init_check_done(f, &wk);
+        init_check_done(f, wk);
     }
-    join = !f->shared && f->init_done && a.pending == 0;
+    *join = !f->shared && f->init_done && a->pending == 0;
+    return false;
+}
+
+/* The answer about the first message after last_seq: when it comes before
+ * the first held message, the consumer skipped it and starts again from
+ * last_seq + 1; else the held messages are handled. */
+static void on_verified(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct verify_op *op = ctx;
+    struct feed *f = op->f;
+    struct wakes wk = {0};
+    cJSON *json = NULL;
+    int err = 0;
+    bool join = false;
+    uint64_t found = UINT64_MAX;
+
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, &err, NULL, 0);
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(json, "message");
+    const cJSON *seq = cJSON_GetObjectItemCaseSensitive(m, "seq");
+    if (st == JG_OK && cJSON_IsNumber(seq))
+        found = (uint64_t)seq->valuedouble;
+    else if (st == JG_OK || err != 10037) /* 10037: no message found */
+        found = 0;
+    pthread_mutex_lock(&f->lock);
+    if (op->gen != f->gen || f->dead || !f->verifying || f->nheld == 0)
+        goto out;
+    f->verifying = false;
+    if (found < f->held[0].a.sseq) {
+        atomic_fetch_add(&eng.rollup_restarts, 1);
+        feed_restart_locked(f, found ? "a rollup moved the consumer past changes"
+                                     : "a rollup could not be checked");
+        goto out;
+    }
+    f->rollup_checked = f->held[0].a.sseq;
+    struct held *v = f->held;
+    size_t n = f->nheld, i = 0;
+    uint64_t gen = f->gen;
+    f->held = NULL;
+    f->nheld = f->held_cap = 0;
+    for (; i < n && f->gen == gen && !f->dead; i++) {
+        bool j = false;
+        if (!feed_handle(f, v[i].m, &v[i].a, &wk, &j))
+            natsMsg_Destroy(v[i].m);
+        join = j;
+    }
+    for (; i < n; i++)
+        natsMsg_Destroy(v[i].m);
+    free(v);
 out:
     pthread_mutex_unlock(&f->lock);
-    natsMsg_Destroy(msg);
+    cJSON_Delete(json);
     wakes_run(&wk);
     if (join)
         try_join(f);
+    feed_unref(f);
+    free(op);
 }
 
 /* --- feeds: life cycle and sharing ------------------------------------------ */
@@ -1075,7 +1255,7 @@ static void try_join(struct feed *p)
     feed_ref(p);
     pthread_mutex_lock(&eng.lock);
     pthread_mutex_lock(&p->lock);
-    if (p->dead || p->shared || p->paused || p->nwatchers != 1 || !p->init_done)
+    if (p->dead || p->shared || p->paused || p->verifying || p->nwatchers != 1 || !p->init_done)
         goto out;
     struct jg_watch *w = p->watchers;
     if (w->closed)
@@ -1197,30 +1377,182 @@ void jg_watch_unreserve(struct jg_app *app, const char *addr)
 
 /* --- engine thread ---------------------------------------------------------- */
 
+/* The stream is gone: every feed on it ends its watchers with
+ * bucket_not_found (no lock held). */
+static void stream_gone(const char *stream)
+{
+    struct wakes wk = {0};
+    pthread_mutex_lock(&eng.lock);
+    for (struct feed *f = eng.feeds; f; f = f->lnext) {
+        pthread_mutex_lock(&f->lock);
+        if (!f->dead && strcmp(f->stream, stream) == 0) {
+            f->dead = true;
+            feed_fail_watchers(f, "bucket_not_found", &wk);
+            feed_unsubscribe(f);
+            f->shared = false;
+        }
+        pthread_mutex_unlock(&f->lock);
+    }
+    pthread_mutex_unlock(&eng.lock);
+    wakes_run(&wk);
+}
+
+/* Best effort only: nats-server 2.9 queues this advisory after closing the
+ * stream's send loop and often drops it. */
 static void on_stream_deleted(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
                               void *closure)
 {
     const char *subj = natsMsg_GetSubject(msg);
     const char *stream = strrchr(subj, '.');
-    struct wakes wk = {0};
+    (void)nc;
+    (void)sub;
+    (void)closure;
     if (stream) {
-        stream++;
-        jg_debug("watch: stream '%s' deleted", stream);
-        pthread_mutex_lock(&eng.lock);
-        for (struct feed *f = eng.feeds; f; f = f->lnext) {
-            pthread_mutex_lock(&f->lock);
-            if (!f->dead && strcmp(f->stream, stream) == 0) {
-                f->dead = true;
-                feed_fail_watchers(f, "bucket_not_found", &wk);
-                feed_unsubscribe(f);
-                f->shared = false;
-            }
-            pthread_mutex_unlock(&f->lock);
+        jg_debug("watch: stream '%s' deleted", stream + 1);
+        stream_gone(stream + 1);
+    }
+    natsMsg_Destroy(msg);
+}
+
+/* The server deleted a consumer.  When it is the current consumer of a
+ * feed, the feed did not ask for it: the bucket is being deleted or someone
+ * removed the consumer.  A new consumer tells which: its creation fails with
+ * "stream not found" and every feed of the bucket ends (stream_gone), or it
+ * goes on from the last revision handled.  These advisories can be dropped
+ * too (the same send loop); a feed that hears nothing ends after
+ * HB_MISSED_MS without a heartbeat. */
+static void on_consumer_deleted(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+                                void *closure)
+{
+    /* $JS.EVENT.ADVISORY.CONSUMER.DELETED.<stream>.<consumer> */
+    static const char pre[] = "$JS.EVENT.ADVISORY.CONSUMER.DELETED.";
+    const char *subj = natsMsg_GetSubject(msg), *dot;
+    char stream[300];
+    (void)nc;
+    (void)sub;
+    (void)closure;
+    if (strncmp(subj, pre, sizeof(pre) - 1) != 0)
+        goto out;
+    subj += sizeof(pre) - 1;
+    dot = strchr(subj, '.');
+    if (!dot || (size_t)(dot - subj) >= sizeof(stream) || !dot[1])
+        goto out;
+    memcpy(stream, subj, (size_t)(dot - subj));
+    stream[dot - subj] = '\0';
+    pthread_mutex_lock(&eng.lock);
+    for (struct feed *f = eng.feeds; f; f = f->lnext) {
+        pthread_mutex_lock(&f->lock);
+        if (!f->dead && f->name[0] && strcmp(f->name, dot + 1) == 0 &&
+            strcmp(f->stream, stream) == 0) {
+            f->need_create = true;
+            feed_restart_locked(f, "consumer deleted by the server");
         }
+        pthread_mutex_unlock(&f->lock);
+    }
+    pthread_mutex_unlock(&eng.lock);
+out:
+    natsMsg_Destroy(msg);
+}
+
+/* A feed not yet ended reads stream (eng.lock held)? */
+static bool stream_watched(const char *stream)
+{
+    for (struct feed *f = eng.feeds; f; f = f->lnext)
+        if (!f->dead && strcmp(f->stream, stream) == 0)
+            return true;
+    return false;
+}
+
+/* Queues c to be sent check_delay_ms[c->tries] from now (eng.lock held). */
+static void check_queue(struct stream_check *c)
+{
+    c->due_ms = jg_now_ms() + check_delay_ms[c->tries];
+    c->next = eng.checks;
+    eng.checks = c;
+    pthread_cond_signal(&eng.cond);
+}
+
+static void on_check(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct stream_check *c = ctx;
+    cJSON *json = NULL;
+    if (st == JG_OK)
+        st = jg_js_reply_json(msg, &json, NULL, NULL, 0);
+    else
+        natsMsg_Destroy(msg);
+    cJSON_Delete(json);
+    if (st == JG_ERR_BUCKET_NOT_FOUND) {
+        jg_debug("watch: stream '%s' deleted", c->stream);
+        stream_gone(c->stream);
+        free(c);
+        return;
+    }
+    pthread_mutex_lock(&eng.lock);
+    if (!eng.stop && c->tries < CHECK_TRIES && stream_watched(c->stream)) {
+        check_queue(c);
+        c = NULL;
+    }
+    pthread_mutex_unlock(&eng.lock);
+    free(c);
+}
+
+/* Sends the checks that are due (eng.lock held); returns the time until the
+ * next one, or TICK_MAX_MS. */
+static int64_t checks_run(int64_t now)
+{
+    int64_t next = TICK_MAX_MS;
+    struct stream_check **pp = &eng.checks;
+    while (*pp) {
+        struct stream_check *c = *pp;
+        if (c->due_ms > now) {
+            if (c->due_ms - now < next)
+                next = c->due_ms - now;
+            pp = &c->next;
+            continue;
+        }
+        *pp = c->next;
+        char api[400];
+        snprintf(api, sizeof(api), "STREAM.INFO.%s", c->stream);
+        c->tries++;
+        if (!nats_usable(eng.app) ||
+            jg_js_api(eng.app->nats, &c->nreq, api, NULL, 0, on_check, c) != JG_OK)
+            free(c); /* NATS away: the reconnect re-creates every consumer */
+    }
+    return next;
+}
+
+/* A client asked to delete a stream.  nats-server may drop the deletion
+ * advisories (on_stream_deleted, on_consumer_deleted) but not a client's
+ * request: the feeds of the stream ask for it until it is gone.  The
+ * request is seen before the server acts on it, hence the repeated asks. */
+static void on_stream_delete_request(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
+                                     void *closure)
+{
+    static const char pre[] = "$JS.API.STREAM.DELETE.";
+    const char *subj = natsMsg_GetSubject(msg);
+    (void)nc;
+    (void)sub;
+    (void)closure;
+    if (strncmp(subj, pre, sizeof(pre) - 1) == 0 && subj[sizeof(pre) - 1]) {
+        subj += sizeof(pre) - 1;
+        pthread_mutex_lock(&eng.lock);
+        bool dup = false;
+        for (struct stream_check *c = eng.checks; c && !dup; c = c->next)
+            if (strcmp(c->stream, subj) == 0) {
+                c->tries = 0; /* asked again: start over */
+                c->due_ms = jg_now_ms();
+                dup = true;
+            }
+        struct stream_check *c = NULL;
+        if (!dup && !eng.stop && strlen(subj) < sizeof(c->stream) && stream_watched(subj) &&
+            (c = calloc(1, sizeof(*c)))) {
+            snprintf(c->stream, sizeof(c->stream), "%s", subj);
+            check_queue(c);
+        }
+        pthread_cond_signal(&eng.cond);
         pthread_mutex_unlock(&eng.lock);
     }
     natsMsg_Destroy(msg);
-    wakes_run(&wk);
 }
 
 static void engine_tick(struct wakes *wk)
@@ -1288,6 +1620,9 @@ static void *engine_main(void *arg)
             tick = TICK_MAX_MS;
         if (tick < 20)
             tick = 20;
+        int64_t until_check = checks_run(jg_now_ms());
+        if (until_check < tick)
+            tick = until_check < 1 ? 1 : until_check;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += tick / 1000;
@@ -1316,7 +1651,11 @@ static jg_status engine_start(struct jg_app *app)
     jg_nats_get_stats(app->nats, &ns);
     eng.reconnects_seen = ns.reconnects;
     if (natsConnection_Subscribe(&eng.adv, eng.nc, "$JS.EVENT.ADVISORY.STREAM.DELETED.*",
-                                 on_stream_deleted, NULL) != NATS_OK)
+                                 on_stream_deleted, NULL) != NATS_OK ||
+        natsConnection_Subscribe(&eng.cadv, eng.nc, "$JS.EVENT.ADVISORY.CONSUMER.DELETED.*.*",
+                                 on_consumer_deleted, NULL) != NATS_OK ||
+        natsConnection_Subscribe(&eng.delreq, eng.nc, "$JS.API.STREAM.DELETE.*",
+                                 on_stream_delete_request, NULL) != NATS_OK)
         jg_warn("watch: cannot follow stream deletions; watchers of a deleted bucket end after "
                 "a missed heartbeat");
     if (pthread_create(&eng.thread, NULL, engine_main, NULL) != 0) {
@@ -1339,15 +1678,53 @@ void jg_watch_shutdown(void)
     if (!started)
         return;
     pthread_join(eng.thread, NULL);
-    if (eng.adv) {
-        natsSubscription_Unsubscribe(eng.adv);
-        natsSubscription_Destroy(eng.adv);
-        eng.adv = NULL;
+    natsSubscription *subs[] = {eng.adv, eng.cadv, eng.delreq};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++) {
+        if (subs[i]) {
+            natsSubscription_Unsubscribe(subs[i]);
+            natsSubscription_Destroy(subs[i]);
+        }
     }
+    eng.adv = eng.cadv = eng.delreq = NULL;
+    pthread_mutex_lock(&eng.lock);
+    while (eng.checks) {
+        struct stream_check *c = eng.checks;
+        eng.checks = c->next;
+        free(c);
+    }
+    pthread_mutex_unlock(&eng.lock);
 }
 
 /* --- open and close ---------------------------------------------------------- */
 
+
+/* A resuming watcher (covered = resume point) goes straight onto the shared
+ * live feed of key when that feed has not passed the resume point or still
+ * holds everything after it in its ring: no consumer of its own.  Returns
+ * the path taken, or R_CONSUMER when it needs a consumer (eng.lock held). */
+static enum resume_path resume_from_shared(struct jg_watch *w, const char *key, struct wakes *wk)
+{
+    struct feed *s = shared_find(key);
+    enum resume_path path = R_CONSUMER;
+    if (!s)
+        return R_CONSUMER;
+    pthread_mutex_lock(&s->lock);
+    if (w->covered >= s->last_seq) {
+        path = R_SHARED;
+    } else if (s->ring_from <= w->covered) {
+        for (size_t i = 0; i < s->ring_n; i++)
+            deliver(w, s->ring[(s->ring_start + i) % RING_MAX], false, wk);
+        if (w->covered < s->last_seq)
+            w->covered = s->last_seq;
+        path = R_RING;
+    }
+    if (path != R_CONSUMER) {
+        feed_attach(s, w);
+        send_synced(w, wk);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return path;
+}
 
 static void on_info(void *ctx, jg_status st, natsMsg *msg)
 {
@@ -1405,6 +1782,15 @@ static void on_info(void *ctx, jg_status st, natsMsg *msg)
         f->policy = P_LAST_PER_SUBJECT;
     }
     pthread_mutex_lock(&eng.lock);
+    if (w->has_resume) {
+        enum resume_path path = resume_from_shared(w, f->key, &wk);
+        atomic_fetch_add(&eng.resumes[path], 1);
+        if (path != R_CONSUMER) {
+            pthread_mutex_unlock(&eng.lock);
+            feed_unref(f);
+            goto out;
+        }
+    }
     feed_list_add(f);
     pthread_mutex_lock(&f->lock);
     feed_attach(f, w);
@@ -1577,10 +1963,21 @@ void jg_watch_metrics(struct jg_buf *b)
                   "# HELP jetgate_watch_consumer_creates_total Consumers created for watches "
                   "(first and after gaps, reconnects, pauses).\n"
                   "# TYPE jetgate_watch_consumer_creates_total counter\n"
-                  "jetgate_watch_consumer_creates_total %llu\n",
+                  "jetgate_watch_consumer_creates_total %llu\n"
+                  "# HELP jetgate_watch_rollup_restarts_total Watch consumers started again "
+                  "because a rollup moved them past changes.\n"
+                  "# TYPE jetgate_watch_rollup_restarts_total counter\n"
+                  "jetgate_watch_rollup_restarts_total %llu\n"
+                  "# HELP jetgate_watch_resumes_total Watch resumes by what served the changes "
+                  "after the resume point (resets are counted apart).\n"
+                  "# TYPE jetgate_watch_resumes_total counter\n",
                   (long long)open, (long long)feeds,
                   (unsigned long long)atomic_load(&eng.events),
                   (unsigned long long)atomic_load(&eng.overflows),
                   (unsigned long long)atomic_load(&eng.resets),
-                  (unsigned long long)atomic_load(&eng.restarts));
+                  (unsigned long long)atomic_load(&eng.restarts),
+                  (unsigned long long)atomic_load(&eng.rollup_restarts));
+    for (size_t i = 0; i < sizeof(resume_path_name) / sizeof(resume_path_name[0]); i++)
+        jg_buf_printf(b, "jetgate_watch_resumes_total{path=\"%s\"} %llu\n", resume_path_name[i],
+                      (unsigned long long)atomic_load(&eng.resumes[i]));
 }

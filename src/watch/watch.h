@@ -4,7 +4,8 @@
  * A watcher is one HTTP event stream.  Its events come from a feed: an
  * ordered push consumer (ADR-17: ack none, flow control, idle heartbeat,
  * recreated from the last stream sequence + 1 after a gap, a missed
- * heartbeat or a reconnect) on the bucket's stream, read by an asynchronous
+ * heartbeat, a reconnect or a rollup that moved it past changes) on the
+ * bucket's stream, read by an asynchronous
  * subscription on the library's delivery pool.  A watcher starts on a feed
  * of its own (initial values, history or backlog); once it has caught up it
  * moves to the shared live feed of its bucket, server filter and
@@ -99,7 +100,9 @@ void jg_watch_close(struct jg_watch *w);
 
 /* Prometheus lines: jetgate_watchers_open, jetgate_watch_consumers,
  * jetgate_watch_events_total, jetgate_watch_overflows_total,
- * jetgate_watch_resets_total, jetgate_watch_consumer_restarts_total. */
+ * jetgate_watch_resets_total, jetgate_watch_consumer_creates_total,
+ * jetgate_watch_rollup_restarts_total, jetgate_watch_resumes_total{path=
+ * "consumer"|"shared"|"ring"}. */
 void jg_watch_metrics(struct jg_buf *b);
 /* Watchers open now. */
 int64_t jg_watch_open_count(void);

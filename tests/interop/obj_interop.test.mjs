@@ -6,9 +6,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import { connect } from '@nats-io/transport-node';
+import { connect, headers as natsHeaders } from '@nats-io/transport-node';
 import { Objm } from '@nats-io/obj';
-import { http, startStack, uniqueName } from '../lib/harness.mjs';
+import { http, rawRequest, startStack, uniqueName } from '../lib/harness.mjs';
 
 let stack;
 let nc;
@@ -105,4 +105,26 @@ test('a link written by jetgate is followed by the JS client', async () => {
   assert.ok(Buffer.from(got ?? []).equals(data), 'the JS client follows the link');
   const info = await os.info('alias');
   assert.deepEqual(info.options.link, { bucket: b, name: 'target' });
+});
+
+test('every value of a multi-valued header written by the JS client comes back on GET and HEAD', async () => {
+  const b = uniqueName('ojh');
+  const os = await objm.create(b);
+  const h = natsHeaders();
+  h.append('X-Multi', 'a');
+  h.append('X-Multi', 'b, c');
+  h.append('X-Multi', 'd');
+  h.append('X-One', 'only');
+  await os.putBlob({ name: 'm', headers: h }, bytes(10, 1));
+  const info = await http(stack.base, 'GET', `/v1/objm/buckets/${b}/keys`);
+  assert.deepEqual(info.json[0].headers['X-Multi'], ['a', 'b, c', 'd'], 'the stored meta keeps every value');
+  for (const method of ['GET', 'HEAD']) {
+    const r = await rawRequest(stack.base, `${method} ${objPath(b, 'm')} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+    assert.equal(r.status, 200, r.raw);
+    const head = r.raw.slice(0, r.raw.indexOf('\r\n\r\n')).split('\r\n');
+    const values = (n) => head.filter((l) => l.toLowerCase().startsWith(`${n.toLowerCase()}:`))
+      .map((l) => l.slice(l.indexOf(':') + 1).trim());
+    assert.deepEqual(values('X-Nats-Obj-Meta-X-Multi'), ['a', 'b, c', 'd'], `${method}: one line per value, in order`);
+    assert.deepEqual(values('X-Nats-Obj-Meta-X-One'), ['only'], method);
+  }
 });
