@@ -108,7 +108,7 @@ static void object_headers(struct jg_req *req, const struct jg_obj_info *i)
         const cJSON *first = cJSON_IsArray(h) ? h->child : h;
         char *name = NULL;
         for (const cJSON *e = first; e; e = cJSON_IsArray(h) ? e->next : NULL) {
-            if (!cJSON_IsString(e) || resp->nhdr >= JG_RESP_MAX_HEADERS - 2)
+            if (!cJSON_IsString(e))
                 continue;
             if (!name) {
                 if (asprintf(&name, META_PREFIX "%s", h->string) < 0)

@@ -202,8 +202,21 @@ jg_status jg_resp_header(struct jg_resp *resp, const char *name, const char *fmt
     char *v = NULL;
     size_t room = sizeof(resp->arena) - resp->arena_used;
     bool owned = false;
-    if (resp->nhdr >= JG_RESP_MAX_HEADERS)
-        return JG_ERR_INTERNAL;
+    struct jg_resp_hdr *slot;
+    if (resp->nhdr < JG_RESP_INLINE_HEADERS) {
+        slot = &resp->hdr[resp->nhdr];
+    } else {
+        int k = resp->nhdr - JG_RESP_INLINE_HEADERS;
+        if (k == resp->hdr_more_cap) {
+            int cap = resp->hdr_more_cap ? resp->hdr_more_cap * 2 : 16;
+            struct jg_resp_hdr *more = realloc(resp->hdr_more, (size_t)cap * sizeof(*more));
+            if (!more)
+                return JG_ERR_NOMEM;
+            resp->hdr_more = more;
+            resp->hdr_more_cap = cap;
+        }
+        slot = &resp->hdr_more[k];
+    }
     va_start(ap, fmt);
     int n = fast_format(resp->arena + resp->arena_used, room, fmt, ap);
     va_end(ap);
@@ -225,9 +238,9 @@ jg_status jg_resp_header(struct jg_resp *resp, const char *name, const char *fmt
             return JG_ERR_NOMEM;
         owned = true;
     }
-    resp->hdr[resp->nhdr].name = name;
-    resp->hdr[resp->nhdr].value = v;
-    resp->hdr[resp->nhdr].owned = owned;
+    slot->name = name;
+    slot->value = v;
+    slot->owned = owned;
     resp->nhdr++;
     return JG_OK;
 }
@@ -297,8 +310,11 @@ void jg_resp_json(struct jg_resp *resp, int status, cJSON *json)
 void jg_resp_clear(struct jg_resp *resp)
 {
     for (int i = 0; i < resp->nhdr; i++)
-        if (resp->hdr[i].owned)
-            free(resp->hdr[i].value);
+        if (jg_resp_hdr_at(resp, i)->owned)
+            free(jg_resp_hdr_at(resp, i)->value);
+    free(resp->hdr_more);
+    resp->hdr_more = NULL;
+    resp->hdr_more_cap = 0;
     resp->nhdr = 0;
     resp->arena_used = 0;
     body_clear(resp);

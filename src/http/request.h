@@ -88,17 +88,23 @@ struct jg_route {
     unsigned names;          /* enum jg_route_names */
 };
 
-#define JG_RESP_MAX_HEADERS 32
+/* Header lines kept in the response itself; more (an object's metadata
+ * headers, one line per value) go to a malloc'd array. */
+#define JG_RESP_INLINE_HEADERS 32
+
+struct jg_resp_hdr {
+    const char *name;        /* static string, or one that outlives the response */
+    char *value;             /* in arena, or malloc'd when owned */
+    bool owned;
+};
 
 struct jg_resp {
     char request_id[72];     /* X-Request-Id; also in problem bodies */
     int status;
-    int nhdr;
-    struct {
-        const char *name;    /* static string */
-        char *value;         /* in arena, or malloc'd when owned */
-        bool owned;
-    } hdr[JG_RESP_MAX_HEADERS];
+    int nhdr;                /* lines in hdr, then in hdr_more */
+    struct jg_resp_hdr hdr[JG_RESP_INLINE_HEADERS];
+    struct jg_resp_hdr *hdr_more; /* malloc'd, lines nhdr - JG_RESP_INLINE_HEADERS */
+    int hdr_more_cap;
     char arena[768];         /* header values, without a malloc each */
     size_t arena_used;
     char *body;              /* owned (malloc) unless body_msg is set */
@@ -218,6 +224,11 @@ void jg_resp_status(struct jg_resp *resp, int status);
 /* Adds a header; value formatted.  Returns JG_ERR_NOMEM or JG_OK. */
 jg_status jg_resp_header(struct jg_resp *resp, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Header line i (0 <= i < resp->nhdr), in the order added. */
+static inline const struct jg_resp_hdr *jg_resp_hdr_at(const struct jg_resp *resp, int i)
+{
+    return i < JG_RESP_INLINE_HEADERS ? &resp->hdr[i] : &resp->hdr_more[i - JG_RESP_INLINE_HEADERS];
+}
 /* Body from a malloc'd buffer; takes ownership. */
 void jg_resp_body_take(struct jg_resp *resp, char *data, size_t len);
 /* Body copied from data. */

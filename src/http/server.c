@@ -367,7 +367,7 @@ static enum MHD_Result queue(struct jg_http *h, struct jg_req *req)
     if (!mr)
         return MHD_NO;
     for (int i = 0; i < r->nhdr; i++)
-        MHD_add_response_header(mr, r->hdr[i].name, r->hdr[i].value);
+        MHD_add_response_header(mr, jg_resp_hdr_at(r, i)->name, jg_resp_hdr_at(r, i)->value);
     if (r->request_id[0])
         MHD_add_response_header(mr, "X-Request-Id", r->request_id);
     if (req->cors_origin) {
@@ -411,7 +411,7 @@ static bool answer_and_linger(struct jg_http *h, struct jg_req *req)
     jg_buf_printf(&b, "HTTP/1.1 %d %s\r\nConnection: close\r\nContent-Length: %zu\r\n",
                   r->status, reason ? reason : "", r->body ? r->body_len : 0);
     for (int i = 0; i < r->nhdr; i++)
-        jg_buf_printf(&b, "%s: %s\r\n", r->hdr[i].name, r->hdr[i].value);
+        jg_buf_printf(&b, "%s: %s\r\n", jg_resp_hdr_at(r, i)->name, jg_resp_hdr_at(r, i)->value);
     if (r->request_id[0])
         jg_buf_printf(&b, "X-Request-Id: %s\r\n", r->request_id);
     if (req->cors_origin)
