@@ -42,6 +42,9 @@ void jg_h_readyz(struct jg_req *req);
 void jg_h_metrics(struct jg_req *req);
 void jg_h_info(struct jg_req *req);
 
+/* h_ui.c: the web console's files ("/ui" redirects to "/ui/"). */
+void jg_h_ui(struct jg_req *req);
+
 /* Not yet served: answers 501 with a problem body. */
 void jg_h_not_implemented(struct jg_req *req);
 
