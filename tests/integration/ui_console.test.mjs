@@ -399,6 +399,17 @@ test('objects: bucket, upload of several MiB with progress, drag and drop, downl
   await page.evaluate(() => window.scrollTo(0, 0));
   await shot('console-objects');
 
+  // the live view of an object bucket: its objects, then one another client puts
+  await page.click('#tab-live');
+  await page.fill('#live-filter', '');
+  await page.click('#live-start');
+  await page.waitForFunction(() => document.querySelector('#live-state').textContent === 'live');
+  assert.ok((await page.$$eval('#live-list tr td:nth-child(3)', (t) => t.map((x) => x.textContent))).includes('big.bin'));
+  assert.equal((await api('PUT', '/v1/obj/files/from-elsewhere', { body: 'x'.repeat(2000) })).status, 201);
+  await page.waitForFunction(() => [...document.querySelectorAll('#live-list tr td:nth-child(3)')].some((t) => t.textContent === 'from-elsewhere'));
+  await page.click('#live-stop');
+  await page.click('#tab-objects');
+
   // delete
   await page.click('#object-list tr[data-name="notes/dropped.txt"] button.delete');
   await page.waitForFunction(() => !document.querySelector('#object-list tr[data-name="notes/dropped.txt"]'));
