@@ -45,6 +45,7 @@ let context;
 let page;
 let base;
 const watchRequests = [];
+const pageErrors = []; // script errors and CSP violations in the page
 
 async function startGate(port) {
   return startJetgate({ natsUrl: nats.url, port, args: ['--tokens-file', tokens] });
@@ -69,6 +70,11 @@ before(async () => {
   page = await context.newPage();
   page.setDefaultTimeout(T);
   page.on('dialog', (d) => d.accept());
+  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    // failed requests (401, 403, 409, 412 and the restart) are logged by the browser itself
+    if (m.type() === 'error' && !/Failed to load resource|ERR_CONNECTION_REFUSED|net::/.test(m.text())) pageErrors.push(m.text());
+  });
   page.on('request', (r) => { if (r.url().includes('/watch')) watchRequests.push(r); });
   // a token must never be put in a URL
   page.on('request', (r) => assert.ok(!Object.values(SECRETS).some((s) => r.url().includes(s)), r.url()));
@@ -461,4 +467,8 @@ test('a token outside the bucket\'s rules: 403 with title and detail; delete a b
   await page.waitForSelector('#welcome:not([hidden])');
   assert.equal((await api('GET', '/v1/objm/buckets/files')).status, 404);
   await page.waitForFunction(() => !document.querySelector('#obj-buckets button[data-bucket=files]'));
+});
+
+test('no script error and no Content-Security-Policy violation in the whole session', { skip }, () => {
+  assert.deepEqual(pageErrors, []);
 });
