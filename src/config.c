@@ -96,6 +96,8 @@ const struct jg_option jg_options[] = {
      "allow a listener that is not loopback without tokens", false, false},
     {"metrics_public", JG_OPT_BOOL, OFF(metrics_public), "false", 0, 0, "BOOL",
      "serve /metrics without a token when tokens are configured", false, true},
+    {"ui", JG_OPT_BOOL, OFF(ui), "true", 0, 0, "BOOL",
+     "serve the web console at /ui/ (public page; its API calls need a token)", false, true},
     {"cors_origins", JG_OPT_STRING, OFF(cors_origins), NULL, 0, 0, "ORIGIN[,ORIGIN...]",
      "browser origins allowed to call the API (CORS); '*' for any", false, false},
     {"tls_cert", JG_OPT_STRING, OFF(tls_cert), NULL, 0, 0, "FILE",

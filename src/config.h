@@ -54,6 +54,7 @@ struct jg_config {
     char *tokens_file;
     bool allow_open_access;
     bool metrics_public;
+    bool ui;
     char *cors_origins;
     char *tls_cert;
     char *tls_key;

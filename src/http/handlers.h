@@ -47,4 +47,7 @@ void jg_h_info(struct jg_req *req);
 enum jg_h_store { JG_H_KV, JG_H_OBJ };
 const char *jg_h_detail(jg_status st, enum jg_h_store store);
 
+/* h_ui.c: the web console's files ("/ui" redirects to "/ui/"). */
+void jg_h_ui(struct jg_req *req);
+
 #endif

@@ -17,6 +17,10 @@ const struct jg_route jg_routes[] = {
      JG_RN_METRICS},
     {JG_GET, "/v1/info", jg_h_info, "info", JG_BODY_NONE, JG_PERM_NONE,
      0},
+    {JG_GET, "/ui", jg_h_ui, "uiRedirect", JG_BODY_NONE, JG_PERM_NONE,
+     JG_RN_PUBLIC},
+    {JG_GET, "/ui/{file*}", jg_h_ui, "uiFile", JG_BODY_NONE, JG_PERM_NONE,
+     JG_RN_PUBLIC},
 
     {JG_GET, "/v1/kv/{bucket}/{key*}", jg_h_kv_get, "kvGet", JG_BODY_NONE, JG_PERM_READ,
      JG_RN_BUCKET | JG_RN_KEY},

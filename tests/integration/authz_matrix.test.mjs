@@ -22,6 +22,8 @@ const ROWS = {
   readyz: { perm: 'token', names: 'public' },
   metrics: { perm: 'token', names: 'metrics' },
   info: { perm: 'token', names: '-' },
+  uiRedirect: { perm: 'token', names: 'public' },
+  uiFile: { perm: 'token', names: 'public' },
   kvGet: { perm: 'read', names: 'bucket,key' },
   kvHead: { perm: 'read', names: 'bucket,key' },
   kvPut: { perm: 'write', names: 'bucket,key', body: 'v' },
