@@ -41,6 +41,8 @@ const struct jg_route jg_routes[] = {
      JG_RN_BUCKET},
     {JG_GET, "/v1/kvm/buckets/{bucket}/keys", jg_h_kvm_keys, "kvKeyList", JG_BODY_NONE, JG_PERM_READ,
      JG_RN_BUCKET | JG_RN_SELECTOR},
+    {JG_GET, "/v1/kvm/buckets/{bucket}/entries", jg_h_kvm_entries, "kvEntries", JG_BODY_NONE, JG_PERM_READ,
+     JG_RN_BUCKET | JG_RN_SELECTOR},
     {JG_GET, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_get, "kvmGet", JG_BODY_NONE, JG_PERM_READ,
      JG_RN_BUCKET | JG_RN_KEY},
     {JG_HEAD, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_get, "kvmHead", JG_BODY_NONE, JG_PERM_READ,

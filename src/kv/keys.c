@@ -131,18 +131,43 @@ static void json_str(struct jg_buf *b, const char *s)
     jg_buf_append(b, "\"", 1);
 }
 
+bool jg_kv_selected(char *const *filters, char *const *prefixes, char *const *scope,
+                    const char *key)
+{
+    if (!jg_auth_scope_allows(scope, key))
+        return false;
+    bool f_ok = !filters || !filters[0], p_ok = !prefixes || !prefixes[0];
+    for (size_t i = 0; !f_ok && filters[i]; i++)
+        f_ok = jg_kv_filter_match(filters[i], key);
+    for (size_t i = 0; !p_ok && prefixes[i]; i++)
+        p_ok = strncmp(key, prefixes[i], strlen(prefixes[i])) == 0;
+    return f_ok && p_ok;
+}
+
+const char *jg_kv_server_filter(char *const *filters, char *const *prefixes, char *buf,
+                                size_t len)
+{
+    bool nf = filters && filters[0], np = prefixes && prefixes[0];
+    if (nf && !filters[1] && !np)
+        return filters[0];
+    /* one prefix ending at a token boundary: the tokens under it */
+    if (!nf && np && !prefixes[1]) {
+        size_t pl = strlen(prefixes[0]);
+        if (pl > 0 && pl + 2 <= len && prefixes[0][pl - 1] == '.' &&
+            !strpbrk(prefixes[0], "*>")) {
+            snprintf(buf, len, "%s>", prefixes[0]);
+            if (jg_kv_filter_valid(buf))
+                return buf;
+        }
+    }
+    return NULL;
+}
+
 static bool keys_wanted(struct keys_op *k, const char *key)
 {
-    if (!jg_auth_scope_allows(k->scope, key))
-        return false;
     if (!k->match_here)
-        return true;
-    bool f_ok = !k->filters[0], p_ok = !k->prefixes[0];
-    for (size_t i = 0; !f_ok && k->filters[i]; i++)
-        f_ok = jg_kv_filter_match(k->filters[i], key);
-    for (size_t i = 0; !p_ok && k->prefixes[i]; i++)
-        p_ok = strncmp(key, k->prefixes[i], strlen(k->prefixes[i])) == 0;
-    return f_ok && p_ok;
+        return jg_auth_scope_allows(k->scope, key);
+    return jg_kv_selected(k->filters, k->prefixes, k->scope, key);
 }
 
 static void keys_item(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts)

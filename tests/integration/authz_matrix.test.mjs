@@ -33,6 +33,7 @@ const ROWS = {
   kvBucketPut: { perm: 'admin', names: 'bucket', body: '{}' },
   kvBucketDelete: { perm: 'admin', names: 'bucket' },
   kvKeyList: { perm: 'read', names: 'bucket,selector' },
+  kvEntries: { perm: 'read', names: 'bucket,selector' },
   kvmGet: { perm: 'read', names: 'bucket,key' },
   kvmHead: { perm: 'read', names: 'bucket,key' },
   kvmPut: { perm: 'write', names: 'bucket,key', body: 'v' },
@@ -191,7 +192,7 @@ async function selected(route, p, token) {
   }
   const r = await http(base, 'GET', p, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(r.status, 200, `${p}: ${r.status} ${r.text}`);
-  return r.json.map((e) => (typeof e === 'string' ? e : e.name));
+  return r.json.map((e) => (typeof e === 'string' ? e : e.key ?? e.name));
 }
 
 test('every route of the table has a row, with the permission and names the row expects', () => {
