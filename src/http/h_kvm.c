@@ -297,3 +297,48 @@ void jg_h_kvm_entries(struct jg_req *req)
 out:
     selector_free(&s);
 }
+
+static void on_marked(void *ctx, jg_status st, size_t done, uint64_t revision, const char *detail)
+{
+    struct jg_req *req = ctx;
+    if (st != JG_OK) {
+        jg_req_fail(req, st, "%s", detail && *detail ? detail : jg_h_detail(st, JG_H_KV));
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "deleted", (double)done);
+    cJSON_AddNumberToObject(o, "revision", (double)revision);
+    jg_resp_json(&req->resp, 200, o);
+    jg_req_done(req);
+}
+
+void jg_h_kvm_entries_delete(struct jg_req *req)
+{
+    struct selector s = {0};
+    bool purge = false, all = false;
+    const char *key;
+    if (!check_bucket(req))
+        return;
+    if (jg_req_query(req, "key", &key) != JG_OK || key) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                    "select the keys with 'filter' or 'prefix' (delete one key at its own path)");
+        return;
+    }
+    if (!selector_parse(req, &s, false))
+        goto out;
+    if (jg_req_query_bool(req, "purge", &purge) != JG_OK ||
+        jg_req_query_bool(req, "all", &all) != JG_OK) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'purge' and 'all' must be true or false");
+        goto out;
+    }
+    if (!s.filters && !s.prefixes && !all) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                    "give 'filter' or 'prefix', or 'all=true' for every key");
+        goto out;
+    }
+    jg_req_suspend(req);
+    jg_kv_mark_selected(req->app, req->bucket, s.filters, s.prefixes, req->scope, purge, on_marked,
+                        req);
+out:
+    selector_free(&s);
+}

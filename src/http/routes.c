@@ -43,6 +43,8 @@ const struct jg_route jg_routes[] = {
      JG_RN_BUCKET | JG_RN_SELECTOR},
     {JG_GET, "/v1/kvm/buckets/{bucket}/entries", jg_h_kvm_entries, "kvEntries", JG_BODY_NONE, JG_PERM_READ,
      JG_RN_BUCKET | JG_RN_SELECTOR},
+    {JG_DELETE, "/v1/kvm/buckets/{bucket}/entries", jg_h_kvm_entries_delete, "kvEntriesDelete", JG_BODY_NONE,
+     JG_PERM_DELETE, JG_RN_BUCKET | JG_RN_SELECTOR},
     {JG_GET, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_get, "kvmGet", JG_BODY_NONE, JG_PERM_READ,
      JG_RN_BUCKET | JG_RN_KEY},
     {JG_HEAD, "/v1/kvm/buckets/{bucket}/keys/{key*}", jg_h_kv_get, "kvmHead", JG_BODY_NONE, JG_PERM_READ,

@@ -216,6 +216,18 @@ uint64_t jg_kv_entries_count(const struct jg_kv_entries *e);
 /* Ends the read; no callback follows.  NULL-safe. */
 void jg_kv_entries_close(struct jg_kv_entries *e);
 
+/* A delete (or, with purge, a purge) marker for every current key that
+ * filters, prefixes and scope select (as jg_kv_keys; all NULL: every key),
+ * a few written at once.  Not atomic: on a failure the writes stop; fn
+ * gets how many keys were done, the newest marker's revision (0 if none)
+ * and, on failure, a detail naming where it stopped.  Repeating finishes
+ * the job (done keys are no longer current).  fn runs on the loop thread. */
+typedef void (*jg_kv_mark_fn)(void *ctx, jg_status st, size_t done, uint64_t revision,
+                              const char *detail);
+void jg_kv_mark_selected(struct jg_app *app, const char *bucket, char *const *filters,
+                         char *const *prefixes, char *const *scope, bool purge, jg_kv_mark_fn fn,
+                         void *ctx);
+
 /* Removes delete and purge markers older than older_than_ns (younger ones
  * keep only the marker), as the Go client's PurgeDeletes.  fn runs on
  * the loop thread. */

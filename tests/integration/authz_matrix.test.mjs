@@ -34,6 +34,7 @@ const ROWS = {
   kvBucketDelete: { perm: 'admin', names: 'bucket' },
   kvKeyList: { perm: 'read', names: 'bucket,selector' },
   kvEntries: { perm: 'read', names: 'bucket,selector' },
+  kvEntriesDelete: { perm: 'delete', names: 'bucket,selector' },
   kvmGet: { perm: 'read', names: 'bucket,key' },
   kvmHead: { perm: 'read', names: 'bucket,key' },
   kvmPut: { perm: 'write', names: 'bucket,key', body: 'v' },
@@ -148,6 +149,15 @@ function requests(route, kind) {
   }
   if (kind === 'otherbucket') {
     add('other bucket', 'p1/x', body, 403);
+    return out;
+  }
+  if (has('selector') && route.method === 'DELETE') {
+    // deletion by selector: a prefix wholly outside the rules is refused
+    // before anything is deleted; one inside (matching no fixture key) is not
+    const mine = kind === 'otherpfx' ? 'other/' : 'p1/';
+    out.push({ what: 'prefix under no rule', path: `${pathOf(route, '')}?prefix=p3/`, expect: 403 });
+    out.push({ what: 'another prefix under no rule', path: `${pathOf(route, '')}?prefix=q`, expect: 403 });
+    out.push({ what: 'prefix under the rules', path: `${pathOf(route, '')}?prefix=${mine}zz`, expect: 'ok' });
     return out;
   }
   if (has('selector')) {

@@ -175,6 +175,76 @@ describe('GET entries', () => {
   });
 });
 
+describe('entries and nats.js', () => {
+  test('entries hold what nats.js reads with keys() and get()', async () => {
+    const b = await newBucket();
+    const c = await connectNats(stack.nats.url);
+    try {
+      const kv = await c.kvm.open(b);
+      for (let i = 0; i < 50; i++) await kv.put(`js.${i % 17}.${i}`, new Uint8Array([i, 0, 255, i * 3 % 256]));
+      await kv.delete('js.3.3');
+      await kv.purge('js.4.4');
+      await put(b, 'js.x', 'through jetgate');
+      const keys = [];
+      for await (const k of await kv.keys('js.>')) keys.push(k);
+      const r = await entries(b, 'prefix=js.');
+      assert.deepEqual(r.json.map((e) => e.key).sort(), keys.sort());
+      for (const e of r.json) {
+        const g = await kv.get(e.key);
+        assert.equal(e.revision, g.revision, e.key);
+        assert.equal(e.operation, g.operation);
+        assert.deepEqual(Buffer.from(e.value, 'base64'), Buffer.from(g.value), e.key);
+      }
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('DELETE entries: a marker for every selected key, as nats.js sees it', async () => {
+    const b = await newBucket();
+    const c = await connectNats(stack.nats.url);
+    try {
+      const kv = await c.kvm.open(b);
+      for (let i = 0; i < 30; i++) await put(b, `d/${i}`, `v${i}`);
+      for (let i = 0; i < 5; i++) await put(b, `keep/${i}`, `k${i}`);
+      await del(b, 'd/0');
+      const r = await http(base, 'DELETE', entriesPath(b, 'prefix=d/'));
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json.deleted, 29);
+      const status = await http(base, 'GET', `/v1/kvm/buckets/${b}`);
+      assert.ok(r.json.revision > 35 && r.json.revision <= 36 + 29, JSON.stringify(r.json) + status.text);
+      const keys = [];
+      for await (const k of await kv.keys()) keys.push(k);
+      assert.deepEqual(keys.sort(), ['keep/0', 'keep/1', 'keep/2', 'keep/3', 'keep/4']);
+      assert.equal((await kv.get('d/7')).operation, 'DEL');
+      const again = await http(base, 'DELETE', entriesPath(b, 'prefix=d/'));
+      assert.deepEqual(again.json, { deleted: 0, revision: 0 });
+
+      const p = await http(base, 'DELETE', entriesPath(b, 'filter=keep.*&filter=keep/3&purge=true'));
+      assert.equal(p.status, 200, p.text);
+      assert.equal(p.json.deleted, 1);
+      assert.equal((await kv.get('keep/3')).operation, 'PURGE');
+      const all = await http(base, 'DELETE', entriesPath(b, 'all=true'));
+      assert.equal(all.json.deleted, 4);
+      assert.deepEqual((await entries(b)).json, []);
+    } finally {
+      await c.close();
+    }
+  });
+
+  test('DELETE entries: bad input', async () => {
+    const b = await newBucket();
+    await put(b, 'k', 'v');
+    assertProblem(await http(base, 'DELETE', entriesPath(b)), 400, 'invalid_parameter');
+    assertProblem(await http(base, 'DELETE', entriesPath(b, 'all=false')), 400, 'invalid_parameter');
+    assertProblem(await http(base, 'DELETE', entriesPath(b, 'key=k')), 400, 'invalid_parameter');
+    assertProblem(await http(base, 'DELETE', entriesPath(b, 'filter=a..b')), 400, 'invalid_key');
+    assertProblem(await http(base, 'DELETE', entriesPath(b, 'prefix=k&purge=perhaps')), 400, 'invalid_parameter');
+    assertProblem(await http(base, 'DELETE', entriesPath(`${b}nope`, 'all=true')), 404, 'bucket_not_found');
+    assert.equal((await single(b, 'k')).operation, 'PUT');
+  });
+});
+
 describe('entries and the token\'s rules', () => {
   let st;
   let dir;
@@ -185,7 +255,7 @@ describe('entries and the token\'s rules', () => {
   before(async () => {
     dir = makeTempDir('jetgate-entries-authz-');
     const tokens = path.join(dir, 'tokens');
-    fs.writeFileSync(tokens, `admin ${hash('adm-51c0e8a2')} all@*\ntwo ${hash('two-9f3b7d14')} read@eb/p1/ read@eb/p2/x\n`);
+    fs.writeFileSync(tokens, `admin ${hash('adm-51c0e8a2')} all@*\ntwo ${hash('two-9f3b7d14')} read,delete@eb/p1/ read,delete@eb/p2/x\n`);
     st = await startStack({ jetgate: { args: ['--tokens-file', tokens] } });
     assert.equal((await http(st.base, 'PUT', '/v1/kvm/buckets/eb', { body: '{}', headers: admin })).status, 201);
     for (const k of ['p1/a', 'p1/b', 'p2/x1', 'p2/y', 'p3/c']) {
@@ -220,5 +290,15 @@ describe('entries and the token\'s rules', () => {
     assert.equal(ok.status, 200, ok.text);
     assert.deepEqual(ok.json.map((e) => e.key), ['p1/a', 'p1/none']);
     assert.equal(ok.json[1].missing, true);
+  });
+
+  test('DELETE entries touches no key outside the rules', async () => {
+    const del2 = (q) => http(st.base, 'DELETE', `/v1/kvm/buckets/eb/entries${q}`, { headers: two });
+    assertProblem(await del2('?prefix=p3/'), 403, 'forbidden');
+    const r = await del2('?all=true');
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.deleted, 3);
+    const left = await http(st.base, 'GET', '/v1/kvm/buckets/eb/keys', { headers: admin });
+    assert.deepEqual(left.json.sort(), ['p2/y', 'p3/c']);
   });
 });
