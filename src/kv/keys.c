@@ -456,7 +456,8 @@ static void mark_scanned(struct scan *s, jg_status st)
 {
     struct mark_op *m = s->ctx;
     if (st != JG_OK || m->st != JG_OK) {
-        m->fn(m->ctx, st != JG_OK ? st : m->st, 0, 0, "");
+        m->fn(m->ctx, st != JG_OK ? st : m->st, 0, 0,
+              "nothing deleted: the keys could not be listed; repeat the request");
         mark_free(m);
         return;
     }
