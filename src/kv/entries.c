@@ -8,8 +8,12 @@
  * come back through the reply multiplexer (a JG_NATS_STREAM sink routed by
  * the consumer's name), so no thread waits on them.  Pulls are sent only
  * while the formatted text not yet taken by the reader is under
- * OUT_LOW bytes, and ask for at most BATCH messages: a client that reads
- * slowly stops the pulls, and memory stays bounded whatever the count.
+ * OUT_LOW bytes, and ask for at most BATCH messages and about BATCH_BYTES
+ * of text (from the mean size of the entries so far): a client that reads
+ * slowly stops the pulls, and memory stays bounded whatever the count (a
+ * few MiB per read at most, max_entries_reads reads at once).  A pull
+ * carries an expiry, so the server ends one it cannot fill (messages
+ * removed meanwhile) with a 408 that counts what it still owed.
  * The read ends when the consumer delivered what it held when it was
  * created (its num_pending then), or a delivery says nothing is pending.
  *
