@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import nodeHttp from 'node:http';
 import path from 'node:path';
 import {
   assertProblem, connectNats, createKvBucket, http, JETGATE_BIN, kvPath, makeTempDir,
@@ -154,6 +155,58 @@ describe('GET entries', () => {
     }
     const nd = await entries(b, 'filter=many.*', { Accept: 'application/x-ndjson' });
     assert.equal(nd.text.split('\n').filter((l) => l).length, n);
+  });
+
+  test('a client that stops reading holds jetgate\'s memory to a few MiB', async () => {
+    const b = await newBucket({ history: 1 });
+    const n = 12000;
+    const v = 'm'.repeat(2000); // about 32 MB of entries in all
+    const c = await connectNats(stack.nats.url);
+    try {
+      const kv = await c.kvm.open(b);
+      for (let i = 0; i < n; i += 500) {
+        const ps = [];
+        for (let j = i; j < i + 500 && j < n; j++) ps.push(kv.put(`big.${j}`, `${j}:${v}`));
+        await Promise.all(ps);
+      }
+    } finally {
+      await c.close();
+    }
+    const rssKiB = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${stack.jg.proc.pid}/status`, 'utf8'))[1]);
+    const before = rssKiB();
+    let peak = before;
+    const { count, bytes } = await new Promise((resolve, reject) => {
+      const req = nodeHttp.get(`${base}${entriesPath(b, 'prefix=big.')}`, { headers: { Accept: 'application/x-ndjson' } }, (res) => {
+        let got = 0;
+        let lines = 0;
+        let rest = '';
+        res.setEncoding('utf8');
+        res.once('data', (d) => {
+          // stop reading for a while: jetgate must stop asking NATS for more
+          res.pause();
+          got += d.length;
+          rest += d;
+          const t = setInterval(() => { peak = Math.max(peak, rssKiB()); }, 50);
+          setTimeout(() => {
+            clearInterval(t);
+            res.on('data', (more) => {
+              got += more.length;
+              rest += more;
+              const parts = rest.split('\n');
+              rest = parts.pop();
+              lines += parts.length;
+            });
+            res.resume();
+          }, 1500);
+        });
+        res.on('end', () => resolve({ count: lines + (rest ? 1 : 0), bytes: got }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+    });
+    assert.equal(count, n, `${count} lines, ${bytes} bytes`);
+    assert.ok(bytes > 30e6, `${bytes} bytes`);
+    assert.ok(peak - before < 16 * 1024, `RSS grew by ${peak - before} KiB while the client did not read`);
   });
 
   test('bad input', async () => {
