@@ -11,7 +11,14 @@ bench_kv_direct_SOURCES = bench/kv_direct.c
 bench_kv_direct_CFLAGS = $(NATS_CFLAGS) $(WARN_CFLAGS)
 bench_kv_direct_LDADD = $(NATS_LIBS) -lpthread -lm
 
+EXTRA_PROGRAMS += bench/entries_direct
+bench_entries_direct_SOURCES = bench/entries_direct.c
+bench_entries_direct_CFLAGS = $(NATS_CFLAGS) $(WARN_CFLAGS)
+bench_entries_direct_LDADD = $(NATS_LIBS) -lpthread
+
 EXTRA_DIST += \
+	bench/entries.sh \
+	bench/entries_pergets.mjs \
 	bench/README.md \
 	bench/RESULTS.md \
 	bench/kv.sh \
@@ -19,10 +26,17 @@ EXTRA_DIST += \
 	bench/put.lua \
 	bench/wrk_common.lua
 
-CLEANFILES += bench/kv_direct$(EXEEXT)
+CLEANFILES += bench/kv_direct$(EXEEXT) bench/entries_direct$(EXEEXT)
 
 # Environment knobs (ROUNDS, DURATION, QUICK, ...) are passed through to kv.sh.
 .PHONY: bench-kv
 bench-kv: bench/kv_direct$(EXEEXT) src/jetgate$(EXEEXT)
 	JETGATE=src/jetgate$(EXEEXT) KV_DIRECT=bench/kv_direct$(EXEEXT) \
 	  $(SHELL) $(srcdir)/bench/kv.sh
+
+# Bulk reads: GET .../entries against one GET per key and a direct client
+# (NKEYS, VALUE_SIZE, ROUNDS passed through to entries.sh).
+.PHONY: bench-entries
+bench-entries: bench/entries_direct$(EXEEXT) src/jetgate$(EXEEXT)
+	JETGATE=src/jetgate$(EXEEXT) ENTRIES_DIRECT=bench/entries_direct$(EXEEXT) \
+	  $(SHELL) $(srcdir)/bench/entries.sh

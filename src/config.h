@@ -44,6 +44,9 @@ struct jg_config {
     int64_t max_inflight;
     int64_t watch_keepalive_ms;
     int64_t max_watchers;
+    int64_t max_entries_reads;
+    int64_t max_entries_keys;
+    int64_t entries_timeout_ms;
     int64_t max_watchers_per_ip;
     int64_t max_watchers_per_token;
     int64_t watch_queue_bytes;

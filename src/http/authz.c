@@ -120,6 +120,19 @@ bool jg_authz_link_hop(const struct jg_token *t, const char *bucket, const char 
     return !t || jg_auth_allows(t, JG_PERM_READ, bucket, name ? name : "");
 }
 
+bool jg_authz_prefix_reachable(char *const *scope, const char *prefix)
+{
+    if (!scope)
+        return true;
+    size_t pl = strlen(prefix);
+    for (size_t i = 0; scope[i]; i++) {
+        size_t sl = strlen(scope[i]);
+        if (strncmp(scope[i], prefix, sl < pl ? sl : pl) == 0)
+            return true;
+    }
+    return false;
+}
+
 static const struct {
     unsigned flag;
     const char *name;

@@ -45,6 +45,11 @@ jg_status jg_authz_check(const struct jg_token *t, const struct jg_route *route,
  * the target is looked up, so the answer does not tell whether it exists. */
 bool jg_authz_link_hop(const struct jg_token *t, const char *bucket, const char *name);
 
+/* May a key under prefix be in scope (jg_auth_scope; NULL: every key)?
+ * false when the token's rules leave the whole prefix out: no scope
+ * prefix starts with it and it starts with none.  Pure. */
+bool jg_authz_prefix_reachable(char *const *scope, const char *prefix);
+
 /* Writes the route table, one line per row: method, pattern,
  * operationId, permission and names, tab-separated (jetgate
  * --dump-routes; the authorization test is generated from it). */

@@ -18,6 +18,8 @@ void jg_h_kvm_put(struct jg_req *req);
 void jg_h_kvm_delete(struct jg_req *req);
 void jg_h_kvm_keys(struct jg_req *req);
 void jg_h_kvm_purge(struct jg_req *req);
+void jg_h_kvm_entries(struct jg_req *req);
+void jg_h_kvm_entries_delete(struct jg_req *req);
 
 /* h_obj.c: objects; h_objm.c: object buckets. */
 void jg_h_obj_get(struct jg_req *req);    /* GET and HEAD, ?metaOnly, Range */

@@ -131,18 +131,43 @@ static void json_str(struct jg_buf *b, const char *s)
     jg_buf_append(b, "\"", 1);
 }
 
+bool jg_kv_selected(char *const *filters, char *const *prefixes, char *const *scope,
+                    const char *key)
+{
+    if (!jg_auth_scope_allows(scope, key))
+        return false;
+    bool f_ok = !filters || !filters[0], p_ok = !prefixes || !prefixes[0];
+    for (size_t i = 0; !f_ok && filters[i]; i++)
+        f_ok = jg_kv_filter_match(filters[i], key);
+    for (size_t i = 0; !p_ok && prefixes[i]; i++)
+        p_ok = strncmp(key, prefixes[i], strlen(prefixes[i])) == 0;
+    return f_ok && p_ok;
+}
+
+const char *jg_kv_server_filter(char *const *filters, char *const *prefixes, char *buf,
+                                size_t len)
+{
+    bool nf = filters && filters[0], np = prefixes && prefixes[0];
+    if (nf && !filters[1] && !np)
+        return filters[0];
+    /* one prefix ending at a token boundary: the tokens under it */
+    if (!nf && np && !prefixes[1]) {
+        size_t pl = strlen(prefixes[0]);
+        if (pl > 0 && pl + 2 <= len && prefixes[0][pl - 1] == '.' &&
+            !strpbrk(prefixes[0], "*>")) {
+            snprintf(buf, len, "%s>", prefixes[0]);
+            if (jg_kv_filter_valid(buf))
+                return buf;
+        }
+    }
+    return NULL;
+}
+
 static bool keys_wanted(struct keys_op *k, const char *key)
 {
-    if (!jg_auth_scope_allows(k->scope, key))
-        return false;
     if (!k->match_here)
-        return true;
-    bool f_ok = !k->filters[0], p_ok = !k->prefixes[0];
-    for (size_t i = 0; !f_ok && k->filters[i]; i++)
-        f_ok = jg_kv_filter_match(k->filters[i], key);
-    for (size_t i = 0; !p_ok && k->prefixes[i]; i++)
-        p_ok = strncmp(key, k->prefixes[i], strlen(k->prefixes[i])) == 0;
-    return f_ok && p_ok;
+        return jg_auth_scope_allows(k->scope, key);
+    return jg_kv_selected(k->filters, k->prefixes, k->scope, key);
 }
 
 static void keys_item(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts)
@@ -309,4 +334,155 @@ void jg_kv_purge_deletes(struct jg_app *app, const char *bucket, int64_t older_t
     p->ctx = ctx;
     jg_js_stream_name(JG_BUCKET_KV, bucket, p->stream, sizeof(p->stream));
     scan_start(app, bucket, NULL, purge_item, purge_scanned, p);
+}
+
+/* --- markers for every selected key ------------------------------------- */
+
+#define MARK_WINDOW 32
+
+struct mark_op {
+    struct jg_app *app;
+    char *bucket;
+    char **filters, **prefixes, **scope;
+    bool match_here;
+    enum jg_kv_op op;
+    char **keys;                 /* the current keys selected, in scan order */
+    size_t n, cap, next, inflight, done;
+    uint64_t revision;           /* the newest marker written */
+    bool stopped;
+    jg_status st;
+    char *failed_key;
+    jg_kv_mark_fn fn;
+    void *ctx;
+};
+
+static void mark_free(struct mark_op *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->keys[i]);
+    free(m->keys);
+    jg_strv_free(m->filters);
+    jg_strv_free(m->prefixes);
+    jg_strv_free(m->scope);
+    free(m->failed_key);
+    free(m->bucket);
+    free(m);
+}
+
+static void mark_finish(struct mark_op *m)
+{
+    char detail[JG_KV_MAX_KEY_LEN + 200] = "";
+    if (m->st != JG_OK)
+        snprintf(detail, sizeof(detail),
+                 "%zu of %zu keys done; stopped at '%s' (%s); repeat the request to finish",
+                 m->done, m->n, m->failed_key ? m->failed_key : "", jg_status_title(m->st));
+    m->fn(m->ctx, m->st, m->done, m->revision, detail);
+    mark_free(m);
+}
+
+static void mark_next(struct mark_op *m);
+
+struct mark_one {
+    struct mark_op *m;
+    size_t index;
+};
+
+static void on_marked(void *ctx, jg_status st, uint64_t revision)
+{
+    struct mark_one *one = ctx;
+    struct mark_op *m = one->m;
+    size_t i = one->index;
+    free(one);
+    m->inflight--;
+    if (st == JG_OK) {
+        m->done++;
+        if (revision > m->revision)
+            m->revision = revision;
+    } else if (!m->stopped) {
+        m->stopped = true;
+        m->st = st;
+        m->failed_key = strdup(m->keys[i]);
+    }
+    mark_next(m);
+}
+
+static void mark_next(struct mark_op *m)
+{
+    while (!m->stopped && m->next < m->n && m->inflight < MARK_WINDOW) {
+        struct mark_one *one = malloc(sizeof(*one));
+        if (!one) {
+            m->stopped = true;
+            m->st = JG_ERR_NOMEM;
+            m->failed_key = strdup(m->keys[m->next]);
+            break;
+        }
+        one->m = m;
+        one->index = m->next++;
+        m->inflight++;
+        struct jg_kv_write w = {.op = m->op, .expect = JG_KV_EXPECT_ANY};
+        jg_kv_write(m->app, m->bucket, m->keys[one->index], NULL, 0, &w, on_marked, one);
+    }
+    if (m->inflight == 0 && (m->stopped || m->next >= m->n))
+        mark_finish(m);
+}
+
+static void mark_item(struct scan *s, const char *key, enum jg_kv_op op, int64_t ts)
+{
+    struct mark_op *m = s->ctx;
+    (void)ts;
+    if (op != JG_KV_PUT || m->st != JG_OK)
+        return;
+    if (m->match_here ? !jg_kv_selected(m->filters, m->prefixes, m->scope, key)
+                      : !jg_auth_scope_allows(m->scope, key))
+        return;
+    if (m->n == m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        void *nk = realloc(m->keys, cap * sizeof(*m->keys));
+        if (!nk) {
+            m->st = JG_ERR_NOMEM;
+            return;
+        }
+        m->keys = nk;
+        m->cap = cap;
+    }
+    if (!(m->keys[m->n] = strdup(key))) {
+        m->st = JG_ERR_NOMEM;
+        return;
+    }
+    m->n++;
+}
+
+static void mark_scanned(struct scan *s, jg_status st)
+{
+    struct mark_op *m = s->ctx;
+    if (st != JG_OK || m->st != JG_OK) {
+        m->fn(m->ctx, st != JG_OK ? st : m->st, 0, 0,
+              "nothing deleted: the keys could not be listed; repeat the request");
+        mark_free(m);
+        return;
+    }
+    mark_next(m);
+}
+
+void jg_kv_mark_selected(struct jg_app *app, const char *bucket, char *const *filters,
+                         char *const *prefixes, char *const *scope, bool purge, jg_kv_mark_fn fn,
+                         void *ctx)
+{
+    char fbuf[JG_KV_MAX_KEY_LEN + 8];
+    struct mark_op *m = calloc(1, sizeof(*m));
+    if (!m || !(m->bucket = strdup(bucket)) || (filters && !(m->filters = jg_strv_dup(filters))) ||
+        (prefixes && !(m->prefixes = jg_strv_dup(prefixes))) ||
+        (scope && !(m->scope = jg_strv_dup(scope)))) {
+        if (m)
+            mark_free(m);
+        fn(ctx, JG_ERR_NOMEM, 0, 0, "");
+        return;
+    }
+    m->app = app;
+    m->op = purge ? JG_KV_PURGE : JG_KV_DEL;
+    m->fn = fn;
+    m->ctx = ctx;
+    const char *sf = jg_kv_server_filter(m->filters, m->prefixes, fbuf, sizeof(fbuf));
+    m->match_here = !sf && ((m->filters && m->filters[0]) || (m->prefixes && m->prefixes[0]));
+    scan_start(app, bucket, sf, mark_item, mark_scanned, m);
 }

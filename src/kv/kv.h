@@ -171,6 +171,63 @@ typedef void (*jg_kv_keys_fn)(void *ctx, jg_status st, char *json, size_t len);
 void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
                 char *const *scope, jg_kv_keys_fn fn, void *ctx);
 
+/* The key selector of listings and bulk reads: does key match any of
+ * filters (NULL-terminated, NULL or empty for all), start with any of
+ * prefixes (likewise) and start with one of scope's prefixes (NULL: any)?
+ * Pure. */
+bool jg_kv_selected(char *const *filters, char *const *prefixes, char *const *scope,
+                    const char *key);
+/* A key pattern the server can filter by that selects exactly what
+ * filters and prefixes select (one filter, or one prefix ending with '.'),
+ * written to buf when needed; NULL when the keys must be matched here. */
+const char *jg_kv_server_filter(char *const *filters, char *const *prefixes, char *buf,
+                                size_t len);
+
+/* --- many values in one read (entries.c) ----------------------------------
+ * The current entry of every key a selector matches (filters, prefixes
+ * and scope as for jg_kv_keys), through one last-per-subject consumer, or
+ * of each named key (keys, in the order given; a key that does not exist,
+ * or is deleted without `deleted`, as {"bucket","key","missing":true}).
+ * Each entry is the text of jg_kv_entry_json; a JSON array, or one entry a
+ * line with ndjson.  Deleted keys (markers) only with deleted.  Memory stays
+ * bounded: NATS is asked for more only while the reader keeps up. */
+struct jg_kv_entries;
+struct jg_kv_entries_query {
+    char *const *filters, *const *prefixes; /* NULL-terminated or NULL */
+    char *const *keys;                      /* named keys instead, or NULL */
+    char *const *scope;                     /* jg_auth_scope, NULL for all */
+    bool deleted, ndjson;
+    int64_t max_ms;                         /* the whole read's time limit */
+};
+/* Once, on the loop thread, unless closed first: st JG_OK with the bucket's
+ * revision R read before any entry (the body may start), or the error
+ * before anything was read (JG_ERR_BUCKET_NOT_FOUND ...). */
+typedef void (*jg_kv_entries_fn)(void *ctx, jg_status st, uint64_t revision);
+/* Starts a read (copies q); wake(ctx) runs (loop thread) when
+ * jg_kv_entries_read() returned 0 and text is ready.  Loop thread only. */
+jg_status jg_kv_entries_open(struct jg_app *app, const char *bucket,
+                             const struct jg_kv_entries_query *q, jg_kv_entries_fn started,
+                             void (*wake)(void *ctx), void *ctx, struct jg_kv_entries **ret);
+/* Copies up to max bytes of text: the count, 0 when none is ready yet (wake
+ * follows), -1 at the end, -2 when the read failed after it started. */
+long jg_kv_entries_read(struct jg_kv_entries *e, char *buf, size_t max);
+/* Entries written so far. */
+uint64_t jg_kv_entries_count(const struct jg_kv_entries *e);
+/* Ends the read; no callback follows.  NULL-safe. */
+void jg_kv_entries_close(struct jg_kv_entries *e);
+
+/* A delete (or, with purge, a purge) marker for every current key that
+ * filters, prefixes and scope select (as jg_kv_keys; all NULL: every key),
+ * a few written at once.  Not atomic: on a failure the writes stop; fn
+ * gets how many keys were done, the newest marker's revision (0 if none)
+ * and, on failure, a detail naming where it stopped.  Repeating finishes
+ * the job (done keys are no longer current).  fn runs on the loop thread. */
+typedef void (*jg_kv_mark_fn)(void *ctx, jg_status st, size_t done, uint64_t revision,
+                              const char *detail);
+void jg_kv_mark_selected(struct jg_app *app, const char *bucket, char *const *filters,
+                         char *const *prefixes, char *const *scope, bool purge, jg_kv_mark_fn fn,
+                         void *ctx);
+
 /* Removes delete and purge markers older than older_than_ns (younger ones
  * keep only the marker), as the Go client's PurgeDeletes.  fn runs on
  * the loop thread. */

@@ -35,6 +35,8 @@ const ROWS = {
   kvBucketPut: { perm: 'admin', names: 'bucket', body: '{}' },
   kvBucketDelete: { perm: 'admin', names: 'bucket' },
   kvKeyList: { perm: 'read', names: 'bucket,selector' },
+  kvEntries: { perm: 'read', names: 'bucket,selector' },
+  kvEntriesDelete: { perm: 'delete', names: 'bucket,selector' },
   kvmGet: { perm: 'read', names: 'bucket,key' },
   kvmHead: { perm: 'read', names: 'bucket,key' },
   kvmPut: { perm: 'write', names: 'bucket,key', body: 'v' },
@@ -151,6 +153,15 @@ function requests(route, kind) {
     add('other bucket', 'p1/x', body, 403);
     return out;
   }
+  if (has('selector') && route.method === 'DELETE') {
+    // deletion by selector: a prefix wholly outside the rules is refused
+    // before anything is deleted; one inside (matching no fixture key) is not
+    const mine = kind === 'otherpfx' ? 'other/' : 'p1/';
+    out.push({ what: 'prefix under no rule', path: `${pathOf(route, '')}?prefix=p3/`, expect: 403 });
+    out.push({ what: 'another prefix under no rule', path: `${pathOf(route, '')}?prefix=q`, expect: 403 });
+    out.push({ what: 'prefix under the rules', path: `${pathOf(route, '')}?prefix=${mine}zz`, expect: 'ok' });
+    return out;
+  }
   if (has('selector')) {
     add(`${route.op} selector`, '', undefined, 'scope');
     return out;
@@ -193,7 +204,7 @@ async function selected(route, p, token) {
   }
   const r = await http(base, 'GET', p, { headers: { Authorization: `Bearer ${token}` } });
   assert.equal(r.status, 200, `${p}: ${r.status} ${r.text}`);
-  return r.json.map((e) => (typeof e === 'string' ? e : e.name));
+  return r.json.map((e) => (typeof e === 'string' ? e : e.key ?? e.name));
 }
 
 test('every route of the table has a row, with the permission and names the row expects', () => {

@@ -246,6 +246,13 @@ describe('responses of a running jetgate match the document', () => {
     checkResponse('kvmGet', await http(base, 'GET', kvmKeyPath(b, 'm')));
     checkResponse('kvmHead', await http(base, 'HEAD', kvmKeyPath(b, 'm')));
     checkResponse('kvKeyList', await http(base, 'GET', `/v1/kvm/buckets/${b}/keys`));
+    checkResponse('kvEntries', await http(base, 'GET', `/v1/kvm/buckets/${b}/entries`));
+    checkResponse('kvEntries', await http(base, 'GET', `/v1/kvm/buckets/${b}/entries?key=a/b.c&key=nope&deleted=true`), 'named');
+    checkResponse('kvEntries', await http(base, 'GET', `/v1/kvm/buckets/${b}/entries`, { headers: { Accept: 'application/x-ndjson' } }), 'ndjson');
+    checkResponse('kvEntries', await http(base, 'GET', `/v1/kvm/buckets/${b}/entries?key=a&prefix=b`), 'bad');
+    checkResponse('kvEntries', await http(base, 'GET', `/v1/kvm/buckets/${b}nope/entries`), 'no bucket');
+    checkResponse('kvEntriesDelete', await http(base, 'DELETE', `/v1/kvm/buckets/${b}/entries`), 'no selector');
+    checkResponse('kvEntriesDelete', await http(base, 'DELETE', `/v1/kvm/buckets/${b}/entries?prefix=zz`), 'nothing');
     checkResponse('kvDelete', await http(base, 'DELETE', kvPath(b, 'new')));
     checkResponse('kvmDelete', await http(base, 'DELETE', `${kvmKeyPath(b, 'm')}?purge=true`));
     checkResponse('kvBucketPurgeDeletes', await http(base, 'DELETE', `/v1/kvm/buckets/${b}/purge?olderThan=0`));

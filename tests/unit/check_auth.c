@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "http/authz.h"
 #include "util.h"
 #include "check_main.h"
 
@@ -128,6 +129,23 @@ START_TEST(test_auth_scope_union)
 }
 END_TEST
 
+START_TEST(test_authz_prefix_reachable)
+{
+    char *scope[] = {"p1/", "p2/x", NULL};
+    ck_assert(jg_authz_prefix_reachable(NULL, "anything"));
+    ck_assert(jg_authz_prefix_reachable(scope, "p1/"));
+    ck_assert(jg_authz_prefix_reachable(scope, "p1/deeper"));
+    ck_assert(jg_authz_prefix_reachable(scope, "p"));    /* partly inside: filtered */
+    ck_assert(jg_authz_prefix_reachable(scope, ""));
+    ck_assert(jg_authz_prefix_reachable(scope, "p2/"));
+    ck_assert(!jg_authz_prefix_reachable(scope, "p2/y"));
+    ck_assert(!jg_authz_prefix_reachable(scope, "p3/"));
+    ck_assert(!jg_authz_prefix_reachable(scope, "q"));
+    char *none[] = {NULL};
+    ck_assert(!jg_authz_prefix_reachable(none, ""));
+}
+END_TEST
+
 START_TEST(test_auth_rejects_bad_files)
 {
     static const char *bad[] = {
@@ -159,6 +177,7 @@ static Suite *auth_suite(void)
     Suite *s = suite_create("auth");
     TCase *tc = tcase_create("auth");
     tcase_add_test(tc, test_auth_glob);
+    tcase_add_test(tc, test_authz_prefix_reachable);
     tcase_add_test(tc, test_auth_hash_find_and_rules);
     tcase_add_test(tc, test_auth_scope_union);
     tcase_add_test(tc, test_auth_rejects_bad_files);

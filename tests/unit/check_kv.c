@@ -50,6 +50,54 @@ START_TEST(test_kv_filters)
 }
 END_TEST
 
+START_TEST(test_kv_selector)
+{
+    char *f1[] = {"a.*", NULL}, *p1[] = {"x/", "a.b", NULL}, *scope[] = {"a.", NULL};
+    char buf[64];
+    ck_assert(jg_kv_selected(NULL, NULL, NULL, "anything"));
+    ck_assert(jg_kv_selected(f1, NULL, NULL, "a.z"));
+    ck_assert(!jg_kv_selected(f1, NULL, NULL, "a.z.y"));
+    ck_assert(jg_kv_selected(NULL, p1, NULL, "x/1"));
+    ck_assert(jg_kv_selected(NULL, p1, NULL, "a.bc"));
+    ck_assert(!jg_kv_selected(NULL, p1, NULL, "a.c"));
+    ck_assert(jg_kv_selected(f1, p1, NULL, "a.bc"));   /* both must hold */
+    ck_assert(!jg_kv_selected(f1, p1, NULL, "a.z"));
+    ck_assert(!jg_kv_selected(NULL, p1, scope, "x/1")); /* outside the scope */
+    /* what the server may filter by */
+    ck_assert_str_eq(jg_kv_server_filter(f1, NULL, buf, sizeof(buf)), "a.*");
+    ck_assert_ptr_null(jg_kv_server_filter(f1, p1, buf, sizeof(buf)));
+    ck_assert_ptr_null(jg_kv_server_filter(NULL, p1, buf, sizeof(buf)));
+    char *p2[] = {"a.b.", NULL}, *p3[] = {"a/b", NULL}, *p4[] = {"a.*.", NULL};
+    ck_assert_str_eq(jg_kv_server_filter(NULL, p2, buf, sizeof(buf)), "a.b.>");
+    ck_assert_ptr_null(jg_kv_server_filter(NULL, p3, buf, sizeof(buf)));
+    ck_assert_ptr_null(jg_kv_server_filter(NULL, p4, buf, sizeof(buf)));
+    ck_assert_ptr_null(jg_kv_server_filter(NULL, p2, buf, 4)); /* no room */
+    /* property: a prefix ending with '.' selects by the server's filter
+     * exactly the keys that start with it */
+    const char tok[] = "ab.";
+    srand(7);
+    for (int round = 0; round < 20000; round++) {
+        char prefix[12], key[12];
+        int pl = 1 + rand() % 6, kl = 1 + rand() % 8;
+        for (int i = 0; i < pl; i++)
+            prefix[i] = tok[rand() % 3];
+        prefix[pl] = '\0';
+        prefix[pl - 1] = '.';
+        for (int i = 0; i < kl; i++)
+            key[i] = tok[rand() % 3];
+        key[kl] = '\0';
+        if (!jg_kv_key_valid(key))
+            continue;
+        char *pv[] = {prefix, NULL};
+        const char *sf = jg_kv_server_filter(NULL, pv, buf, sizeof(buf));
+        if (!sf)
+            continue;
+        ck_assert_msg(jg_kv_filter_match(sf, key) == jg_kv_selected(NULL, pv, NULL, key),
+                      "prefix '%s' filter '%s' key '%s'", prefix, sf, key);
+    }
+}
+END_TEST
+
 START_TEST(test_kv_header_block)
 {
     const char *h = "NATS/1.0\r\nKV-Operation: PURGE\r\nNats-Rollup: sub\r\n"
@@ -297,6 +345,7 @@ static Suite *kv_suite(void)
     tcase_add_test(tc, test_kv_bucket_names);
     tcase_add_test(tc, test_kv_keys);
     tcase_add_test(tc, test_kv_filters);
+    tcase_add_test(tc, test_kv_selector);
     tcase_add_test(tc, test_kv_header_block);
     tcase_add_test(tc, test_kv_entry_from_stored_and_json);
     tcase_add_test(tc, test_kv_etag_parse);
