@@ -43,7 +43,7 @@ FUZZ_HARNESSES = \
 # What run.sh needs from this build: the library's sources and the flags
 # of its dependencies, so the fuzzers link exactly what jetgate links.
 FUZZ_ENV = CLANG='$(CLANG)' FUZZ_SRCDIR='$(abs_top_srcdir)' FUZZ_BUILDDIR='$(abs_top_builddir)' \
-	FUZZ_SOURCES='$(src_libjetgate_a_SOURCES)' FUZZ_DEPS_CFLAGS='$(DEPS_CFLAGS)' \
+	FUZZ_SOURCES='$(src_libjetgate_a_SOURCES) $(nodist_src_libjetgate_a_SOURCES)' FUZZ_DEPS_CFLAGS='$(DEPS_CFLAGS)' \
 	FUZZ_DEPS_LIBS='$(DEPS_LIBS)'
 
 fuzz-build:

@@ -115,7 +115,11 @@ build() {
 	mkdir -p "$out/obj" "$out/bin"
 	if [ -z "${FUZZ_SOURCES:-}" ]; then
 		FUZZ_SOURCES=$(cd "$srcdir" && find src -name '*.c' ! -path src/main.c | sort)
+		# and what the build generates (the web console's files)
+		FUZZ_SOURCES="$FUZZ_SOURCES $(cd "$builddir" && find src -name '*.c' | sort)"
 	fi
+	# A source is in the source tree or, generated, in the build directory.
+	locate() { if [ -f "$srcdir/$1" ]; then echo "$srcdir/$1"; else echo "$builddir/$1"; fi; }
 	newest_h=$(ls -t $(find "$srcdir/src" "$fuzzdir" -name '*.h') "$builddir/autoconfig.h" |
 		head -1)
 	objs=
@@ -125,7 +129,7 @@ build() {
 		[ "$s" = src/main.c ] && continue
 		o=$out/obj/$(echo "$s" | tr / _ | sed 's/\.c$/.o/')
 		objs="$objs $o"
-		if [ ! -f "$o" ] || [ "$srcdir/$s" -nt "$o" ] || [ "$newest_h" -nt "$o" ]; then
+		if [ ! -f "$o" ] || [ "$(locate "$s")" -nt "$o" ] || [ "$newest_h" -nt "$o" ]; then
 			todo="$todo $s"
 		fi
 	done
@@ -134,8 +138,9 @@ build() {
 		# shellcheck disable=SC2086
 		printf '%s\n' $todo | xargs -P "$(nproc 2>/dev/null || echo 2)" -I{} sh -c '
 			o="$1/obj/$(echo "$2" | tr / _ | sed "s/\.c\$/.o/")"
-			exec "$3" $4 -fsanitize=fuzzer-no-link -c "$5/$2" -o "$o"' \
-			sh "$out" {} "$cc" "$cflags" "$srcdir" || die "compiling the sources failed"
+			f="$5/$2"; [ -f "$f" ] || f="$6/$2"
+			exec "$3" $4 -fsanitize=fuzzer-no-link -c "$f" -o "$o"' \
+			sh "$out" {} "$cc" "$cflags" "$srcdir" "$builddir" || die "compiling the sources failed"
 		rm -f "$out/libjetgate-fuzz.a"
 	fi
 	if [ ! -f "$out/libjetgate-fuzz.a" ]; then
