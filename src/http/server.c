@@ -245,6 +245,28 @@ static void resume(struct jg_req *req)
     resume_conn(req->http, req->conn);
 }
 
+/* HTTP thread, after a piece of a request body was taken whole: has the
+ * client gone (its FIN or reset waiting behind the bytes just read)?
+ * libmicrohttpd (0.9.x, epoll, edge-triggered) takes a read shorter than
+ * its buffer for the end of what the socket holds and waits for the next
+ * edge; a FIN that came in the same edge as the last bytes makes none, so
+ * the connection would wait for ever, in CLOSE-WAIT, its request counted
+ * active.  A suspend and resume marks it ready again: its next read sees
+ * the end and it is closed as libmicrohttpd closes any client that left. */
+static void recheck_gone(struct jg_http *h, struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    char c;
+    if (!ci)
+        return;
+    ssize_t r = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (r > 0 || (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+        return;
+    MHD_suspend_connection(conn);
+    resume_conn(h, conn);
+}
+
 static void upload_wake(struct jg_req *req)
 {
     int expect = GATE_PAUSED;
@@ -857,7 +879,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             *upload_data_size = n - took;
             if (took < n && atomic_load(&req->state) == ST_STREAM) {
                 upload_pause(req);
-            } else if (atomic_load(&req->state) == ST_READY) {
+                return MHD_YES;
+            }
+            if (atomic_load(&req->state) == ST_READY) {
                 /* answered within on_body, before the end of the body: this
                  * piece and the rest are read away (a piece left untaken
                  * without a pause would never be offered again) */
@@ -867,6 +891,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 req->discarded += n - took;
                 *upload_data_size = 0;
             }
+            recheck_gone(h, conn);
             return MHD_YES;
         }
         atomic_fetch_add(&h->bytes_in, n);
@@ -889,6 +914,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                 atomic_store(&req->state, ST_READY);
                 return queue(h, req);
             }
+            recheck_gone(h, conn);
             return MHD_YES;
         }
         if (st != ST_BODY)
@@ -902,6 +928,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         }
         if (jg_buf_append(&req->body, upload_data, n) != JG_OK)
             return MHD_NO;
+        recheck_gone(h, conn);
         return MHD_YES;
     }
     switch (st) {

@@ -15,7 +15,7 @@ async function active(base) {
 }
 
 // Sends the headers and part of a declared body, then drops the connection.
-function abandon(base, path, { declared, sent, reset }) {
+function abandon(base, path, { declared, sent, reset, wait = 20 + Math.floor(Math.random() * 60) }) {
   const u = new URL(base);
   return new Promise((resolve) => {
     const s = net.connect({ host: u.hostname, port: Number(u.port) });
@@ -25,12 +25,15 @@ function abandon(base, path, { declared, sent, reset }) {
       s.write(Buffer.alloc(sent, 7), () => setTimeout(() => {
         if (reset) s.resetAndDestroy(); else s.destroy();
         resolve();
-      }, 20 + Math.floor(Math.random() * 60)));
+      }, wait));
     });
   });
 }
 
-test('aborted object uploads: active requests back to idle, prompt shutdown', async () => {
+// Abandons `rounds` uploads, `batch` at a time (sizeOf(i) bytes sent, cut
+// after waitOf(i) ms), then checks that nothing stays active and that a
+// shutdown is prompt.
+async function abandonAndCheck({ rounds: n, batch, sizeOf, waitOf }) {
   const stack = await startStack({ args: ['--shutdown-timeout', '20s'] });
   let stopped = false;
   try {
@@ -39,11 +42,10 @@ test('aborted object uploads: active requests back to idle, prompt shutdown', as
     const idle = await active(stack.base);
     assert.equal(idle, 1, 'only /metrics itself');
     const rounds = [];
-    for (let i = 0; i < 40; i++) {
-      // a few bytes, past one chunk, or many chunks: paused or not when cut
-      const sent = [10, 200 * 1024, 1024 * 1024 + 5][i % 3] + Math.floor(Math.random() * 4096);
-      rounds.push(abandon(stack.base, `/v1/obj/${bucket}/o${i % 7}`, { declared: 8 << 20, sent, reset: i % 2 === 0 }));
-      if (i % 8 === 7) await Promise.all(rounds.splice(0));
+    for (let i = 0; i < n; i++) {
+      rounds.push(abandon(stack.base, `/v1/obj/${bucket}/o${i % 7}`,
+        { declared: 8 << 20, sent: sizeOf(i), reset: i % 2 === 0, wait: waitOf(i) }));
+      if (i % batch === batch - 1) await Promise.all(rounds.splice(0));
     }
     await Promise.all(rounds);
     let last;
@@ -64,4 +66,24 @@ test('aborted object uploads: active requests back to idle, prompt shutdown', as
     if (!stopped) await stack.jg.stop();
     await stack.nats.destroy();
   }
+}
+
+test('aborted object uploads: active requests back to idle, prompt shutdown', async () => {
+  // a few bytes, past one chunk, or many chunks: paused or not when cut
+  await abandonAndCheck({
+    rounds: 40, batch: 8,
+    sizeOf: (i) => [10, 200 * 1024, 1024 * 1024 + 5][i % 3] + Math.floor(Math.random() * 4096),
+    waitOf: () => 20 + Math.floor(Math.random() * 60),
+  });
+});
+
+// The client's FIN or reset often comes in the same socket event as the
+// last bytes it sent (a cut right after the write): that connection must be
+// closed too, not left waiting for an event that never comes.
+test('aborted object uploads, cut at once or later, many at a time: none stays active', async () => {
+  await abandonAndCheck({
+    rounds: 160, batch: 16,
+    sizeOf: (i) => [10, 128 * 1024, 200 * 1024, 1024 * 1024 + 5, 2 << 20][i % 5] + Math.floor(Math.random() * 4096),
+    waitOf: () => Math.floor(Math.random() * 80),
+  });
 });
