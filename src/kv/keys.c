@@ -350,6 +350,7 @@ struct mark_op {
     size_t n, cap, next, inflight, done;
     uint64_t revision;           /* the newest marker written */
     bool stopped;
+    bool pumping;                /* in mark_next: a write answered at once must not re-enter */
     jg_status st;
     char *failed_key;
     jg_kv_mark_fn fn;
@@ -406,8 +407,14 @@ static void on_marked(void *ctx, jg_status st, uint64_t revision)
     mark_next(m);
 }
 
+/* Starts writes up to the window; finishes when none is left.  A write can
+ * answer before jg_kv_write returns (NATS disconnected): its on_marked comes
+ * back here while the loop below runs, and only the loop may finish m. */
 static void mark_next(struct mark_op *m)
 {
+    if (m->pumping)
+        return;
+    m->pumping = true;
     while (!m->stopped && m->next < m->n && m->inflight < MARK_WINDOW) {
         struct mark_one *one = malloc(sizeof(*one));
         if (!one) {
@@ -422,6 +429,7 @@ static void mark_next(struct mark_op *m)
         struct jg_kv_write w = {.op = m->op, .expect = JG_KV_EXPECT_ANY};
         jg_kv_write(m->app, m->bucket, m->keys[one->index], NULL, 0, &w, on_marked, one);
     }
+    m->pumping = false;
     if (m->inflight == 0 && (m->stopped || m->next >= m->n))
         mark_finish(m);
 }
