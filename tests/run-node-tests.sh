@@ -137,9 +137,29 @@ fi
 echo "run-node-tests: node $(node --version), jetgate $JETGATE_BIN" >&2
 IFS='
 '
+# The output is also kept, so that the failures can be repeated at the end:
+# a log cut to its last lines (CI) still names what failed and why.
+log=$(mktemp "${TMPDIR:-/tmp}/jetgate-node-tests.XXXXXX")
+trap 'rm -f "$log"' EXIT
 set +e
 # shellcheck disable=SC2086
-node --test $(printf '%s' "$opts" | tr ' ' '\n' | sed '/^$/d') $files
-rc=$?
+node --test $(printf '%s' "$opts" | tr ' ' '\n' | sed '/^$/d') $files 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
 set -e
+IFS=$old_ifs
+if [ "$rc" -ne 0 ] || grep -q '^ *not ok ' "$log"; then
+	echo "run-node-tests: failed tests, repeated from above:"
+	awk '
+		/^ *not ok / {
+			if ($0 ~ /# SKIP|# TODO/) next
+			match($0, /^ */); ind = RLENGTH; show = 1; print; next
+		}
+		show {
+			print
+			match($0, /^ */)
+			if (RLENGTH == ind + 2 && $0 ~ /^ *\.\.\.$/) show = 0
+		}
+	' "$log" | head -n 400
+	rc=1
+fi
 exit $rc
