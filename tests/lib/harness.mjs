@@ -440,11 +440,14 @@ async function startJetgateOnce(opts) {
     running: () => isRunning(child.proc),
   };
   let dead = false;
+  let stopped = false;
   child.exited.then(() => { dead = true; });
   // A jetgate that ended before the test stopped it is worth a look: show
   // the end of its log on stderr.
   const reportEarlyExit = () => {
-    if (!dead) return;
+    const early = dead && !stopped;
+    stopped = true;
+    if (!early) return;
     const tail = child.output().split('\n').slice(-40).join('\n');
     process.stderr.write(`jetgate (port ${port}) exited before it was stopped `
       + `(code ${child.proc.exitCode}, signal ${child.proc.signalCode}); last log lines:\n${tail}\n`);
