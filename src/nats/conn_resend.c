@@ -105,8 +105,11 @@ static void on_elected(struct jg_nats *n, natsMsg *msg, int64_t now)
     pthread_mutex_lock(&n->lock);
     unsigned k = resend(n, stream, false, now);
     pthread_mutex_unlock(&n->lock);
-    jg_info("nats: stream '%s' has a new leader; %u request%s sent to it again", stream, k,
-            k == 1 ? "" : "s");
+    if (k)
+        jg_info("nats: stream '%s' has a new leader; %u request%s sent to it again", stream, k,
+                k == 1 ? "" : "s");
+    else
+        jg_debug("nats: stream '%s' has a new leader", stream);
 }
 
 void jg_nats_resend_hook(struct jg_nats *n, int64_t now, int64_t *wait)
