@@ -188,6 +188,14 @@ void jg_h_metrics(struct jg_req *req)
                   "to ask its stream replica.\n"
                   "# TYPE jetgate_nats_side_requests_total counter\n"
                   "jetgate_nats_side_requests_total %llu\n"
+                  "# HELP jetgate_nats_leader_elections_total Stream leader elections seen "
+                  "(LEADER_ELECTED advisories).\n"
+                  "# TYPE jetgate_nats_leader_elections_total counter\n"
+                  "jetgate_nats_leader_elections_total %llu\n"
+                  "# HELP jetgate_nats_leader_resends_total Requests sent again to a stream's "
+                  "new leader, or after a refusal or a reconnect, within their deadline.\n"
+                  "# TYPE jetgate_nats_leader_resends_total counter\n"
+                  "jetgate_nats_leader_resends_total %llu\n"
                   "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
                   "# TYPE process_resident_memory_bytes gauge\n"
                   "process_resident_memory_bytes %ld\n"
@@ -199,7 +207,8 @@ void jg_h_metrics(struct jg_req *req)
                   (unsigned long long)hs.refused_conns, (long long)hs.open_conns,
                   jg_nats_connected(req->app->nats) ? 1 : 0, (unsigned long long)ns.reconnects,
                   (unsigned long long)ns.timeouts, (unsigned long long)ns.inflight, ns.side_servers,
-                  (unsigned long long)ns.side_requests, process_rss_bytes(), open_fds());
+                  (unsigned long long)ns.side_requests, (unsigned long long)ns.elections,
+                  (unsigned long long)ns.resends, process_rss_bytes(), open_fds());
     jg_watch_metrics(&b);
     size_t len;
     char *text = jg_buf_take(&b, &len);

@@ -570,6 +570,8 @@ struct write_op {
     void *ctx;
     struct jg_nats_req lookup, pub;
     struct fetch fetch;
+    char stream[sizeof(JG_SUBJ_KV_STREAM_PREFIX) + 256]; /* failover: see write_send */
+    char gen_msg_id[48];
 };
 
 static void write_finish(struct write_op *op, jg_status st, uint64_t rev)
@@ -641,12 +643,35 @@ static void on_ack(void *ctx, jg_status st, natsMsg *msg)
     write_finish(op, st, rev);
 }
 
+/* Failover: a write to a replicated bucket is sent again to the stream's
+ * new leader within its deadline (jg_nats_request_leader); a Nats-Msg-Id
+ * (the client's Idempotency-Key, or one of jetgate's) makes the stream keep
+ * one copy when an earlier send was stored after all. */
+static void write_ensure_msg_id(struct write_op *op)
+{
+    if (op->info.replicas > 1 && !op->msg_id) {
+        jg_nats_msg_id(op->app->nats, op->gen_msg_id, sizeof(op->gen_msg_id));
+        op->msg_id = op->gen_msg_id;
+    }
+}
+
+static jg_status write_send(struct write_op *op, const char *subj, const char *const *hdrs)
+{
+    if (op->info.replicas <= 1)
+        return jg_nats_request(op->app->nats, &op->pub, subj, hdrs, op->value, op->len,
+                               JG_NATS_WRITE, 0, on_ack, op);
+    snprintf(op->stream, sizeof(op->stream), "%s%s", JG_SUBJ_KV_STREAM_PREFIX, op->bucket);
+    return jg_nats_request_leader(op->app->nats, &op->pub, op->stream, subj, hdrs, op->value,
+                                  op->len, JG_NATS_WRITE, 0, on_ack, op);
+}
+
 static void write_publish(struct write_op *op)
 {
     char subj[MAX_KEY_LEN + 300], seqtxt[24];
     const char *hdrs[12];
     size_t h = 0;
 
+    write_ensure_msg_id(op);
     jg_subj_kv_key(op->bucket, op->key, subj, sizeof(subj));
     if (op->w.op == JG_KV_DEL) {
         hdrs[h++] = "KV-Operation";
@@ -671,8 +696,7 @@ static void write_publish(struct write_op *op)
         hdrs[h++] = op->content_type;
     }
     hdrs[h] = NULL;
-    jg_status st = jg_nats_request(op->app->nats, &op->pub, subj, hdrs, op->value, op->len,
-                                   JG_NATS_WRITE, 0, on_ack, op);
+    jg_status st = write_send(op, subj, hdrs);
     if (st != JG_OK)
         write_finish(op, st, 0);
 }

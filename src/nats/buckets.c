@@ -141,6 +141,7 @@ struct lookup {
     jg_buckets_fn fn;        /* NULL for a background refresh */
     void *ctx;
     struct jg_nats_req own;  /* the request of a background refresh */
+    char stream[280];        /* failover: the request goes to a new leader at once */
 };
 
 static void store(struct jg_buckets *b, const struct jg_bucket_info *info)
@@ -224,7 +225,7 @@ void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const cha
 void jg_buckets_recheck(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
                         struct jg_nats_req *r, jg_buckets_fn fn, void *ctx)
 {
-    char api[300], stream[280];
+    char api[300];
     struct lookup *l = calloc(1, sizeof(*l));
     if (!l) {
         if (fn)
@@ -238,13 +239,14 @@ void jg_buckets_recheck(struct jg_buckets *b, enum jg_bucket_kind kind, const ch
     snprintf(l->bucket, sizeof(l->bucket), "%s", bucket);
     l->fn = fn;
     l->ctx = ctx;
-    jg_js_stream_name(kind, bucket, stream, sizeof(stream));
-    jg_subj_api("STREAM.INFO", stream, NULL, api, sizeof(api));
+    jg_js_stream_name(kind, bucket, l->stream, sizeof(l->stream));
+    jg_subj_api("STREAM.INFO", l->stream, NULL, api, sizeof(api));
     /* half the request's time at most: the operation that follows a lookup
      * has its own timeout, and both must end within about one request
      * timeout (a lookup waits while a stream has no leader) */
     int64_t t = *b->request_timeout_ms / 2;
-    jg_status st = jg_nats_request(b->nats, r, api, NULL, NULL, 0, 0, t > 250 ? t : 250, on_info, l);
+    jg_status st = jg_nats_request_leader(b->nats, r, l->stream, api, NULL, NULL, 0, 0,
+                                          t > 250 ? t : 250, on_info, l);
     if (st != JG_OK) {
         free(l);
         if (fn)

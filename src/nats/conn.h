@@ -37,7 +37,8 @@ struct jg_nats;
 typedef void (*jg_nats_reply_fn)(void *ctx, jg_status st, natsMsg *msg);
 
 enum {
-    JG_NATS_WRITE = 1 << 0,  /* refuse at once while disconnected; outcome unknown on loss */
+    JG_NATS_WRITE = 1 << 0,  /* refuse at once while disconnected (jg_nats_request_leader:
+                              * wait); outcome unknown on loss */
     JG_NATS_STREAM = 1 << 1, /* many replies (consumer delivery) until jg_nats_cancel() */
 };
 
@@ -55,6 +56,11 @@ struct jg_nats_req {
     struct jg_nats_req *prev, *next; /* deadline list, sorted */
     struct jg_nats_req *hnext;       /* id hash chain */
     char reply[96];
+    /* jg_nats_request_leader() only (NULL otherwise): */
+    const char *stream;              /* the stream whose leader answers; the caller's */
+    natsMsg *again;                  /* the request, published again; the module's */
+    bool held;                       /* waits for a leader (or the connection) */
+    unsigned sends, refusals;        /* times published, and answered "no leader" */
 };
 
 struct jg_loop;
@@ -84,6 +90,8 @@ struct jg_nats_stats {
     uint64_t timeouts;
     uint64_t inflight;
     uint64_t side_requests; /* requests sent through another server (jg_nats_request_via) */
+    uint64_t resends;       /* requests published again for a new leader (jg_nats_request_leader) */
+    uint64_t elections;     /* stream leader elections seen (advisories) */
     int side_servers;     /* servers reachable besides the main connection's */
 };
 void jg_nats_get_stats(struct jg_nats *n, struct jg_nats_stats *ret);
@@ -157,6 +165,40 @@ jg_status jg_nats_sink_open(struct jg_nats *n, struct jg_nats_req *r, int64_t ti
  * not addressed to its inbox by the consumer name in its $JS.ACK reply
  * subject, "<prefix>_<connection token>_<id of r>".  prefix: letters,
  * digits, '-' or '_'; out: at least 40 bytes plus the prefix. */
+/* --- failover: requests sent again once a stream leader is known ----------
+ * (conn_resend.c)  While the leader of a replicated stream is elected
+ * (nats-server 2.9.10 takes 4 to 9 s after a leader dies) a JetStream
+ * publish or leader read goes unanswered or is refused ("no responders", a
+ * 503 error reply).  A request made with jg_nats_request_leader() is then
+ * held and published again, with the same reply subject:
+ *   - at once when the stream's $JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED
+ *     advisory arrives (every request of the stream, answered or not);
+ *   - when the connection comes back after a loss (it is not failed by the
+ *     disconnect, and while disconnected it is held rather than refused);
+ *   - every JG_NATS_RESEND_POLL_MS while it is refused (an advisory can be
+ *     lost while the connection moves to another server);
+ * always within its one deadline.  fn gets the first answer that is not a
+ * refusal, or at the deadline JG_ERR_NATS_UNAVAILABLE when every send was
+ * refused (nothing stored: 503 + Retry-After) or JG_ERR_NATS_TIMEOUT when a
+ * send went unanswered (outcome unknown).
+ *
+ * Only for requests that may be stored twice without harm: reads, and
+ * writes that carry a Nats-Msg-Id (the stream drops a second copy within
+ * its duplicate window and answers with the first one's sequence; see
+ * jg_nats_msg_id()).  stream must stay valid until the final callback.
+ * Returns as jg_nats_request, but never JG_ERR_NATS_UNAVAILABLE for a
+ * disconnect. */
+#define JG_NATS_RESEND_POLL_MS 250
+jg_status jg_nats_request_leader(struct jg_nats *n, struct jg_nats_req *r, const char *stream,
+                                 const char *subject, const char *const *hdrs, const void *data,
+                                 size_t len, int flags, int64_t timeout_ms, jg_nats_reply_fn fn,
+                                 void *ctx);
+
+/* A Nats-Msg-Id unique to this process and call ("jg-<nuid>-<n>"), for a
+ * write sent with jg_nats_request_leader() whose client gave none.  out:
+ * at least 48 bytes.  Any thread. */
+void jg_nats_msg_id(struct jg_nats *n, char *out, size_t len);
+
 void jg_nats_sink_consumer_name(struct jg_nats *n, const struct jg_nats_req *r,
                                 const char *prefix, char *out, size_t len);
 

@@ -30,8 +30,9 @@
  * W3 (policy retry) While a stream leader is elected, reads go unanswered,
  *    find no responders or get "JetStream temporarily unavailable"; KV
  *    reads send the read again in slices of the request timeout until its
- *    deadline (tests/cluster/leader_faults).  Not a server defect, but the
- *    same loop. */
+ *    deadline (tests/cluster/leader_faults), and a KV leader read is sent
+ *    again as soon as the new leader announces itself (jg_nats_request_leader,
+ *    tests/cluster/failover).  Not a server defect, but the same loop. */
 #include "autoconfig.h"
 #include "nats/msgget.h"
 
@@ -152,6 +153,10 @@ static jg_status send_read(struct jg_msgget *g)
             t = 10;
     }
     build(g);
+    /* failover: a KV read of the leader is sent again to a new one at once */
+    if (g->leader && p->retry)
+        return jg_nats_request_leader(g->nats, &g->req, g->stream, g->subj, NULL, g->body,
+                                      strlen(g->body), 0, t, on_reply, g);
     return jg_nats_request_via(g->nats, g->leader ? 0 : jg_msgget_hop(g), &g->req, g->subj, g->body,
                                strlen(g->body), t, on_reply, g);
 }
