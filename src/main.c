@@ -24,6 +24,7 @@
 #include "http/tls.h"
 #include "log.h"
 #include "loop.h"
+#include "nats/buckets.h"
 #include "nats/js.h"
 #include "obj/janitor.h"
 #include "watch/watch.h"

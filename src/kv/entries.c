@@ -36,6 +36,7 @@
 #include "auth.h"
 #include "log.h"
 #include "nats/conn.h"
+#include "nats/buckets.h"
 #include "nats/js.h"
 #include "nats/subjects.h"
 #include "util.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "nats/buckets.h"
 #include "nats/js.h"
 #include "nats/msgget.h"
 #include "nats/conn.h"

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "nats/buckets.h"
 #include "nats/conn.h"
 
 struct op {
@@ -30,8 +31,8 @@ static void op_free(struct op *op)
 {
     if (!op)
         return;
-    if (op->cfg && op->k->cfg_done)
-        op->k->cfg_done(op->cfg);
+    if (op->cfg)
+        jg_bucketcfg_done(op->k->fields, op->cfg);
     free(op->cfg);
     cJSON_Delete(op->names);
     free(op->bucket);
@@ -111,7 +112,7 @@ static void reply_status(struct op *op, jg_status st, natsMsg *msg, bool created
     cJSON *json = reply_json(op, st, msg);
     if (!json)
         return;
-    cJSON *status = op->k->status_json(op->bucket, json);
+    cJSON *status = jg_bucketcfg_status(op->k->status, op->bucket, json);
     cJSON_Delete(json);
     done(op, created, status);
 }
@@ -183,13 +184,15 @@ static void on_info_for_write(void *ctx, jg_status st, natsMsg *msg)
     }
     cJSON *stream_cfg = cJSON_GetObjectItemCaseSensitive(json, "config");
     if (op->update) {
-        st = op->k->cfg_update(stream_cfg, op->cfg, why, sizeof(why));
+        st = jg_bucketcfg_update(op->k->fields, stream_cfg, op->cfg, why, sizeof(why));
+        if (st == JG_OK && op->k->update_more)
+            op->k->update_more(stream_cfg, op->cfg);
         if (st == JG_OK)
             send_update(op, stream_cfg);
         else
             op_fail(op, st, why);
-    } else if (op->k->cfg_same(stream_cfg, op->cfg)) {
-        cJSON *status = op->k->status_json(op->bucket, json);
+    } else if (jg_bucketcfg_same(op->k->fields, stream_cfg, op->cfg)) {
+        cJSON *status = jg_bucketcfg_status(op->k->status, op->bucket, json);
         done(op, false, status);
     } else {
         op_fail(op, JG_ERR_BUCKET_EXISTS, "the bucket exists with another configuration");
@@ -210,7 +213,7 @@ void jg_bucketm_write(struct jg_app *app, const struct jg_bucketm_kind *k, const
         op_fail(op, JG_ERR_NOMEM, NULL);
         return;
     }
-    jg_status st = k->cfg_parse(body, len, op->cfg, why, sizeof(why));
+    jg_status st = jg_bucketcfg_parse(k->fields, body, len, op->cfg, why, sizeof(why));
     if (st != JG_OK) {
         op_fail(op, st, why);
         return;

@@ -1,8 +1,9 @@
-/* buckets.c - the bucket cache (see "bucket cache" in js.h): which KV and
+/* buckets.c - the bucket cache (see buckets.h): which KV and
  * object buckets exist, with the few stream settings the request path
  * needs, for a few seconds; dropped on stream advisories that change a
  * configuration, on jetgate's own bucket changes and on reconnect. */
 #include "autoconfig.h"
+#include "nats/buckets.h"
 #include "nats/js.h"
 
 #include <pthread.h>

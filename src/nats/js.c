@@ -1,4 +1,4 @@
-/* js.c - JetStream API helpers and the bucket cache (see js.h). */
+/* js.c - JetStream API helpers (see js.h); the bucket cache is buckets.c. */
 #include "autoconfig.h"
 #include "nats/js.h"
 

@@ -32,6 +32,7 @@
 #include <nettle/sha2.h>
 
 #include "log.h"
+#include "nats/buckets.h"
 #include "nats/conn.h"
 #include "util.h"
 #include "nats/subjects.h"
