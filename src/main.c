@@ -212,7 +212,7 @@ static bool start(struct jg_app *app, struct jg_loop **loop, struct jg_janitor *
 }
 
 /* Until SIGTERM or SIGINT: SIGHUP reloads; with a systemd watchdog, pings
- * it at half its interval while the HTTP thread answers. */
+ * it at half its interval while the loop thread answers. */
 static void serve(struct jg_app *app, const sigset_t *sigs, int argc, char **argv)
 {
     uint64_t watchdog_us = 0;
@@ -228,7 +228,7 @@ static void serve(struct jg_app *app, const sigset_t *sigs, int argc, char **arg
         }
         int sig = sigtimedwait(sigs, NULL, &wait);
         if (sig < 0) {
-            /* timeout: tell the watchdog the HTTP and NATS threads are alive */
+            /* timeout: tell the watchdog the loop thread is alive */
             if (watchdog_us && jg_http_alive(app->http))
                 notify("WATCHDOG=1");
             continue;

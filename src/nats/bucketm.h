@@ -29,10 +29,12 @@ struct jg_bucketm_kind {
     const struct jg_bcf_fields *fields;
     /* The status JSON from a stream-info reply. */
     const struct jg_bcs_members *status;
-    /* The stream configuration JSON for a new bucket (malloc'd). */
+    /* The stream configuration JSON for a new bucket (malloc'd).  Pure,
+     * called on the loop thread. */
     char *(*stream_config)(const char *bucket, const void *cfg);
     /* After the fields of an update: what else follows from them (the
-     * duplicate window from the ttl); NULL for nothing. */
+     * duplicate window from the ttl); NULL for nothing.  Pure, called on
+     * the loop thread. */
     void (*update_more)(cJSON *stream_cfg, const void *cfg);
 };
 
@@ -58,8 +60,8 @@ void jg_bucketm_delete(struct jg_app *app, const struct jg_bucketm_kind *k, cons
 typedef bool (*jg_bucketm_want_fn)(void *ctx, const char *name);
 void jg_bucketm_list(struct jg_app *app, const struct jg_bucketm_kind *k, jg_bucketm_want_fn want,
                      jg_bucketm_fn fn, void *ctx);
-/* Reads the stream config, lets edit change it, writes it back; fn gets
- * the status. */
+/* Reads the stream config, lets edit change it (on the loop thread),
+ * writes it back; fn gets the status. */
 void jg_bucketm_edit(struct jg_app *app, const struct jg_bucketm_kind *k, const char *bucket,
                      void (*edit)(cJSON *stream_cfg), jg_bucketm_fn fn, void *ctx);
 

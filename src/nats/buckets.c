@@ -160,6 +160,7 @@ static void on_info(void *ctx, jg_status st, natsMsg *msg)
     cJSON *json = NULL;
     struct jg_bucket_info info;
     char desc[256];
+    JG_ASSERT_LOOP_THREAD(l->b->nats);
 
     if (st == JG_OK)
         st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));

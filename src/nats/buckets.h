@@ -28,7 +28,8 @@ void jg_buckets_stop(struct jg_buckets *b);
 void jg_buckets_free(struct jg_buckets *b);
 
 /* Callback with the bucket's settings (valid during the call only), or
- * JG_ERR_BUCKET_NOT_FOUND / a NATS error. */
+ * JG_ERR_BUCKET_NOT_FOUND / a NATS error.  Runs on the loop thread, or
+ * within jg_buckets_lookup / jg_buckets_recheck on the caller's thread. */
 typedef void (*jg_buckets_fn)(void *ctx, jg_status st, const struct jg_bucket_info *info);
 
 /* Looks a bucket up: from the cache (fn runs before this returns) or by a

@@ -515,6 +515,7 @@ static void on_sink(void *ctx, jg_status st, natsMsg *msg)
     struct jg_obj_reader *r = ctx;
     int status = 0;
 
+    JG_ASSERT_LOOP_THREAD(r->app->nats);
     pthread_mutex_lock(&r->lock);
     r->refs++;
     if (st != JG_OK) {
@@ -637,6 +638,7 @@ static void on_chunk(void *ctx, jg_status st, struct jg_stored_msg *m)
 {
     struct jg_obj_reader *r = ctx;
     struct rchunk c = {0};
+    JG_ASSERT_LOOP_THREAD(r->app->nats);
     uint64_t seq = 0;
     char why[200] = "";
 
@@ -665,6 +667,7 @@ static void on_chunk(void *ctx, jg_status st, struct jg_stored_msg *m)
 
 long jg_obj_reader_read(struct jg_obj_reader *r, char *buf, size_t max)
 {
+    JG_ASSERT_LOOP_THREAD(r->app->nats);
     long ret;
     pthread_mutex_lock(&r->lock);
     if (r->failed) {
@@ -713,6 +716,7 @@ void jg_obj_reader_free(struct jg_obj_reader *r)
 {
     if (!r)
         return;
+    JG_ASSERT_LOOP_THREAD(r->app->nats);
     pthread_mutex_lock(&r->lock);
     r->closed = true;
     consumer_end(r);
