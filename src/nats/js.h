@@ -11,13 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "nats/conn.h"
+#include "nats/subjects.h" /* enum jg_bucket_kind, jg_js_stream_name */
 #include "status.h"
-
-enum jg_bucket_kind { JG_BUCKET_KV, JG_BUCKET_OBJ };
-
-/* Stream name for a bucket: "KV_<b>" or "OBJ_<b>" (subjects.c, with the
- * other subject builders of nats/subjects.h). */
-void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen);
 
 /* The stream configuration of a bucket, in the shape nats.go writes for KV
  * and object buckets: limits retention, discard new, rollup headers allowed,

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nats/js.h"
-
 void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s%s",

@@ -8,9 +8,13 @@
 
 #include <stddef.h>
 
+enum jg_bucket_kind { JG_BUCKET_KV, JG_BUCKET_OBJ };
+
 /* Stream names: "KV_<bucket>" and "OBJ_<bucket>". */
 #define JG_SUBJ_KV_STREAM_PREFIX "KV_"
 #define JG_SUBJ_OBJ_STREAM_PREFIX "OBJ_"
+/* The stream name of a bucket. */
+void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen);
 
 /* "$KV.<bucket>.<key>"; key may be a filter ("a.*", ">"). */
 void jg_subj_kv_key(const char *bucket, const char *key, char *out, size_t outlen);
