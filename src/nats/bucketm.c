@@ -84,11 +84,10 @@ static struct op *op_start(struct jg_app *app, const struct jg_bucketm_kind *k,
     return op;
 }
 
-static void send_api(struct op *op, const char *api_fmt, const char *body, jg_nats_reply_fn fn)
+/* Sends "$JS.API.<api>.<the bucket's stream>". */
+static void send_api(struct op *op, const char *api, const char *body, jg_nats_reply_fn fn)
 {
-    char api[400];
-    snprintf(api, sizeof(api), api_fmt, op->stream);
-    jg_status st = jg_js_api(op->app->nats, &op->nreq, api, body, 0, fn, op);
+    jg_status st = jg_js_stream_api(op->app->nats, &op->nreq, api, op->stream, NULL, body, 0, fn, op);
     if (st != JG_OK)
         op_fail(op, st, NULL);
 }
@@ -154,7 +153,7 @@ static void send_update(struct op *op, cJSON *stream_cfg)
         op_fail(op, JG_ERR_NOMEM, NULL);
         return;
     }
-    send_api(op, "STREAM.UPDATE.%s", body, on_updated);
+    send_api(op, "STREAM.UPDATE", body, on_updated);
     free(body);
 }
 
@@ -174,7 +173,7 @@ static void on_info_for_write(void *ctx, jg_status st, natsMsg *msg)
             op_fail(op, JG_ERR_NOMEM, NULL);
             return;
         }
-        send_api(op, "STREAM.CREATE.%s", body, on_created);
+        send_api(op, "STREAM.CREATE", body, on_created);
         free(body);
         return;
     }
@@ -218,7 +217,7 @@ void jg_bucketm_write(struct jg_app *app, const struct jg_bucketm_kind *k, const
         op_fail(op, st, why);
         return;
     }
-    send_api(op, "STREAM.INFO.%s", NULL, on_info_for_write);
+    send_api(op, "STREAM.INFO", NULL, on_info_for_write);
 }
 
 static void on_info_for_edit(void *ctx, jg_status st, natsMsg *msg)
@@ -240,7 +239,7 @@ void jg_bucketm_edit(struct jg_app *app, const struct jg_bucketm_kind *k, const 
     if (!op)
         return;
     op->edit = edit;
-    send_api(op, "STREAM.INFO.%s", NULL, on_info_for_edit);
+    send_api(op, "STREAM.INFO", NULL, on_info_for_edit);
 }
 
 /* --- status / delete ------------------------------------------------------------ */
@@ -256,7 +255,7 @@ void jg_bucketm_status(struct jg_app *app, const struct jg_bucketm_kind *k, cons
     struct op *op = op_start(app, k, bucket, fn, ctx);
     if (!op)
         return;
-    send_api(op, "STREAM.INFO.%s", NULL, on_status);
+    send_api(op, "STREAM.INFO", NULL, on_status);
 }
 
 static void on_deleted(void *ctx, jg_status st, natsMsg *msg)
@@ -279,7 +278,7 @@ void jg_bucketm_delete(struct jg_app *app, const struct jg_bucketm_kind *k, cons
     struct op *op = op_start(app, k, bucket, fn, ctx);
     if (!op)
         return;
-    send_api(op, "STREAM.DELETE.%s", NULL, on_deleted);
+    send_api(op, "STREAM.DELETE", NULL, on_deleted);
 }
 
 /* --- list ------------------------------------------------------------------------- */

@@ -37,6 +37,11 @@ char *jg_js_stream_config(const struct jg_js_stream_spec *s);
  * NULL).  fn gets the raw reply; see jg_js_reply_json(). */
 jg_status jg_js_api(struct jg_nats *n, struct jg_nats_req *r, const char *api, const char *body,
                     int flags, jg_nats_reply_fn fn, void *ctx);
+/* The same for the API of one stream, "$JS.API.<api>.<stream>", or of one
+ * of its consumers (name, "$JS.API.<api>.<stream>.<name>"): jg_subj_api. */
+jg_status jg_js_stream_api(struct jg_nats *n, struct jg_nats_req *r, const char *api,
+                           const char *stream, const char *name, const char *body, int flags,
+                           jg_nats_reply_fn fn, void *ctx);
 
 /* Parses an API reply.  JG_OK with *ret_json (caller frees) when it holds
  * no error; else the mapped status, with the server's description in desc

@@ -25,9 +25,13 @@ void jg_subj_obj_chunks(const char *bucket, const char *nuid, char *out, size_t 
 /* "$O.<bucket>.M.<encoded name>": an object's meta (jg_obj_name_encode;
  * ">": every meta). */
 void jg_subj_obj_meta(const char *bucket, const char *enc_name, char *out, size_t outlen);
+/* Stream advisories: "$JS.EVENT.ADVISORY.STREAM.<EVENT>.<stream>", and the
+ * subject of them all. */
+#define JG_SUBJ_STREAM_ADVISORY_PREFIX "$JS.EVENT.ADVISORY.STREAM."
+#define JG_SUBJ_STREAM_ADVISORIES JG_SUBJ_STREAM_ADVISORY_PREFIX "*.*"
 /* A JetStream API subject: "$JS.API.<api>.<stream>", with name
  * "$JS.API.<api>.<stream>.<name>" (e.g. api "CONSUMER.DELETE", name the
- * consumer). */
+ * consumer); stream NULL: "$JS.API.<api>" (e.g. "STREAM.NAMES"). */
 void jg_subj_api(const char *api, const char *stream, const char *name, char *out, size_t outlen);
 
 #endif

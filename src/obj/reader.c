@@ -231,7 +231,7 @@ static void fetch_locked(struct jg_obj_reader *r);
 /* Registers a sink and asks for a consumer from next_seq (lock held). */
 static void consumer_start(struct jg_obj_reader *r)
 {
-    char api[500], body[1200];
+    char body[1200];
     r->refs++;
     r->sink_open = true;
     jg_status st = jg_nats_sink_open(r->app->nats, &r->sink, timeout_ms(r) + 1000, on_sink, r);
@@ -252,10 +252,10 @@ static void consumer_start(struct jg_obj_reader *r)
              "\"inactive_threshold\":%lld%s}}",
              r->stream, r->cname, (unsigned long long)(r->scan ? 1 : r->next_seq), r->subj,
              CONSUMER_IDLE_NS, r->scan ? ",\"headers_only\":true" : "");
-    snprintf(api, sizeof(api), "CONSUMER.CREATE.%s.%s", r->stream, r->cname);
     r->refs++;
     r->creating = true;
-    st = jg_js_api(r->app->nats, &r->creq, api, body, 0, on_created, r);
+    st = jg_js_stream_api(r->app->nats, &r->creq, "CONSUMER.CREATE", r->stream, r->cname, body, 0,
+                          on_created, r);
     if (st != JG_OK) {
         r->creating = false;
         r->refs--;
