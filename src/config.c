@@ -311,49 +311,71 @@ void jg_config_usage(FILE *out)
     fprintf(out, "  -h, --help\n      show this help\n  -V, --version\n      show the version\n");
 }
 
-jg_status jg_config_load(struct jg_config *cfg, int argc, char **argv, int *ret_exit)
-{
-    const char *file = getenv("JETGATE_CONFIG");
-    char name[128], envn[160];
-    *ret_exit = -1;
+/* The flags read before anything else. */
+enum early_flag { EARLY_HELP, EARLY_VERSION, EARLY_CONFIG };
+static const struct {
+    const char *short_name, *long_name;
+    enum early_flag what;
+} early_flags[] = {
+    {"-h", "--help", EARLY_HELP},
+    {"-V", "--version", EARLY_VERSION},
+    {"-c", "--config", EARLY_CONFIG},
+};
 
-    /* pass 1: --help, --version and the config file */
+/* Pass 1: --help and --version answer at once (*ret_exit 0); the config
+ * file's name goes to *file. */
+static jg_status early_pass(int argc, char **argv, const char **file, int *ret_exit)
+{
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            jg_config_usage(stdout);
-            *ret_exit = 0;
-            return JG_OK;
+        if (strncmp(argv[i], "--config=", 9) == 0) {
+            *file = argv[i] + 9;
+            continue;
         }
-        if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
-            printf("jetgate %s (%s)\n", PACKAGE_VERSION, JG_BUILD_OPTIONS);
-            *ret_exit = 0;
-            return JG_OK;
-        }
-        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "--config") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "jetgate: %s needs a value\n", argv[i]);
-                return JG_ERR_INVALID_CONFIG;
+        for (size_t k = 0; k < sizeof(early_flags) / sizeof(early_flags[0]); k++) {
+            if (strcmp(argv[i], early_flags[k].short_name) != 0 &&
+                strcmp(argv[i], early_flags[k].long_name) != 0)
+                continue;
+            switch (early_flags[k].what) {
+            case EARLY_HELP:
+                jg_config_usage(stdout);
+                *ret_exit = 0;
+                return JG_OK;
+            case EARLY_VERSION:
+                printf("jetgate %s (%s)\n", PACKAGE_VERSION, JG_BUILD_OPTIONS);
+                *ret_exit = 0;
+                return JG_OK;
+            case EARLY_CONFIG:
+                if (i + 1 >= argc) {
+                    fprintf(stderr, "jetgate: %s needs a value\n", argv[i]);
+                    return JG_ERR_INVALID_CONFIG;
+                }
+                *file = argv[++i];
+                break;
             }
-            file = argv[++i];
-        } else if (strncmp(argv[i], "--config=", 9) == 0) {
-            file = argv[i] + 9;
+            break;
         }
     }
-    if (jg_config_defaults(cfg) != JG_OK)
+    return JG_OK;
+}
+
+static jg_status load_file(struct jg_config *cfg, const char *file)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        fprintf(stderr, "jetgate: cannot open config file '%s': %s\n", file, strerror(errno));
         return JG_ERR_INVALID_CONFIG;
-    if (file && *file) {
-        FILE *f = fopen(file, "r");
-        if (!f) {
-            fprintf(stderr, "jetgate: cannot open config file '%s': %s\n", file, strerror(errno));
-            return JG_ERR_INVALID_CONFIG;
-        }
-        jg_status st = jg_config_parse_file(cfg, f, file);
-        fclose(f);
-        if (st != JG_OK)
-            return st;
-        if (jg_config_set(cfg, "config", file, "argv") != JG_OK)
-            return JG_ERR_INVALID_CONFIG;
     }
+    jg_status st = jg_config_parse_file(cfg, f, file);
+    fclose(f);
+    if (st != JG_OK)
+        return st;
+    return jg_config_set(cfg, "config", file, "argv") == JG_OK ? JG_OK : JG_ERR_INVALID_CONFIG;
+}
+
+/* JETGATE_<OPTION> for every option but config. */
+static jg_status load_env(struct jg_config *cfg)
+{
+    char envn[160];
     for (const struct jg_option *o = jg_options; o->name; o++) {
         if (strcmp(o->name, "config") == 0)
             continue;
@@ -362,6 +384,28 @@ jg_status jg_config_load(struct jg_config *cfg, int argc, char **argv, int *ret_
         if (v && jg_config_set(cfg, o->name, v, envn) != JG_OK)
             return JG_ERR_INVALID_CONFIG;
     }
+    return JG_OK;
+}
+
+/* The value of flag argv[*i] of option o: after '=', "true" for a bare
+ * boolean flag, else the next argument (*i moves past it); NULL when
+ * missing. */
+static const char *flag_value(const struct jg_option *o, int argc, char **argv, int *i)
+{
+    const char *eq = strchr(argv[*i], '=');
+    if (eq)
+        return eq + 1;
+    if (o->type == JG_OPT_BOOL && (*i + 1 >= argc || strncmp(argv[*i + 1], "--", 2) == 0))
+        return "true";
+    if (*i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+/* Pass 2: --<option>[=value] flags (the config file was pass 1's). */
+static jg_status load_flags(struct jg_config *cfg, int argc, char **argv)
+{
+    char name[128];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-c") == 0) {
@@ -378,24 +422,33 @@ jg_status jg_config_load(struct jg_config *cfg, int argc, char **argv, int *ret_
             fprintf(stderr, "jetgate: unknown flag '%s' (see --help)\n", a);
             return JG_ERR_INVALID_CONFIG;
         }
-        const char *eq = strchr(a, '=');
-        const char *v;
-        if (eq) {
-            v = eq + 1;
-        } else if (o->type == JG_OPT_BOOL && (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)) {
-            v = "true";
-        } else if (i + 1 < argc) {
-            v = argv[++i];
-        } else {
+        const char *v = flag_value(o, argc, argv, &i);
+        if (!v) {
             fprintf(stderr, "jetgate: %s needs a value\n", a);
             return JG_ERR_INVALID_CONFIG;
         }
-        if (strcmp(name, "config") == 0)
-            continue;
-        if (jg_config_set(cfg, name, v, a) != JG_OK)
+        if (strcmp(name, "config") != 0 && jg_config_set(cfg, name, v, a) != JG_OK)
             return JG_ERR_INVALID_CONFIG;
     }
     return JG_OK;
+}
+
+jg_status jg_config_load(struct jg_config *cfg, int argc, char **argv, int *ret_exit)
+{
+    const char *file = getenv("JETGATE_CONFIG");
+    jg_status st;
+    *ret_exit = -1;
+
+    st = early_pass(argc, argv, &file, ret_exit);
+    if (st != JG_OK || *ret_exit >= 0)
+        return st;
+    if (jg_config_defaults(cfg) != JG_OK)
+        return JG_ERR_INVALID_CONFIG;
+    if (file && *file && (st = load_file(cfg, file)) != JG_OK)
+        return st;
+    if ((st = load_env(cfg)) != JG_OK)
+        return st;
+    return load_flags(cfg, argc, argv);
 }
 
 void jg_config_free(struct jg_config *cfg)

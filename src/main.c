@@ -24,6 +24,7 @@
 #include "http/tls.h"
 #include "log.h"
 #include "loop.h"
+#include "nats/buckets.h"
 #include "nats/js.h"
 #include "obj/janitor.h"
 #include "watch/watch.h"
@@ -162,69 +163,58 @@ static void drain_requests(struct jg_app *app)
                 (long long)jg_http_active(app->http));
 }
 
-int main(int argc, char **argv)
+static int dump_routes(void)
 {
-    static struct jg_app app;
-    struct jg_loop *loop = NULL;
-    struct jg_janitor *janitor = NULL;
-    struct jg_auth *tokens = NULL;
-    sigset_t sigs;
-    int exit_code = -1, rc = 1;
-    enum jg_log_level level;
+    jg_authz_dump_routes(stdout);
+    return 0;
+}
 
-    if (argc == 2 && strcmp(argv[1], "--hash-token") == 0)
-        return hash_token();
-    if (argc == 2 && strcmp(argv[1], "--dump-routes") == 0) {
-        jg_authz_dump_routes(stdout);
-        return 0;
-    }
-    pthread_mutex_init(&app.auth_lock, NULL);
-    if (jg_config_load(&app.cfg, argc, argv, &exit_code) != JG_OK) {
-        jg_config_free(&app.cfg);
-        return 2;
-    }
-    if (exit_code >= 0) {
-        jg_config_free(&app.cfg);
-        return exit_code;
-    }
-    jg_log_level_parse(app.cfg.log_level, &level);
-    jg_log_set_level(level);
+/* Commands that run instead of the daemon, as the only argument. */
+static const struct {
+    const char *flag;
+    int (*run)(void);
+} commands[] = {
+    {"--hash-token", hash_token},
+    {"--dump-routes", dump_routes},
+};
 
-    /* signals are taken synchronously by this thread only */
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+/* Signals are taken synchronously by the main thread only. */
+static void block_signals(sigset_t *sigs)
+{
+    sigemptyset(sigs);
+    sigaddset(sigs, SIGTERM);
+    sigaddset(sigs, SIGINT);
+    sigaddset(sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
-    raise_fd_limit();
-    app.started_ns = jg_realtime_ns();
+}
 
-    jg_info("jetgate %s starting (NATS %s, listen %s)", PACKAGE_VERSION, app.cfg.nats,
-            app.cfg.listen);
-    if (jg_auth_load(app.cfg.tokens_file, &tokens) != JG_OK)
-        goto out;
-    install_tokens(&app, tokens);
-    if (open_access_refused(&app.cfg, app.auth))
-        goto out;
-    if (jg_auth_count(app.auth) == 0 && !listen_is_loopback(app.cfg.listen))
+/* Tokens, event loop, NATS, bucket cache, HTTP, janitor, in that order;
+ * false when one of them cannot start (what started is in app, *loop and
+ * *janitor for stop()). */
+static bool start(struct jg_app *app, struct jg_loop **loop, struct jg_janitor **janitor)
+{
+    struct jg_auth *tokens = NULL;
+    if (jg_auth_load(app->cfg.tokens_file, &tokens) != JG_OK)
+        return false;
+    install_tokens(app, tokens);
+    if (open_access_refused(&app->cfg, app->auth))
+        return false;
+    if (jg_auth_count(app->auth) == 0 && !listen_is_loopback(app->cfg.listen))
         jg_warn("open access on %s: anyone who can connect may read and change every bucket",
-                app.cfg.listen);
-    if (jg_loop_new(&loop) != JG_OK)
-        goto out;
-    if (jg_nats_new(&app.cfg, loop, &app.nats) != JG_OK)
-        goto out;
-    if (jg_buckets_new(app.nats, &app.cfg.request_timeout_ms, &app.buckets) != JG_OK)
-        goto out;
-    jg_nats_on_reconnect(app.nats, on_reconnect, &app);
-    if (jg_http_start(&app, loop, &app.http) != JG_OK)
-        goto out;
-    if (jg_loop_start(loop) != JG_OK)
-        goto out;
-    if (jg_janitor_start(&app, &janitor) != JG_OK)
-        goto out;
-    notify("READY=1");
+                app->cfg.listen);
+    if (jg_loop_new(loop) != JG_OK || jg_nats_new(&app->cfg, *loop, &app->nats) != JG_OK ||
+        jg_buckets_new(app->nats, &app->cfg.request_timeout_ms, &app->buckets) != JG_OK)
+        return false;
+    jg_nats_on_reconnect(app->nats, on_reconnect, app);
+    return jg_http_start(app, *loop, &app->http) == JG_OK && jg_loop_start(*loop) == JG_OK &&
+           jg_janitor_start(app, janitor) == JG_OK;
+}
 
+/* Until SIGTERM or SIGINT: SIGHUP reloads; with a systemd watchdog, pings
+ * it at half its interval while the loop thread answers. */
+static void serve(struct jg_app *app, const sigset_t *sigs, int argc, char **argv)
+{
     uint64_t watchdog_us = 0;
 #ifdef HAVE_SYSTEMD
     if (sd_watchdog_enabled(0, &watchdog_us) <= 0)
@@ -236,42 +226,85 @@ int main(int argc, char **argv)
             wait.tv_sec = (time_t)(watchdog_us / 2 / 1000000);
             wait.tv_nsec = (long)(watchdog_us / 2 % 1000000) * 1000;
         }
-        int sig = sigtimedwait(&sigs, NULL, &wait);
+        int sig = sigtimedwait(sigs, NULL, &wait);
         if (sig < 0) {
-            /* timeout: tell the watchdog the HTTP and NATS threads are alive */
-            if (watchdog_us && jg_http_alive(app.http))
+            /* timeout: tell the watchdog the loop thread is alive */
+            if (watchdog_us && jg_http_alive(app->http))
                 notify("WATCHDOG=1");
             continue;
         }
         if (sig == SIGHUP) {
             jg_info("SIGHUP: reloading the configuration");
-            reload(&app, argc, argv);
+            reload(app, argc, argv);
             continue;
         }
         jg_info("%s: shutting down", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-        break;
+        return;
     }
+}
+
+/* The orderly end of serving: no new requests, event streams ended, the
+ * running requests drained. */
+static void quiesce(struct jg_app *app)
+{
     notify("STOPPING=1");
-    atomic_store(&app.shutting_down, true);
-    jg_http_quiesce(app.http);
-    jg_http_end_streams(app.http);
-    drain_requests(&app);
+    atomic_store(&app->shutting_down, true);
+    jg_http_quiesce(app->http);
+    jg_http_end_streams(app->http);
+    drain_requests(app);
     jg_watch_shutdown();
-    rc = 0;
-out:
+}
+
+/* Stops and frees what start() started (any part may be missing). */
+static void stop(struct jg_app *app, struct jg_loop *loop, struct jg_janitor *janitor)
+{
     jg_janitor_stop(janitor);
-    jg_buckets_stop(app.buckets);
+    jg_buckets_stop(app->buckets);
     /* NATS first: failing its pending requests resumes every suspended
      * connection, which libmicrohttpd requires before it stops; the loop
      * runs until then to carry the replies and the flush. */
-    jg_nats_shutdown(app.nats);
-    jg_buckets_free(app.buckets);
+    jg_nats_shutdown(app->nats);
+    jg_buckets_free(app->buckets);
     jg_loop_stop(loop);
-    jg_http_stop(app.http);
-    jg_nats_free(app.nats);
+    jg_http_stop(app->http);
+    jg_nats_free(app->nats);
     jg_loop_free(loop);
-    jg_auth_unref(app.auth);
-    jg_config_free(&app.cfg);
+    jg_auth_unref(app->auth);
+    jg_config_free(&app->cfg);
+}
+
+int main(int argc, char **argv)
+{
+    static struct jg_app app;
+    struct jg_loop *loop = NULL;
+    struct jg_janitor *janitor = NULL;
+    sigset_t sigs;
+    int exit_code = -1, rc = 1;
+    enum jg_log_level level;
+
+    for (size_t i = 0; argc == 2 && i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (strcmp(argv[1], commands[i].flag) == 0)
+            return commands[i].run();
+    pthread_mutex_init(&app.auth_lock, NULL);
+    if (jg_config_load(&app.cfg, argc, argv, &exit_code) != JG_OK || exit_code >= 0) {
+        jg_config_free(&app.cfg);
+        return exit_code >= 0 ? exit_code : 2;
+    }
+    jg_log_level_parse(app.cfg.log_level, &level);
+    jg_log_set_level(level);
+    block_signals(&sigs);
+    raise_fd_limit();
+    app.started_ns = jg_realtime_ns();
+
+    jg_info("jetgate %s starting (NATS %s, listen %s)", PACKAGE_VERSION, app.cfg.nats,
+            app.cfg.listen);
+    if (start(&app, &loop, &janitor)) {
+        notify("READY=1");
+        serve(&app, &sigs, argc, argv);
+        quiesce(&app);
+        rc = 0;
+    }
+    stop(&app, loop, janitor);
     if (rc == 0)
         jg_info("stopped");
     nats_CloseAndWait(2000); /* the library's threads end before exit */

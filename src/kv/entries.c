@@ -36,6 +36,7 @@
 #include "auth.h"
 #include "log.h"
 #include "nats/conn.h"
+#include "nats/buckets.h"
 #include "nats/js.h"
 #include "nats/subjects.h"
 #include "util.h"
@@ -354,7 +355,6 @@ out:
 
 static void consumer_start(struct jg_kv_entries *e)
 {
-    char api[500];
     e->refs++;
     e->sink_open = true;
     jg_status st = jg_nats_sink_open(e->app->nats, &e->sink, timeout_ms(e) + 1000, on_sink, e);
@@ -383,10 +383,10 @@ static void consumer_start(struct jg_kv_entries *e)
         fail(e, JG_ERR_NOMEM, "out of memory");
         return;
     }
-    snprintf(api, sizeof(api), "CONSUMER.CREATE.%s.%s", e->stream, e->cname);
     e->refs++;
     e->creating = true;
-    st = jg_js_api(e->app->nats, &e->creq, api, body, 0, on_created, e);
+    st = jg_js_stream_api(e->app->nats, &e->creq, "CONSUMER.CREATE", e->stream, e->cname, body, 0,
+                          on_created, e);
     free(body);
     if (st != JG_OK) {
         e->creating = false;
@@ -500,7 +500,6 @@ static void on_info(void *ctx, jg_status st, natsMsg *msg)
 static void on_bucket(void *ctx, jg_status st, const struct jg_bucket_info *info)
 {
     struct jg_kv_entries *e = ctx;
-    char api[400];
     (void)info;
     if (e->closed) {
         unref(e);
@@ -511,9 +510,9 @@ static void on_bucket(void *ctx, jg_status st, const struct jg_bucket_info *info
         unref(e);
         return;
     }
-    snprintf(api, sizeof(api), "STREAM.INFO.%s", e->stream);
     e->refs++;
-    st = jg_js_api(e->app->nats, &e->info, api, NULL, 0, on_info, e);
+    st = jg_js_stream_api(e->app->nats, &e->info, "STREAM.INFO", e->stream, NULL, NULL, 0, on_info,
+                          e);
     if (st != JG_OK) {
         e->refs--;
         fail(e, st, jg_status_title(st));

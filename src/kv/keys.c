@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "nats/conn.h"
+#include "nats/buckets.h"
 #include "nats/js.h"
 #include "nats/scan.h"
 #include "nats/subjects.h"

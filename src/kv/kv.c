@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "nats/buckets.h"
 #include "nats/js.h"
 #include "nats/msgget.h"
 #include "nats/conn.h"
@@ -341,6 +342,7 @@ static void fetched(void *ctx, jg_status st, struct jg_stored_msg *m)
 {
     struct fetch *f = ctx;
     struct jg_kv_entry *e = NULL;
+    JG_ASSERT_LOOP_THREAD(f->get.nats);
     if (st == JG_OK) {
         st = entry_from_msg(f->bucket, m, &e);
         jg_stored_msg_clear(m);
@@ -605,6 +607,7 @@ static void on_ack(void *ctx, jg_status st, natsMsg *msg)
     struct write_op *op = ctx;
     cJSON *json = NULL;
     uint64_t rev = 0;
+    JG_ASSERT_LOOP_THREAD(op->app->nats);
     char desc[256] = "";
 
     if (st == JG_OK && jg_js_ack_seq(msg, &rev) == JG_OK) {

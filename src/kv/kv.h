@@ -167,7 +167,7 @@ void jg_kv_write(struct jg_app *app, const char *bucket, const char *key, const 
  * none; copied).  keys is a JSON array text (callee frees).  The keys
  * are read on a worker thread (a scan, nats/scan.h); fn runs on the loop
  * thread. */
-typedef void (*jg_kv_keys_fn)(void *ctx, jg_status st, char *json, size_t len);
+typedef void (*jg_kv_keys_fn)(void *ctx, jg_status st, char *json, size_t len); /* loop thread */
 void jg_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
                 char *const *scope, jg_kv_keys_fn fn, void *ctx);
 
@@ -202,7 +202,7 @@ struct jg_kv_entries_query {
 /* Once, on the loop thread, unless closed first: st JG_OK with the bucket's
  * revision R read before any entry (the body may start), or the error
  * before anything was read (JG_ERR_BUCKET_NOT_FOUND ...). */
-typedef void (*jg_kv_entries_fn)(void *ctx, jg_status st, uint64_t revision);
+typedef void (*jg_kv_entries_fn)(void *ctx, jg_status st, uint64_t revision); /* loop thread */
 /* Starts a read (copies q); wake(ctx) runs (loop thread) when
  * jg_kv_entries_read() returned 0 and text is ready.  Loop thread only. */
 jg_status jg_kv_entries_open(struct jg_app *app, const char *bucket,
@@ -223,7 +223,7 @@ void jg_kv_entries_close(struct jg_kv_entries *e);
  * and, on failure, a detail naming where it stopped.  Repeating finishes
  * the job (done keys are no longer current).  fn runs on the loop thread. */
 typedef void (*jg_kv_mark_fn)(void *ctx, jg_status st, size_t done, uint64_t revision,
-                              const char *detail);
+                              const char *detail); /* loop thread */
 void jg_kv_mark_selected(struct jg_app *app, const char *bucket, char *const *filters,
                          char *const *prefixes, char *const *scope, bool purge, jg_kv_mark_fn fn,
                          void *ctx);
@@ -231,7 +231,7 @@ void jg_kv_mark_selected(struct jg_app *app, const char *bucket, char *const *fi
 /* Removes delete and purge markers older than older_than_ns (younger ones
  * keep only the marker), as the Go client's PurgeDeletes.  fn runs on
  * the loop thread. */
-typedef void (*jg_kv_done_fn)(void *ctx, jg_status st, const char *detail);
+typedef void (*jg_kv_done_fn)(void *ctx, jg_status st, const char *detail); /* loop thread */
 void jg_kv_purge_deletes(struct jg_app *app, const char *bucket, int64_t older_than_ns,
                          jg_kv_done_fn fn, void *ctx);
 

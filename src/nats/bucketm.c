@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "app.h"
+#include "nats/buckets.h"
 #include "nats/conn.h"
 
 struct op {
@@ -30,8 +31,8 @@ static void op_free(struct op *op)
 {
     if (!op)
         return;
-    if (op->cfg && op->k->cfg_done)
-        op->k->cfg_done(op->cfg);
+    if (op->cfg)
+        jg_bucketcfg_done(op->k->fields, op->cfg);
     free(op->cfg);
     cJSON_Delete(op->names);
     free(op->bucket);
@@ -83,11 +84,10 @@ static struct op *op_start(struct jg_app *app, const struct jg_bucketm_kind *k,
     return op;
 }
 
-static void send_api(struct op *op, const char *api_fmt, const char *body, jg_nats_reply_fn fn)
+/* Sends "$JS.API.<api>.<the bucket's stream>". */
+static void send_api(struct op *op, const char *api, const char *body, jg_nats_reply_fn fn)
 {
-    char api[400];
-    snprintf(api, sizeof(api), api_fmt, op->stream);
-    jg_status st = jg_js_api(op->app->nats, &op->nreq, api, body, 0, fn, op);
+    jg_status st = jg_js_stream_api(op->app->nats, &op->nreq, api, op->stream, NULL, body, 0, fn, op);
     if (st != JG_OK)
         op_fail(op, st, NULL);
 }
@@ -111,7 +111,7 @@ static void reply_status(struct op *op, jg_status st, natsMsg *msg, bool created
     cJSON *json = reply_json(op, st, msg);
     if (!json)
         return;
-    cJSON *status = op->k->status_json(op->bucket, json);
+    cJSON *status = jg_bucketcfg_status(op->k->status, op->bucket, json);
     cJSON_Delete(json);
     done(op, created, status);
 }
@@ -153,7 +153,7 @@ static void send_update(struct op *op, cJSON *stream_cfg)
         op_fail(op, JG_ERR_NOMEM, NULL);
         return;
     }
-    send_api(op, "STREAM.UPDATE.%s", body, on_updated);
+    send_api(op, "STREAM.UPDATE", body, on_updated);
     free(body);
 }
 
@@ -173,7 +173,7 @@ static void on_info_for_write(void *ctx, jg_status st, natsMsg *msg)
             op_fail(op, JG_ERR_NOMEM, NULL);
             return;
         }
-        send_api(op, "STREAM.CREATE.%s", body, on_created);
+        send_api(op, "STREAM.CREATE", body, on_created);
         free(body);
         return;
     }
@@ -183,13 +183,15 @@ static void on_info_for_write(void *ctx, jg_status st, natsMsg *msg)
     }
     cJSON *stream_cfg = cJSON_GetObjectItemCaseSensitive(json, "config");
     if (op->update) {
-        st = op->k->cfg_update(stream_cfg, op->cfg, why, sizeof(why));
+        st = jg_bucketcfg_update(op->k->fields, stream_cfg, op->cfg, why, sizeof(why));
+        if (st == JG_OK && op->k->update_more)
+            op->k->update_more(stream_cfg, op->cfg);
         if (st == JG_OK)
             send_update(op, stream_cfg);
         else
             op_fail(op, st, why);
-    } else if (op->k->cfg_same(stream_cfg, op->cfg)) {
-        cJSON *status = op->k->status_json(op->bucket, json);
+    } else if (jg_bucketcfg_same(op->k->fields, stream_cfg, op->cfg)) {
+        cJSON *status = jg_bucketcfg_status(op->k->status, op->bucket, json);
         done(op, false, status);
     } else {
         op_fail(op, JG_ERR_BUCKET_EXISTS, "the bucket exists with another configuration");
@@ -210,12 +212,12 @@ void jg_bucketm_write(struct jg_app *app, const struct jg_bucketm_kind *k, const
         op_fail(op, JG_ERR_NOMEM, NULL);
         return;
     }
-    jg_status st = k->cfg_parse(body, len, op->cfg, why, sizeof(why));
+    jg_status st = jg_bucketcfg_parse(k->fields, body, len, op->cfg, why, sizeof(why));
     if (st != JG_OK) {
         op_fail(op, st, why);
         return;
     }
-    send_api(op, "STREAM.INFO.%s", NULL, on_info_for_write);
+    send_api(op, "STREAM.INFO", NULL, on_info_for_write);
 }
 
 static void on_info_for_edit(void *ctx, jg_status st, natsMsg *msg)
@@ -237,7 +239,7 @@ void jg_bucketm_edit(struct jg_app *app, const struct jg_bucketm_kind *k, const 
     if (!op)
         return;
     op->edit = edit;
-    send_api(op, "STREAM.INFO.%s", NULL, on_info_for_edit);
+    send_api(op, "STREAM.INFO", NULL, on_info_for_edit);
 }
 
 /* --- status / delete ------------------------------------------------------------ */
@@ -253,7 +255,7 @@ void jg_bucketm_status(struct jg_app *app, const struct jg_bucketm_kind *k, cons
     struct op *op = op_start(app, k, bucket, fn, ctx);
     if (!op)
         return;
-    send_api(op, "STREAM.INFO.%s", NULL, on_status);
+    send_api(op, "STREAM.INFO", NULL, on_status);
 }
 
 static void on_deleted(void *ctx, jg_status st, natsMsg *msg)
@@ -276,7 +278,7 @@ void jg_bucketm_delete(struct jg_app *app, const struct jg_bucketm_kind *k, cons
     struct op *op = op_start(app, k, bucket, fn, ctx);
     if (!op)
         return;
-    send_api(op, "STREAM.DELETE.%s", NULL, on_deleted);
+    send_api(op, "STREAM.DELETE", NULL, on_deleted);
 }
 
 /* --- list ------------------------------------------------------------------------- */

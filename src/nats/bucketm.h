@@ -2,9 +2,10 @@
  * list, status, create (a new bucket, or the existing one when its
  * configuration is the one asked for; JG_ERR_BUCKET_EXISTS for another),
  * create-or-update, delete, and in-place edits of the stream configuration
- * (seal).  A kind describes what differs: the stream name, the config body
- * and how it maps onto a stream config, the status JSON.  The kinds live
- * in kv/bucket.c and obj/bucket.c, which are what callers use. */
+ * (seal).  A kind describes what differs: the stream name, the tables of
+ * the config body and of the status JSON (nats/bucketcfg.h), the stream
+ * config of a new bucket.  The kinds live in kv/bucket.c and obj/bucket.c,
+ * which are what callers use. */
 #ifndef JG_NATS_BUCKETM_H
 #define JG_NATS_BUCKETM_H
 
@@ -13,6 +14,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "nats/bucketcfg.h"
 #include "nats/js.h"
 
 struct jg_app;
@@ -22,18 +24,18 @@ struct jg_bucketm_kind {
     const char *stream_prefix;   /* "KV_" or "OBJ_" */
     const char *missing;         /* detail of JG_ERR_BUCKET_NOT_FOUND */
     size_t cfg_size;             /* the parsed config, zero-initialised storage */
-    /* Parses a config body into cfg; why gets the reason of an error. */
-    jg_status (*cfg_parse)(const char *body, size_t len, void *cfg, char *why, size_t whylen);
-    void (*cfg_done)(void *cfg);
-    /* The stream configuration JSON for a new bucket (malloc'd). */
+    /* The fields of a config body and the stream members they map onto
+     * (nats/bucketcfg.h): parse, compare, update. */
+    const struct jg_bcf_fields *fields;
+    /* The status JSON from a stream-info reply. */
+    const struct jg_bcs_members *status;
+    /* The stream configuration JSON for a new bucket (malloc'd).  Pure,
+     * called on the loop thread. */
     char *(*stream_config)(const char *bucket, const void *cfg);
-    /* Does an existing stream config hold what cfg asks? */
-    bool (*cfg_same)(const cJSON *stream_cfg, const void *cfg);
-    /* Applies the fields cfg gives to an existing stream config (update);
-     * JG_ERR_INVALID_CONFIG with why for a change NATS cannot make. */
-    jg_status (*cfg_update)(cJSON *stream_cfg, const void *cfg, char *why, size_t whylen);
-    /* Status JSON from a stream-info reply. */
-    cJSON *(*status_json)(const char *bucket, const cJSON *stream_info);
+    /* After the fields of an update: what else follows from them (the
+     * duplicate window from the ttl); NULL for nothing.  Pure, called on
+     * the loop thread. */
+    void (*update_more)(cJSON *stream_cfg, const void *cfg);
 };
 
 /* The end of a bucket operation: JG_OK with json (the callee owns it: the
@@ -58,8 +60,8 @@ void jg_bucketm_delete(struct jg_app *app, const struct jg_bucketm_kind *k, cons
 typedef bool (*jg_bucketm_want_fn)(void *ctx, const char *name);
 void jg_bucketm_list(struct jg_app *app, const struct jg_bucketm_kind *k, jg_bucketm_want_fn want,
                      jg_bucketm_fn fn, void *ctx);
-/* Reads the stream config, lets edit change it, writes it back; fn gets
- * the status. */
+/* Reads the stream config, lets edit change it (on the loop thread),
+ * writes it back; fn gets the status. */
 void jg_bucketm_edit(struct jg_app *app, const struct jg_bucketm_kind *k, const char *bucket,
                      void (*edit)(cJSON *stream_cfg), jg_bucketm_fn fn, void *ctx);
 

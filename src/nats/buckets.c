@@ -1,8 +1,9 @@
-/* buckets.c - the bucket cache (see "bucket cache" in js.h): which KV and
+/* buckets.c - the bucket cache (see buckets.h): which KV and
  * object buckets exist, with the few stream settings the request path
  * needs, for a few seconds; dropped on stream advisories that change a
  * configuration, on jetgate's own bucket changes and on reconnect. */
 #include "autoconfig.h"
+#include "nats/buckets.h"
 #include "nats/js.h"
 
 #include <pthread.h>
@@ -56,7 +57,7 @@ static bool slot_holds(const struct slot *s, enum jg_bucket_kind kind, const cha
  * that no leader answers. */
 static void on_advisory(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-    static const char prefix[] = "$JS.EVENT.ADVISORY.STREAM.";
+    static const char prefix[] = JG_SUBJ_STREAM_ADVISORY_PREFIX;
     static const char *const events[] = {"CREATED.", "UPDATED.", "DELETED.", "RESTORE_COMPLETE."};
     struct jg_buckets *b = closure;
     const char *subj = natsMsg_GetSubject(msg);
@@ -95,7 +96,7 @@ jg_status jg_buckets_new(struct jg_nats *n, const int64_t *request_timeout_ms,
     b->request_timeout_ms = request_timeout_ms;
     pthread_mutex_init(&b->lock, NULL);
     pthread_cond_init(&b->adv_cond, NULL);
-    if (natsConnection_Subscribe(&b->advisories, jg_nats_conn(n), "$JS.EVENT.ADVISORY.STREAM.*.*",
+    if (natsConnection_Subscribe(&b->advisories, jg_nats_conn(n), JG_SUBJ_STREAM_ADVISORIES,
                                  on_advisory, b) != NATS_OK ||
         natsSubscription_SetOnCompleteCB(b->advisories, on_advisories_done, b) != NATS_OK) {
         jg_warn("nats: cannot follow stream advisories; bucket changes by other clients are "
@@ -160,6 +161,7 @@ static void on_info(void *ctx, jg_status st, natsMsg *msg)
     cJSON *json = NULL;
     struct jg_bucket_info info;
     char desc[256];
+    JG_ASSERT_LOOP_THREAD(l->b->nats);
 
     if (st == JG_OK)
         st = jg_js_reply_json(msg, &json, NULL, desc, sizeof(desc));

@@ -1,4 +1,4 @@
-/* js.c - JetStream API helpers and the bucket cache (see js.h). */
+/* js.c - JetStream API helpers (see js.h); the bucket cache is buckets.c. */
 #include "autoconfig.h"
 #include "nats/js.h"
 
@@ -86,8 +86,15 @@ char *jg_js_stream_config(const struct jg_js_stream_spec *s)
 jg_status jg_js_api(struct jg_nats *n, struct jg_nats_req *r, const char *api, const char *body,
                     int flags, jg_nats_reply_fn fn, void *ctx)
 {
+    return jg_js_stream_api(n, r, api, NULL, NULL, body, flags, fn, ctx);
+}
+
+jg_status jg_js_stream_api(struct jg_nats *n, struct jg_nats_req *r, const char *api,
+                           const char *stream, const char *name, const char *body, int flags,
+                           jg_nats_reply_fn fn, void *ctx)
+{
     char subj[512];
-    snprintf(subj, sizeof(subj), "$JS.API.%s", api);
+    jg_subj_api(api, stream, name, subj, sizeof(subj));
     return jg_nats_request(n, r, subj, NULL, body, body ? strlen(body) : 0, flags, 0, fn, ctx);
 }
 

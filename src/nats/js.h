@@ -1,11 +1,7 @@
-/* js.h - JetStream API requests over the multiplexer: replies,
- * error mapping, and the per-bucket stream cache.
- *
- * The cache knows which KV and object buckets exist and the few stream
- * settings the request path needs (limits, direct get, replicas, seal), so
- * that an operation on a missing bucket is answered at once and an oversize
- * value is refused before anything is published.  Entries live a few
- * seconds and are dropped when jetgate changes a bucket or NATS reconnects. */
+/* js.h - JetStream API requests over the multiplexer: replies, error
+ * mapping, the fields of JetStream JSON, the stream configuration of a
+ * bucket, and the stream facts of a bucket (struct jg_bucket_info) that the
+ * bucket cache (nats/buckets.h) holds. */
 #ifndef JG_NATS_JS_H
 #define JG_NATS_JS_H
 
@@ -15,13 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "nats/conn.h"
+#include "nats/subjects.h" /* enum jg_bucket_kind, jg_js_stream_name */
 #include "status.h"
-
-enum jg_bucket_kind { JG_BUCKET_KV, JG_BUCKET_OBJ };
-
-/* Stream name for a bucket: "KV_<b>" or "OBJ_<b>" (subjects.c, with the
- * other subject builders of nats/subjects.h). */
-void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen);
 
 /* The stream configuration of a bucket, in the shape nats.go writes for KV
  * and object buckets: limits retention, discard new, rollup headers allowed,
@@ -46,6 +37,11 @@ char *jg_js_stream_config(const struct jg_js_stream_spec *s);
  * NULL).  fn gets the raw reply; see jg_js_reply_json(). */
 jg_status jg_js_api(struct jg_nats *n, struct jg_nats_req *r, const char *api, const char *body,
                     int flags, jg_nats_reply_fn fn, void *ctx);
+/* The same for the API of one stream, "$JS.API.<api>.<stream>", or of one
+ * of its consumers (name, "$JS.API.<api>.<stream>.<name>"): jg_subj_api. */
+jg_status jg_js_stream_api(struct jg_nats *n, struct jg_nats_req *r, const char *api,
+                           const char *stream, const char *name, const char *body, int flags,
+                           jg_nats_reply_fn fn, void *ctx);
 
 /* Parses an API reply.  JG_OK with *ret_json (caller frees) when it holds
  * no error; else the mapped status, with the server's description in desc
@@ -113,50 +109,5 @@ struct jg_bucket_info {
 /* Fills info from a stream-info JSON object ({"config":...,"state":...}). */
 jg_status jg_bucket_info_from_json(enum jg_bucket_kind kind, const char *bucket,
                                    const cJSON *stream_info, struct jg_bucket_info *info);
-
-/* --- the bucket cache (buckets.c) ------------------------------------------ */
-
-struct jg_buckets;
-/* *request_timeout_ms (the configuration's, read at each lookup): a lookup
- * that asks the server takes at most half of it. */
-jg_status jg_buckets_new(struct jg_nats *n, const int64_t *request_timeout_ms,
-                         struct jg_buckets **ret);
-/* Stops following stream advisories and waits (at most 2 s) until their
- * last callback ran: call before the connection closes, so that no
- * subscription of the cache is left for the close to end (libnats 3.4.1 then
- * loses the message that tells its delivery thread).  The cache keeps
- * working without advisories.  NULL-safe. */
-void jg_buckets_stop(struct jg_buckets *b);
-void jg_buckets_free(struct jg_buckets *b);
-
-/* Callback with the bucket's settings (valid during the call only), or
- * JG_ERR_BUCKET_NOT_FOUND / a NATS error. */
-typedef void (*jg_buckets_fn)(void *ctx, jg_status st, const struct jg_bucket_info *info);
-
-/* Looks a bucket up: from the cache (fn runs before this returns) or by a
- * stream-info request (fn runs later on the loop thread, using r).
- * If the request cannot be sent, fn runs at once with the error. */
-void jg_buckets_lookup(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
-                       struct jg_nats_req *r, jg_buckets_fn fn, void *ctx);
-
-/* As jg_buckets_lookup, but always asks the server and updates the cache
- * with the answer: is a bucket whose stream stopped answering deleted?
- * With r and fn NULL, a background refresh that nobody waits for. */
-void jg_buckets_recheck(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket,
-                        struct jg_nats_req *r, jg_buckets_fn fn, void *ctx);
-
-/* Forgets one bucket (after jetgate changed or deleted it, or on doubt). */
-void jg_buckets_forget(struct jg_buckets *b, enum jg_bucket_kind kind, const char *bucket);
-
-/* A message to a bucket's stream subjects found no responder (status 503).
- * A replicated stream is between leaders (only the leader listens):
- * JG_ERR_NATS_UNAVAILABLE (503 with Retry-After), and the bucket stays in
- * the cache, so the next request does not wait for a stream-info answer
- * that no leader gives.  Otherwise the stream is gone: its entry is dropped
- * and JG_ERR_BUCKET_NOT_FOUND. */
-jg_status jg_buckets_no_responders(struct jg_buckets *b, enum jg_bucket_kind kind,
-                                   const char *bucket);
-/* Forgets all (after a reconnect). */
-void jg_buckets_clear(struct jg_buckets *b);
 
 #endif

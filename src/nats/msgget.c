@@ -44,6 +44,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "nats/buckets.h"
 #include "nats/subjects.h"
 
 /* What each reader does; see enum jg_msgget_policy. */

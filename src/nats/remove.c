@@ -223,7 +223,7 @@ static void on_created(void *ctx, jg_status st, natsMsg *msg)
 /* Opens the sink and asks for the consumer; false when neither went out. */
 static bool list_start(struct remove_op *op)
 {
-    char api[600], body[1400];
+    char body[1400];
     if (jg_nats_sink_open(op->nats, &op->sink, 0, on_sink, op) != JG_OK)
         return false;
     op->sink_open = true;
@@ -236,9 +236,9 @@ static bool list_start(struct remove_op *op)
              "\"replay_policy\":\"instant\",\"mem_storage\":true,\"num_replicas\":1,"
              "\"headers_only\":true,\"inactive_threshold\":%lld}}",
              op->stream, op->cname, (unsigned long long)op->next, op->subject, REMOVE_IDLE_NS);
-    snprintf(api, sizeof(api), "CONSUMER.CREATE.%s.%s", op->stream, op->cname);
     op->creating = true;
-    if (jg_js_api(op->nats, &op->creq, api, body, 0, on_created, op) != JG_OK) {
+    if (jg_js_stream_api(op->nats, &op->creq, "CONSUMER.CREATE", op->stream, op->cname, body, 0,
+                         on_created, op) != JG_OK) {
         op->creating = false;
         list_end(op);
         return false;
@@ -251,10 +251,10 @@ static bool list_start(struct remove_op *op)
 static jg_status send_delete(struct remove_op *op, struct jg_nats_req *r, uint64_t seq,
                              jg_nats_reply_fn fn, void *ctx)
 {
-    char api[400], body[80];
-    snprintf(api, sizeof(api), "STREAM.MSG.DELETE.%s", op->stream);
+    char body[80];
     snprintf(body, sizeof(body), "{\"seq\":%llu,\"no_erase\":true}", (unsigned long long)seq);
-    return jg_js_api(op->nats, r, api, body, JG_NATS_WRITE, fn, ctx);
+    return jg_js_stream_api(op->nats, r, "STREAM.MSG.DELETE", op->stream, NULL, body,
+                            JG_NATS_WRITE, fn, ctx);
 }
 
 /* The outcome of a deletion: JG_OK and *removed, or JG_OK without when the
@@ -366,15 +366,15 @@ out:
  * loop thread (the first look of a removal started elsewhere). */
 static bool walk_look(struct remove_op *op)
 {
-    char api[400], body[600];
+    char body[600];
     if (op->keep_last && !op->last)
         snprintf(body, sizeof(body), "{\"last_by_subj\":\"%s\"}", op->subject);
     else
         snprintf(body, sizeof(body), "{\"seq\":%llu,\"next_by_subj\":\"%s\"}",
                  (unsigned long long)op->next, op->subject);
-    snprintf(api, sizeof(api), "STREAM.MSG.GET.%s", op->stream);
     op->walk_busy = true;
-    jg_status st = jg_js_api(op->nats, &op->req, api, body, 0, on_looked, op);
+    jg_status st =
+        jg_js_stream_api(op->nats, &op->req, "STREAM.MSG.GET", op->stream, NULL, body, 0, on_looked, op);
     if (st != JG_OK) {
         op->walk_busy = false;
         set_err(op, st);
@@ -447,7 +447,6 @@ static void on_purged(void *ctx, jg_status st, natsMsg *msg)
 void jg_js_remove_subject(struct jg_nats *n, const char *stream, const char *subject,
                           bool replicated, bool keep_last, jg_js_count_fn fn, void *ctx)
 {
-    char api[400];
     struct remove_op *op = calloc(1, sizeof(*op));
     if (!op || !(op->stream = strdup(stream)) || !(op->subject = strdup(subject))) {
         if (op)
@@ -471,9 +470,9 @@ void jg_js_remove_subject(struct jg_nats *n, const char *stream, const char *sub
         cJSON_AddNumberToObject(o, "keep", keep_last ? 1 : 0))
         body = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    snprintf(api, sizeof(api), "STREAM.PURGE.%s", stream);
     op->walk_busy = true;
-    jg_status st = body ? jg_js_api(n, &op->req, api, body, JG_NATS_WRITE, on_purged, op)
+    jg_status st = body ? jg_js_stream_api(n, &op->req, "STREAM.PURGE", stream, NULL, body,
+                                           JG_NATS_WRITE, on_purged, op)
                         : JG_ERR_NOMEM;
     free(body);
     if (st != JG_OK) {

@@ -17,7 +17,8 @@
 #include "nats/conn.h"
 #include "status.h"
 
-/* Called for each message; msg stays owned by the scan. */
+/* Called for each message, on the thread that runs the scan (a worker);
+ * msg stays owned by the scan. */
 typedef void (*jg_scan_fn)(void *ctx, natsMsg *msg, uint64_t stream_seq, int64_t ts_ns);
 
 /* Blocking.  Delivers the last message of each subject of stream that
@@ -29,7 +30,8 @@ jg_status jg_scan_last_per_subject(struct jg_nats *n, const char *stream, const 
                                    void *ctx);
 
 /* Runs fn(arg) on a detached worker thread.  At most a few run at once:
- * JG_ERR_TOO_MANY_REQUESTS beyond (fn is then not called). */
+ * JG_ERR_TOO_MANY_REQUESTS beyond (fn is then not called).  fn hands its
+ * result to the loop thread with jg_nats_post(). */
 jg_status jg_scan_spawn(void (*fn)(void *arg), void *arg);
 
 #endif

@@ -5,8 +5,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "nats/js.h"
-
 void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen)
 {
     snprintf(out, outlen, "%s%s",
@@ -36,6 +34,10 @@ void jg_subj_obj_meta(const char *bucket, const char *enc_name, char *out, size_
 
 void jg_subj_api(const char *api, const char *stream, const char *name, char *out, size_t outlen)
 {
+    if (!stream) {
+        snprintf(out, outlen, "$JS.API.%s", api);
+        return;
+    }
     if (name)
         snprintf(out, outlen, "$JS.API.%s.%s.%s", api, stream, name);
     else

@@ -8,9 +8,13 @@
 
 #include <stddef.h>
 
+enum jg_bucket_kind { JG_BUCKET_KV, JG_BUCKET_OBJ };
+
 /* Stream names: "KV_<bucket>" and "OBJ_<bucket>". */
 #define JG_SUBJ_KV_STREAM_PREFIX "KV_"
 #define JG_SUBJ_OBJ_STREAM_PREFIX "OBJ_"
+/* The stream name of a bucket. */
+void jg_js_stream_name(enum jg_bucket_kind kind, const char *bucket, char *out, size_t outlen);
 
 /* "$KV.<bucket>.<key>"; key may be a filter ("a.*", ">"). */
 void jg_subj_kv_key(const char *bucket, const char *key, char *out, size_t outlen);
@@ -21,9 +25,13 @@ void jg_subj_obj_chunks(const char *bucket, const char *nuid, char *out, size_t 
 /* "$O.<bucket>.M.<encoded name>": an object's meta (jg_obj_name_encode;
  * ">": every meta). */
 void jg_subj_obj_meta(const char *bucket, const char *enc_name, char *out, size_t outlen);
+/* Stream advisories: "$JS.EVENT.ADVISORY.STREAM.<EVENT>.<stream>", and the
+ * subject of them all. */
+#define JG_SUBJ_STREAM_ADVISORY_PREFIX "$JS.EVENT.ADVISORY.STREAM."
+#define JG_SUBJ_STREAM_ADVISORIES JG_SUBJ_STREAM_ADVISORY_PREFIX "*.*"
 /* A JetStream API subject: "$JS.API.<api>.<stream>", with name
  * "$JS.API.<api>.<stream>.<name>" (e.g. api "CONSUMER.DELETE", name the
- * consumer). */
+ * consumer); stream NULL: "$JS.API.<api>" (e.g. "STREAM.NAMES"). */
 void jg_subj_api(const char *api, const char *stream, const char *name, char *out, size_t outlen);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "app.h"
 #include "log.h"
+#include "nats/buckets.h"
 #include "nats/conn.h"
 #include "nats/subjects.h"
 #include "util.h"

@@ -190,14 +190,16 @@ int jg_janitor_pass(struct jg_app *app)
     natsConnection *nc = jg_nats_conn(app->nats);
     int offset = 0, total = 0, purged = 0;
     struct strset buckets = {0};
+    char names_api[64];
 
+    jg_subj_api("STREAM.NAMES", NULL, NULL, names_api, sizeof(names_api));
     do {
         natsMsg *reply = NULL;
         cJSON *json = NULL;
         char body[64];
         snprintf(body, sizeof(body), "{\"offset\":%d}", offset);
         if (!jg_nats_connected(app->nats) ||
-            natsConnection_RequestString(&reply, nc, "$JS.API.STREAM.NAMES", body,
+            natsConnection_RequestString(&reply, nc, names_api, body,
                                          app->cfg.request_timeout_ms) != NATS_OK ||
             jg_js_reply_json(reply, &json, NULL, NULL, 0) != JG_OK)
             break;

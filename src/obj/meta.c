@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "nats/conn.h"
+#include "nats/buckets.h"
 #include "nats/js.h"
 #include "nats/msgget.h"
 #include "nats/scan.h"

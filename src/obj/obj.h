@@ -170,8 +170,8 @@ void jg_obj_purge_subject(struct jg_app *app, const char *bucket, const char *su
  * include_deleted) whose name want accepts (want NULL: all; called with
  * ctx on the scan's worker thread) as a JSON array; callee owns arr.  fn
  * runs on the loop thread. */
-typedef void (*jg_obj_list_fn)(void *ctx, jg_status st, cJSON *arr);
-typedef bool (*jg_obj_want_fn)(void *ctx, const char *name);
+typedef void (*jg_obj_list_fn)(void *ctx, jg_status st, cJSON *arr); /* loop thread */
+typedef bool (*jg_obj_want_fn)(void *ctx, const char *name); /* the scan's worker thread */
 void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted,
                  jg_obj_want_fn want, jg_obj_list_fn fn, void *ctx);
 
@@ -182,7 +182,7 @@ void jg_obj_list(struct jg_app *app, const char *bucket, bool include_deleted,
  * status's own).  Runs on the loop thread, or at once when the edit could
  * not start (out of memory). */
 typedef void (*jg_obj_edit_fn)(void *ctx, jg_status st, const struct jg_obj_info *info,
-                               const char *detail);
+                               const char *detail); /* loop thread */
 
 /* Deletes an object: a tombstone meta (deleted, size 0), then its chunks
  * are removed.  JG_ERR_OBJECT_NOT_FOUND for a missing or deleted object,
@@ -231,7 +231,9 @@ struct jg_obj_put;
 
 /* Events of a put session (see jg_obj_put_begin). */
 struct jg_obj_put_events {
-    /* A write that took less than offered may be retried now. */
+    /* A write that took less than offered may be retried now.  Runs on
+     * the loop thread (after an acknowledgement), or within
+     * jg_obj_put_end on the caller's thread. */
     void (*wake)(void *ctx);
     /* Final: committed (st JG_OK, info valid during the call) or failed
      * (everything written removed, the previous version intact).  The
@@ -265,9 +267,10 @@ struct jg_obj_reader;
  * non-link object in bucket) with a small prefetch window.  With a full
  * read (start 0, len = size) the size, chunk count and digest are checked
  * and the last chunk is held back until they are.  wake(ctx) runs when a
- * read that returned 0 may succeed (any thread, no lock held); release(ctx)
+ * read that returned 0 may succeed (loop thread, no lock held); release(ctx)
  * runs once when the reader is gone for good (after jg_obj_reader_free and
- * its last in-flight fetch).  On error release is not called. */
+ * its last in-flight fetch; loop thread).  On error release is not called.
+ * Every call here is made on the loop thread. */
 jg_status jg_obj_reader_new(struct jg_app *app, const struct jg_bucket_info *binfo,
                             const struct jg_obj_info *info, uint64_t start, uint64_t len,
                             void (*wake)(void *), void (*release)(void *), void *ctx,

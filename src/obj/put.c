@@ -1,6 +1,6 @@
 /* put.c - the streaming put session of the object store (see obj.h).
  *
- * Data arrives through jg_obj_put_write() on the HTTP thread, is cut into
+ * Data arrives through jg_obj_put_write() on the loop thread, is cut into
  * chunks and published to "$O.<b>.C.<nuid>" with at most WINDOW chunks
  * unacknowledged; acknowledgements arrive on the loop thread.  The
  * meta message is the commit point; after it the previous version's chunks
@@ -32,6 +32,7 @@
 #include <nettle/sha2.h>
 
 #include "log.h"
+#include "nats/buckets.h"
 #include "nats/conn.h"
 #include "util.h"
 #include "nats/subjects.h"
@@ -193,6 +194,7 @@ static void on_chunk_ack(void *ctx, jg_status st, natsMsg *msg)
 {
     struct slot *s = ctx;
     struct jg_obj_put *p = s->p;
+    JG_ASSERT_LOOP_THREAD(p->app->nats);
     cJSON *json = NULL;
     char desc[256] = "";
 

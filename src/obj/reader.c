@@ -231,7 +231,7 @@ static void fetch_locked(struct jg_obj_reader *r);
 /* Registers a sink and asks for a consumer from next_seq (lock held). */
 static void consumer_start(struct jg_obj_reader *r)
 {
-    char api[500], body[1200];
+    char body[1200];
     r->refs++;
     r->sink_open = true;
     jg_status st = jg_nats_sink_open(r->app->nats, &r->sink, timeout_ms(r) + 1000, on_sink, r);
@@ -252,10 +252,10 @@ static void consumer_start(struct jg_obj_reader *r)
              "\"inactive_threshold\":%lld%s}}",
              r->stream, r->cname, (unsigned long long)(r->scan ? 1 : r->next_seq), r->subj,
              CONSUMER_IDLE_NS, r->scan ? ",\"headers_only\":true" : "");
-    snprintf(api, sizeof(api), "CONSUMER.CREATE.%s.%s", r->stream, r->cname);
     r->refs++;
     r->creating = true;
-    st = jg_js_api(r->app->nats, &r->creq, api, body, 0, on_created, r);
+    st = jg_js_stream_api(r->app->nats, &r->creq, "CONSUMER.CREATE", r->stream, r->cname, body, 0,
+                          on_created, r);
     if (st != JG_OK) {
         r->creating = false;
         r->refs--;
@@ -434,86 +434,103 @@ static void scan_msg(struct jg_obj_reader *r, natsMsg *msg, uint64_t seq)
         pull_scan_locked(r);
 }
 
-static void on_sink(void *ctx, jg_status st, natsMsg *msg)
+/* Every pull answered: no deadline while the client reads (lock held). */
+static void sink_idle(struct jg_obj_reader *r)
 {
-    struct jg_obj_reader *r = ctx;
-    struct jg_nats_ack a;
-    char why[120];
+    r->idle_ms = jg_now_ms();
+    r->sink.timeout_ms = IDLE_SINK_MS;
+}
 
-    pthread_mutex_lock(&r->lock);
-    r->refs++;
-    if (st != JG_OK) {
-        /* the multiplexer ended the sink: no cancel, no further call */
-        if (r->sink_open) {
-            r->sink_open = false;
-            r->refs--;
-        }
-        if (st == JG_ERR_NATS_UNAVAILABLE)
-            fail_locked(r, jg_status_title(st));
-        else if (r->pulled == 0 && !r->scan && !r->creating)
-            consumer_end(r); /* idle: a new consumer when reading resumes */
-        else
-            consumer_abandon(r, "no delivery within the request timeout");
-        goto out;
+/* The multiplexer ended the sink with st: no cancel, no further call
+ * (lock held). */
+static void sink_ended(struct jg_obj_reader *r, jg_status st)
+{
+    if (r->sink_open) {
+        r->sink_open = false;
+        r->refs--;
     }
-    if (r->closed || r->failed || !r->ready) {
-        jg_nats_msg_release(msg);
-        goto out;
-    }
-    int status = jg_nats_msg_status(msg);
-    if (status == 100) {
+    if (st == JG_ERR_NATS_UNAVAILABLE)
+        fail_locked(r, jg_status_title(st));
+    else if (r->pulled == 0 && !r->scan && !r->creating)
+        consumer_end(r); /* idle: a new consumer when reading resumes */
+    else
+        consumer_abandon(r, "no delivery within the request timeout");
+}
+
+/* A status message on the sink (not a heartbeat): a pull ended (lock
+ * held). */
+static void sink_status(struct jg_obj_reader *r, natsMsg *msg, int status)
+{
+    const char *d = jg_nats_msg_header(msg, "Description");
+    const char *p = jg_nats_msg_header(msg, "Nats-Pending-Messages");
+    uint64_t pending = 0;
+    char why[120];
+    if (p && jg_u64_parse(p, &pending) == JG_OK && pending <= r->pulled)
+        r->pulled -= pending;
+    else
+        pending = 1;
+    if (r->pulled == 0) {
+        sink_idle(r);
         jg_nats_touch(r->app->nats, &r->sink);
-        jg_nats_msg_release(msg);
-        goto out;
     }
-    if (status) {
-        const char *d = jg_nats_msg_header(msg, "Description");
-        const char *p = jg_nats_msg_header(msg, "Nats-Pending-Messages");
-        uint64_t pending = 0;
-        if (p && jg_u64_parse(p, &pending) == JG_OK && pending <= r->pulled)
-            r->pulled -= pending;
-        else
-            pending = 1;
-        if (r->pulled == 0) {
-            r->idle_ms = jg_now_ms();
-            r->sink.timeout_ms = IDLE_SINK_MS;
-            jg_nats_touch(r->app->nats, &r->sink);
-        }
-        if (status == 408 && pending == 0) {
-            /* a pull ended with nothing left owed */
-        } else {
-            snprintf(why, sizeof(why), "status %d %s", status, d ? d : "");
-            consumer_abandon(r, why);
-        }
-        jg_nats_msg_release(msg);
-        goto out;
+    if (status != 408 || pending != 0) {
+        /* else a pull ended with nothing left owed */
+        snprintf(why, sizeof(why), "status %d %s", status, d ? d : "");
+        consumer_abandon(r, why);
     }
+}
+
+/* A delivery of the consumer: a chunk, or a header of the seek; takes msg
+ * (lock held). */
+static void sink_delivery(struct jg_obj_reader *r, natsMsg *msg)
+{
+    struct jg_nats_ack a;
     if (!jg_nats_ack_parse(natsMsg_GetReply(msg), &a) || a.cseq != r->cseq + 1 ||
         strcmp(natsMsg_GetSubject(msg), r->subj) != 0 || r->pulled == 0) {
         jg_nats_msg_release(msg);
         consumer_abandon(r, "unexpected delivery");
-        goto out;
+        return;
     }
     r->cseq = a.cseq;
-    if (--r->pulled == 0) {
-        /* nothing on its way: no deadline while the client reads */
-        r->idle_ms = jg_now_ms();
-        r->sink.timeout_ms = IDLE_SINK_MS;
-    }
+    if (--r->pulled == 0)
+        sink_idle(r);
     jg_nats_touch(r->app->nats, &r->sink);
     if (r->scan) {
         scan_msg(r, msg, a.sseq);
         jg_nats_msg_release(msg);
-    } else {
-        struct rchunk c = {0};
-        c.msg = msg;
-        c.data = natsMsg_GetData(msg);
-        c.len = (size_t)natsMsg_GetDataLength(msg);
-        if (!c.data)
-            c.data = "";
-        accept_chunk(r, &c, a.sseq);
+        return;
     }
-out:
+    struct rchunk c = {0};
+    c.msg = msg;
+    c.data = natsMsg_GetData(msg);
+    c.len = (size_t)natsMsg_GetDataLength(msg);
+    if (!c.data)
+        c.data = "";
+    accept_chunk(r, &c, a.sseq);
+}
+
+/* The consumer's deliveries, routed by the multiplexer (loop thread). */
+static void on_sink(void *ctx, jg_status st, natsMsg *msg)
+{
+    struct jg_obj_reader *r = ctx;
+    int status = 0;
+
+    JG_ASSERT_LOOP_THREAD(r->app->nats);
+    pthread_mutex_lock(&r->lock);
+    r->refs++;
+    if (st != JG_OK) {
+        sink_ended(r, st);
+    } else if (r->closed || r->failed || !r->ready) {
+        jg_nats_msg_release(msg);
+    } else if ((status = jg_nats_msg_status(msg)) == 100) {
+        jg_nats_touch(r->app->nats, &r->sink);
+        jg_nats_msg_release(msg);
+    } else if (status) {
+        sink_status(r, msg, status);
+        jg_nats_msg_release(msg);
+    } else {
+        sink_delivery(r, msg);
+    }
     fetch_locked(r);
     wake_locked(r);
     unref_unlock(r);
@@ -621,6 +638,7 @@ static void on_chunk(void *ctx, jg_status st, struct jg_stored_msg *m)
 {
     struct jg_obj_reader *r = ctx;
     struct rchunk c = {0};
+    JG_ASSERT_LOOP_THREAD(r->app->nats);
     uint64_t seq = 0;
     char why[200] = "";
 
@@ -649,6 +667,7 @@ static void on_chunk(void *ctx, jg_status st, struct jg_stored_msg *m)
 
 long jg_obj_reader_read(struct jg_obj_reader *r, char *buf, size_t max)
 {
+    JG_ASSERT_LOOP_THREAD(r->app->nats);
     long ret;
     pthread_mutex_lock(&r->lock);
     if (r->failed) {
@@ -697,6 +716,7 @@ void jg_obj_reader_free(struct jg_obj_reader *r)
 {
     if (!r)
         return;
+    JG_ASSERT_LOOP_THREAD(r->app->nats);
     pthread_mutex_lock(&r->lock);
     r->closed = true;
     consumer_end(r);

@@ -247,6 +247,82 @@ START_TEST(test_obj_bucket_config)
 }
 END_TEST
 
+/* obj/bucket.c: random object bucket configurations map onto a stream
+ * config that holds what they ask, whose status reports them in the
+ * documented order; an update with the same fields changes nothing, a
+ * shorter ttl brings the duplicate window down to it, the storage is
+ * fixed, and the status counts a max_bytes of 0 or less as unlimited. */
+START_TEST(test_obj_bucket_mapping)
+{
+    srand(23);
+    for (int round = 0; round < 300; round++) {
+        struct jg_obj_bucket_cfg c = {0};
+        char body[300], why[200];
+        int64_t ttl = (int64_t)(rand() % 5) * 60000000000LL;
+        int64_t mb = rand() % 2 ? -1 : 1000000LL * (1 + rand() % 1000);
+        const char *storage = rand() % 2 ? "file" : "memory";
+        snprintf(body, sizeof(body),
+                 "{\"ttl\":%lld,\"max_bytes\":%lld,\"storage\":\"%s\",\"description\":\"d%d\"}",
+                 (long long)ttl, (long long)mb, storage, round);
+        ck_assert_int_eq(jg_obj_bucket_cfg_parse(body, strlen(body), &c, why, sizeof(why)), JG_OK);
+        char *text = jg_obj_stream_config("b", &c);
+        cJSON *cfg = cJSON_Parse(text);
+        free(text);
+        ck_assert_ptr_nonnull(cfg);
+        ck_assert(jg_obj_bucket_cfg_same(cfg, &c));
+
+        cJSON *si = cJSON_CreateObject();
+        cJSON_AddItemToObject(si, "config", cJSON_Duplicate(cfg, true));
+        cJSON *st = jg_obj_bucket_status_json("b", si);
+        static const char *const order[] = {"bucket", "description", "ttl", "storage",
+                                            "replicas", "sealed", "size", "max_bytes"};
+        const cJSON *m = st->child;
+        for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++, m = m->next)
+            ck_assert_str_eq(m->string, order[i]);
+        ck_assert_ptr_null(m);
+        ck_assert_int_eq((int64_t)cJSON_GetObjectItemCaseSensitive(st, "ttl")->valuedouble, ttl);
+        ck_assert_int_eq((int64_t)cJSON_GetObjectItemCaseSensitive(st, "max_bytes")->valuedouble, mb);
+        ck_assert_str_eq(cJSON_GetObjectItemCaseSensitive(st, "storage")->valuestring, storage);
+        ck_assert(cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(st, "sealed")));
+        cJSON_Delete(st);
+        /* a stream whose max_bytes is 0 counts as unlimited */
+        cJSON *sc = cJSON_GetObjectItemCaseSensitive(si, "config");
+        cJSON_ReplaceItemInObjectCaseSensitive(sc, "max_bytes", cJSON_CreateNumber(0));
+        st = jg_obj_bucket_status_json("b", si);
+        ck_assert_int_eq((int64_t)cJSON_GetObjectItemCaseSensitive(st, "max_bytes")->valuedouble, -1);
+        ck_assert(jg_obj_bucket_cfg_same(sc, &c) == (mb == -1));
+        cJSON_Delete(st);
+        cJSON_Delete(si);
+
+        /* the same fields again: nothing changes */
+        ck_assert_int_eq(jg_obj_bucket_cfg_update(cfg, &c, why, sizeof(why)), JG_OK);
+        ck_assert(jg_obj_bucket_cfg_same(cfg, &c));
+        /* a shorter ttl than the duplicate window brings the window down */
+        cJSON_DeleteItemFromObjectCaseSensitive(cfg, "duplicate_window");
+        cJSON_AddNumberToObject(cfg, "duplicate_window", 120000000000.0);
+        struct jg_obj_bucket_cfg c2 = {0};
+        c2.has_ttl = true;
+        c2.ttl = 1000000000LL * (1 + rand() % 200);
+        ck_assert_int_eq(jg_obj_bucket_cfg_update(cfg, &c2, why, sizeof(why)), JG_OK);
+        int64_t dw = (int64_t)cJSON_GetObjectItemCaseSensitive(cfg, "duplicate_window")->valuedouble;
+        ck_assert_int_eq(dw, c2.ttl < 120000000000LL ? c2.ttl : 120000000000LL);
+        c.ttl = c2.ttl;
+        c.has_ttl = true;
+        ck_assert(jg_obj_bucket_cfg_same(cfg, &c));
+        /* the storage is fixed */
+        struct jg_obj_bucket_cfg c3 = {0};
+        c3.has_storage = true;
+        strcpy(c3.storage, strcmp(storage, "file") == 0 ? "memory" : "file");
+        why[0] = '\0';
+        ck_assert_int_eq(jg_obj_bucket_cfg_update(cfg, &c3, why, sizeof(why)),
+                         JG_ERR_INVALID_CONFIG);
+        ck_assert(why[0] != '\0');
+        cJSON_Delete(cfg);
+        jg_obj_bucket_cfg_done(&c);
+    }
+}
+END_TEST
+
 START_TEST(test_obj_etag_list_matches)
 {
     const char *d = "SHA-256=abc";
@@ -378,6 +454,7 @@ static Suite *obj_suite(void)
     tcase_add_test(tc, test_obj_range);
     tcase_add_test(tc, test_obj_content_digest);
     tcase_add_test(tc, test_obj_bucket_config);
+    tcase_add_test(tc, test_obj_bucket_mapping);
     tcase_add_test(tc, test_obj_etag_list_matches);
     tcase_add_test(tc, test_obj_apply_patch);
     tcase_add_test(tc, test_subjects);
