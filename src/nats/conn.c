@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "nats/subjects.h"
 #include "util.h"
 #include "nats/conn_int.h"
 
@@ -87,7 +88,7 @@ bool jg_nats_ack_parse(const char *reply, struct jg_nats_ack *ret)
 {
     const char *tok[16];
     int n = 0;
-    if (!reply || strncmp(reply, "$JS.ACK.", 8) != 0)
+    if (!reply || strncmp(reply, JG_SUBJ_JS_ACK_PREFIX, sizeof(JG_SUBJ_JS_ACK_PREFIX) - 1) != 0)
         return false;
     tok[n++] = reply;
     for (const char *p = reply; *p && n < 16; p++)

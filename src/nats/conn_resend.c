@@ -22,8 +22,9 @@
 #include "log.h"
 #include "util.h"
 #include "nats/conn_int.h"
+#include "nats/subjects.h"
 
-#define ELECTED_PREFIX "$JS.EVENT.ADVISORY.STREAM.LEADER_ELECTED."
+#define ELECTED_PREFIX JG_SUBJ_LEADER_ELECTED_PREFIX
 
 void jg_nats_resend_start(struct jg_nats *n)
 {
@@ -66,7 +67,7 @@ static bool refusal(const struct jg_nats_req *r, natsMsg *msg)
 {
     static const char err503[] = "{\"error\":{\"code\":503,\"err_code\":10008,";
     if (jg_nats_msg_status(msg) == 503)
-        return strncmp(natsMsg_GetSubject(r->again), "$JS.API.", 8) != 0;
+        return strncmp(natsMsg_GetSubject(r->again), JG_SUBJ_JS_API_PREFIX, sizeof(JG_SUBJ_JS_API_PREFIX) - 1) != 0;
     const char *d = natsMsg_GetData(msg);
     return d && natsMsg_GetDataLength(msg) >= (int)sizeof(err503) - 1 &&
            memcmp(d, err503, sizeof(err503) - 1) == 0;

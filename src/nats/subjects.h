@@ -29,6 +29,12 @@ void jg_subj_obj_meta(const char *bucket, const char *enc_name, char *out, size_
  * subject of them all. */
 #define JG_SUBJ_STREAM_ADVISORY_PREFIX "$JS.EVENT.ADVISORY.STREAM."
 #define JG_SUBJ_STREAM_ADVISORIES JG_SUBJ_STREAM_ADVISORY_PREFIX "*.*"
+/* A stream's new leader: "<prefix><stream>". */
+#define JG_SUBJ_LEADER_ELECTED_PREFIX JG_SUBJ_STREAM_ADVISORY_PREFIX "LEADER_ELECTED."
+/* What every JetStream API subject and every publish acknowledgement's reply
+ * subject begin with. */
+#define JG_SUBJ_JS_API_PREFIX "$JS.API."
+#define JG_SUBJ_JS_ACK_PREFIX "$JS.ACK."
 /* A JetStream API subject: "$JS.API.<api>.<stream>", with name
  * "$JS.API.<api>.<stream>.<name>" (e.g. api "CONSUMER.DELETE", name the
  * consumer); stream NULL: "$JS.API.<api>" (e.g. "STREAM.NAMES"). */
