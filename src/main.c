@@ -217,6 +217,8 @@ int main(int argc, char **argv)
     if (jg_buckets_new(app.nats, &app.cfg.request_timeout_ms, &app.buckets) != JG_OK)
         goto out;
     jg_nats_on_reconnect(app.nats, on_reconnect, &app);
+    if (jg_watch_engine_new(&app.cfg, app.nats, &app.shutting_down, &app.watch) != JG_OK)
+        goto out;
     if (jg_http_start(&app, loop, &app.http) != JG_OK)
         goto out;
     if (jg_loop_start(loop) != JG_OK)
@@ -256,11 +258,12 @@ int main(int argc, char **argv)
     jg_http_quiesce(app.http);
     jg_http_end_streams(app.http);
     drain_requests(&app);
-    jg_watch_shutdown();
+    jg_watch_shutdown(app.watch);
     rc = 0;
 out:
     jg_janitor_stop(janitor);
     jg_buckets_stop(app.buckets);
+    jg_watch_shutdown(app.watch);
     /* NATS first: failing its pending requests resumes every suspended
      * connection, which libmicrohttpd requires before it stops; the loop
      * runs until then to carry the replies and the flush. */
@@ -275,5 +278,6 @@ out:
     if (rc == 0)
         jg_info("stopped");
     nats_CloseAndWait(2000); /* the library's threads end before exit */
+    jg_watch_engine_free(app.watch); /* no feed callback can run any more */
     return rc;
 }

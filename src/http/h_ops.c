@@ -200,7 +200,7 @@ void jg_h_metrics(struct jg_req *req)
                   jg_nats_connected(req->app->nats) ? 1 : 0, (unsigned long long)ns.reconnects,
                   (unsigned long long)ns.timeouts, (unsigned long long)ns.inflight, ns.side_servers,
                   (unsigned long long)ns.side_requests, process_rss_bytes(), open_fds());
-    jg_watch_metrics(&b);
+    jg_watch_metrics(req->app->watch, &b);
     size_t len;
     char *text = jg_buf_take(&b, &len);
     jg_resp_status(&req->resp, 200);
