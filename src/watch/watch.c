@@ -126,6 +126,7 @@ jg_status jg_watch_open(struct jg_watch_engine *eng, struct jg_watch_place *plac
     jg_status st = JG_ERR_NOMEM;
     char api[400];
 
+    JG_ASSERT_LOOP_THREAD(eng->nats);
     if (!w)
         goto fail;
     atomic_init(&w->refs, 1);

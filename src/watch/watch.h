@@ -117,7 +117,7 @@ void jg_watch_unreserve(struct jg_watch_engine *eng, struct jg_watch_place *plac
 /* Opens a watcher (taking the reserved place): checks the bucket and its
  * revisions, then starts the consumer and calls ready.  *ret_watch is set
  * before ready can run.  JG_ERR_NOMEM is returned without calling ready
- * (the place is given back).  Loop thread. */
+ * (the place is given back).  Loop thread (asserted in debug builds). */
 jg_status jg_watch_open(struct jg_watch_engine *eng, struct jg_watch_place *place,
                         const struct jg_watch_params *p, const struct jg_watch_sink *sink,
                         jg_watch_ready_fn ready, void *ctx, struct jg_watch **ret_watch);
@@ -131,7 +131,8 @@ long jg_watch_read(struct jg_watch *w, char *buf, size_t max);
 /* The client is gone or the stream ended: stops the watcher, gives back
  * its place, deletes its consumer when no other watcher uses it, and drops
  * the caller's reference (sink.release runs once the last reference is
- * gone).  NULL-safe.  Loop thread. */
+ * gone).  NULL-safe.  Loop thread (at shutdown, once the loop stopped,
+ * the thread that stops the HTTP server). */
 void jg_watch_close(struct jg_watch *w);
 
 /* Prometheus lines: jetgate_watchers_open, jetgate_watch_consumers,
