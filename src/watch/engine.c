@@ -90,6 +90,7 @@ static void engine_tick(struct jg_watch_engine *eng, struct wakes *wk)
         } else if (!f->creating && connected && now - f->last_msg_ms > HB_MISSED_MS) {
             jg_consumer_restart(f, "missed heartbeats");
         }
+        jg_progress_tick(f, now, wk);
         pthread_mutex_unlock(&f->lock);
     }
 }
@@ -106,7 +107,9 @@ static void *engine_main(void *arg)
         pthread_mutex_lock(&eng->lock);
         if (eng->stop)
             break;
-        int64_t tick = eng->cfg->watch_keepalive_ms / 2;
+        int64_t tick = eng->cfg->watch_keepalive_ms / 2, every = jg_progress_every(eng->cfg);
+        if (every > 0 && every / 2 < tick)
+            tick = every / 2;
         if (tick > TICK_MAX_MS)
             tick = TICK_MAX_MS;
         if (tick < 20)

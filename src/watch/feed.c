@@ -286,6 +286,7 @@ struct feed *jg_feed_new(struct jg_watch *w)
         if (w->filters && w->filters[0] && !w->filters[1] && (!w->prefixes || !w->prefixes[0]))
             flt = w->filters[0];
         jg_subj_kv_key(w->bucket, flt, f->filter_subject, sizeof(f->filter_subject));
+        f->whole = strcmp(flt, ">") == 0;
         f->key_off = jg_subj_kv_prefix(w->bucket, prefix, sizeof(prefix));
     } else {
         jg_subj_obj_meta(w->bucket, ">", f->filter_subject, sizeof(f->filter_subject));

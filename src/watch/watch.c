@@ -39,6 +39,7 @@ static void choose_start(struct jg_watch *w, struct feed *f, uint64_t first, uin
     if (w->has_resume) {
         f->policy = P_FROM_SEQ;
         f->last_seq = w->covered = w->resume;
+        w->sent_id = w->resume; /* the client has it */
     } else if (w->has_start_time) {
         f->policy = P_FROM_TIME;
         f->start_ns = w->start_ns;

@@ -12,6 +12,8 @@
  *   consumer.c a feed's ordered push consumer: creation and re-creation
  *   ring.c     shared live feeds: their ring of recent events, joining one
  *   deleted.c  noticing that a watched bucket was deleted
+ *   progress.c progress events: the revision a quiet watcher is complete
+ *              up to
  *   event.c    events: formatting of changes and control events
  *
  * Objects and locks:
@@ -120,6 +122,10 @@ struct jg_watch {
     struct jg_watch *fnext, *fprev;
     uint64_t covered;
     uint64_t last_rev;       /* synced revision hint: bucket's last at open */
+    uint64_t synced_rev;     /* the revision `synced` named */
+    uint64_t sent_id;        /* the highest event id queued (changes, progress) */
+    uint64_t tick_id;        /* sent_id when the engine thread last looked */
+    int64_t last_event_ms;   /* since then (or `synced`) no event was queued */
     bool synced;
     bool closed;
 
@@ -151,6 +157,7 @@ struct feed {
     char filter_subject[MAX_SUBJECT];
     size_t key_off;          /* length of "$KV.<b>." or "$O.<b>.M.": where keys start */
     bool headers_only;
+    bool whole;              /* the filter subject is every subject of the stream */
     char *key;               /* sharing key */
     bool shared;             /* in the engine's shared table (eng->lock) */
     bool listed;             /* in the engine's feed list (eng->lock) */
@@ -185,6 +192,12 @@ struct feed {
 
     struct jg_watch *watchers;
     size_t nwatchers;
+
+    /* progress (progress.c): every message of the filter subject up to
+     * `complete` was handled; a check of it is in flight; when it was sent */
+    uint64_t complete;
+    bool checking;
+    int64_t check_ms;
 
     /* shared feeds: recent events, covering (ring_from, last_seq] */
     struct ev *ring[RING_MAX];
@@ -310,6 +323,14 @@ void jg_ring_try_join(struct feed *p);
 /* A resume straight onto the shared feed (eng->lock held); R_CONSUMER when
  * the watcher needs a consumer of its own. */
 enum resume_path jg_ring_resume(struct jg_watch *w, const char *key, struct wakes *wk);
+
+/* --- progress.c -------------------------------------------------------------------- */
+
+/* watch_progress in ms (watch_keepalive when unset), 0 = none. */
+int64_t jg_progress_every(const struct jg_config *cfg);
+/* Progress events due on f's watchers, and the check that moves
+ * f->complete (engine thread; eng->lock and f->lock held). */
+void jg_progress_tick(struct feed *f, int64_t now, struct wakes *wk);
 
 /* --- limits.c, deleted.c, engine.c ------------------------------------------------ */
 

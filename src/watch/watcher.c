@@ -200,6 +200,7 @@ bool jg_watcher_deliver(struct jg_watch *w, struct ev *e, bool can_pause, struct
             return true;
         }
         atomic_fetch_add(&w->eng->events, 1);
+        w->sent_id = e->seq;
     }
     w->covered = e->seq;
     return true;
@@ -211,6 +212,8 @@ void jg_watcher_synced(struct jg_watch *w, struct wakes *wk)
         return;
     w->synced = true;
     uint64_t rev = w->covered > w->last_rev ? w->covered : w->last_rev;
+    w->synced_rev = rev;
+    w->last_event_ms = jg_now_ms(); /* progress counts from here */
     struct ev *e = jg_ev_control("synced", 0, "{\"revision\":%llu}", (unsigned long long)rev);
     if (e)
         jg_watcher_push(w, e, true, wk);
