@@ -10,6 +10,30 @@
 
 #define MAX_OBJ_NAME 1024
 
+/* The filters and prefixes of q: JG_OK, or the status and *why. */
+static jg_status check_selection(enum jg_watch_kind kind, const struct jg_watch_query *q,
+                                 const char **why)
+{
+    for (size_t i = 0; q->filters && q->filters[i]; i++) {
+        const char *f = q->filters[i];
+        if (kind == JG_WATCH_KV && !jg_kv_filter_valid(f)) {
+            *why = "a filter is a key pattern: key tokens, '*' tokens and a final '>'";
+            return JG_ERR_INVALID_KEY;
+        }
+        if (kind == JG_WATCH_OBJ && (!*f || strlen(f) > MAX_OBJ_NAME)) {
+            *why = "a filter is an object name (1 to 1024 bytes)";
+            return JG_ERR_INVALID_NAME;
+        }
+    }
+    for (size_t i = 0; kind == JG_WATCH_KV && q->prefixes && q->prefixes[i]; i++) {
+        if (!*q->prefixes[i]) {
+            *why = "'prefix' must not be empty";
+            return JG_ERR_INVALID_PARAMETER;
+        }
+    }
+    return JG_OK;
+}
+
 jg_status jg_watch_query_parse(enum jg_watch_kind kind, const struct jg_watch_query *q,
                                struct jg_watch_params *p, const char **ret_detail)
 {
@@ -17,29 +41,12 @@ jg_status jg_watch_query_parse(enum jg_watch_kind kind, const struct jg_watch_qu
     const char *why = NULL;
     jg_status st = JG_ERR_INVALID_PARAMETER;
 
-    for (size_t i = 0; q->filters && q->filters[i]; i++) {
-        const char *f = q->filters[i];
-        if (kind == JG_WATCH_KV && !jg_kv_filter_valid(f)) {
-            st = JG_ERR_INVALID_KEY;
-            why = "a filter is a key pattern: key tokens, '*' tokens and a final '>'";
-            goto out;
-        }
-        if (kind == JG_WATCH_OBJ && (!*f || strlen(f) > MAX_OBJ_NAME)) {
-            st = JG_ERR_INVALID_NAME;
-            why = "a filter is an object name (1 to 1024 bytes)";
-            goto out;
-        }
-    }
+    st = check_selection(kind, q, &why);
+    if (st != JG_OK)
+        goto out;
+    st = JG_ERR_INVALID_PARAMETER;
     r.filters = q->filters;
-    r.prefixes = NULL;
-    if (kind == JG_WATCH_KV) {
-        for (size_t i = 0; q->prefixes && q->prefixes[i]; i++)
-            if (!*q->prefixes[i]) {
-                why = "'prefix' must not be empty";
-                goto out;
-            }
-        r.prefixes = q->prefixes;
-    }
+    r.prefixes = kind == JG_WATCH_KV ? q->prefixes : NULL;
 
     r.include = JG_WATCH_LAST_VALUE;
     if (q->include && strcmp(q->include, "allHistory") == 0)
