@@ -214,6 +214,10 @@ void jg_watch_metrics(struct jg_watch_engine *eng, struct jg_buf *b)
                   "because a rollup moved them past changes.\n"
                   "# TYPE jetgate_watch_rollup_restarts_total counter\n"
                   "jetgate_watch_rollup_restarts_total %llu\n"
+                  "# HELP jetgate_watch_progress_total Progress events queued to quiet watch "
+                  "streams.\n"
+                  "# TYPE jetgate_watch_progress_total counter\n"
+                  "jetgate_watch_progress_total %llu\n"
                   "# HELP jetgate_watch_resumes_total Watch resumes by what served the changes "
                   "after the resume point (resets are counted apart).\n"
                   "# TYPE jetgate_watch_resumes_total counter\n",
@@ -222,7 +226,8 @@ void jg_watch_metrics(struct jg_watch_engine *eng, struct jg_buf *b)
                   (unsigned long long)atomic_load(&eng->overflows),
                   (unsigned long long)atomic_load(&eng->resets),
                   (unsigned long long)atomic_load(&eng->restarts),
-                  (unsigned long long)atomic_load(&eng->rollup_restarts));
+                  (unsigned long long)atomic_load(&eng->rollup_restarts),
+                  (unsigned long long)atomic_load(&eng->progress));
     for (size_t i = 0; i < sizeof(resume_path_name) / sizeof(resume_path_name[0]); i++)
         jg_buf_printf(b, "jetgate_watch_resumes_total{path=\"%s\"} %llu\n", resume_path_name[i],
                       (unsigned long long)atomic_load(&eng->resumes[i]));

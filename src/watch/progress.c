@@ -157,6 +157,7 @@ void jg_progress_tick(struct feed *f, int64_t now, struct wakes *wk)
         if (e && jg_watcher_push(w, e, false, wk)) {
             w->sent_id = w->tick_id = r;
             w->last_event_ms = now;
+            atomic_fetch_add(&f->eng->progress, 1);
         }
         jg_ev_unref(e);
     }

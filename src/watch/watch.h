@@ -138,7 +138,8 @@ void jg_watch_close(struct jg_watch *w);
 /* Prometheus lines: jetgate_watchers_open, jetgate_watch_consumers,
  * jetgate_watch_events_total, jetgate_watch_overflows_total,
  * jetgate_watch_resets_total, jetgate_watch_consumer_creates_total,
- * jetgate_watch_rollup_restarts_total, jetgate_watch_resumes_total{path=
+ * jetgate_watch_rollup_restarts_total, jetgate_watch_progress_total,
+ * jetgate_watch_resumes_total{path=
  * "consumer"|"shared"|"ring"}.  Any thread. */
 void jg_watch_metrics(struct jg_watch_engine *eng, struct jg_buf *b);
 /* Watchers open now. */

@@ -236,7 +236,7 @@ struct jg_watch_engine {
     natsSubscription *delreq;     /* stream deletion requests */
     struct stream_check *checks;  /* waiting for their time */
     struct ev *keepalive;
-    atomic_uint_fast64_t events, overflows, resets, restarts, rollup_restarts;
+    atomic_uint_fast64_t events, overflows, resets, restarts, rollup_restarts, progress;
     atomic_uint_fast64_t resumes[R_PATHS];
 };
 

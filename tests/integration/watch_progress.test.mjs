@@ -188,6 +188,9 @@ test('progress events: resumes from R after quiet periods neither replay nor res
     }
     assert.ok(fromProgress > 0, `${c.name}: some resumes started from a progress event`);
   }
+  const m = await http(stack.base, 'GET', '/metrics');
+  const sent = Number(/^jetgate_watch_progress_total (\d+)$/m.exec(m.text)?.[1]);
+  assert.ok(sent > 0, `jetgate_watch_progress_total counts them: ${sent}`);
 });
 
 test('progress events: none before synced, none with watch_progress 0, the default follows watch_keepalive', async () => {
