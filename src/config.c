@@ -74,6 +74,9 @@ const struct jg_option jg_options[] = {
      "NATS requests in flight at once (429 beyond)", false, true},
     {"watch_keepalive", JG_OPT_DURATION, OFF(watch_keepalive_ms), "15s", 100, DAY_MS,
      "DURATION", "SSE keepalive comment interval", false, true},
+    {"watch_progress", JG_OPT_DURATION, OFF(watch_progress_ms), NULL, 0, DAY_MS, "DURATION",
+     "a watch stream that sent no event this long sends a progress event with the revision it "
+     "is complete up to (0 = never; default: as watch_keepalive)", false, true},
     {"max_watchers", JG_OPT_INT, OFF(max_watchers), "10000", 1, 1000000, "N",
      "watch streams open at once (429 beyond)", false, true},
     {"max_watchers_per_ip", JG_OPT_INT, OFF(max_watchers_per_ip), "0", 0, 1000000, "N",
@@ -214,6 +217,11 @@ jg_status jg_config_set(struct jg_config *cfg, const char *name, const char *val
 jg_status jg_config_defaults(struct jg_config *cfg)
 {
     for (const struct jg_option *o = jg_options; o->name; o++) {
+        /* a number without a default is -1 until set (its help says what
+         * that means) */
+        if (!o->def && o->type != JG_OPT_STRING && o->type != JG_OPT_LEVEL &&
+            o->type != JG_OPT_BOOL)
+            *(int64_t *)((char *)cfg + o->offset) = -1;
         if (o->def && jg_config_set(cfg, o->name, o->def, "default") != JG_OK)
             return JG_ERR_INTERNAL;
     }

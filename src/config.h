@@ -43,6 +43,7 @@ struct jg_config {
     int64_t max_json_body;
     int64_t max_inflight;
     int64_t watch_keepalive_ms;
+    int64_t watch_progress_ms;   /* -1: as watch_keepalive_ms; 0: none */
     int64_t max_watchers;
     int64_t max_entries_reads;
     int64_t max_entries_keys;

@@ -189,9 +189,9 @@ static void block_signals(sigset_t *sigs)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* Tokens, event loop, NATS, bucket cache, HTTP, janitor, in that order;
- * false when one of them cannot start (what started is in app, *loop and
- * *janitor for stop()). */
+/* Tokens, event loop, NATS, bucket cache, watch engine, HTTP, janitor, in
+ * that order; false when one of them cannot start (what started is in app,
+ * *loop and *janitor for stop()). */
 static bool start(struct jg_app *app, struct jg_loop **loop, struct jg_janitor **janitor)
 {
     struct jg_auth *tokens = NULL;
@@ -207,6 +207,8 @@ static bool start(struct jg_app *app, struct jg_loop **loop, struct jg_janitor *
         jg_buckets_new(app->nats, &app->cfg.request_timeout_ms, &app->buckets) != JG_OK)
         return false;
     jg_nats_on_reconnect(app->nats, on_reconnect, app);
+    if (jg_watch_engine_new(&app->cfg, app->nats, &app->shutting_down, &app->watch) != JG_OK)
+        return false;
     return jg_http_start(app, *loop, &app->http) == JG_OK && jg_loop_start(*loop) == JG_OK &&
            jg_janitor_start(app, janitor) == JG_OK;
 }
@@ -252,7 +254,7 @@ static void quiesce(struct jg_app *app)
     jg_http_quiesce(app->http);
     jg_http_end_streams(app->http);
     drain_requests(app);
-    jg_watch_shutdown();
+    jg_watch_shutdown(app->watch);
 }
 
 /* Stops and frees what start() started (any part may be missing). */
@@ -260,6 +262,7 @@ static void stop(struct jg_app *app, struct jg_loop *loop, struct jg_janitor *ja
 {
     jg_janitor_stop(janitor);
     jg_buckets_stop(app->buckets);
+    jg_watch_shutdown(app->watch);
     /* NATS first: failing its pending requests resumes every suspended
      * connection, which libmicrohttpd requires before it stops; the loop
      * runs until then to carry the replies and the flush. */
@@ -308,5 +311,6 @@ int main(int argc, char **argv)
     if (rc == 0)
         jg_info("stopped");
     nats_CloseAndWait(2000); /* the library's threads end before exit */
+    jg_watch_engine_free(app.watch); /* no feed callback can run any more */
     return rc;
 }

@@ -11,6 +11,7 @@
 #include "http/bucketm.h"
 #include "auth.h"
 #include "obj/obj.h"
+#include "http/watch_query.h"
 #include "watch/watch.h"
 
 /* --- buckets ----------------------------------------------------------------------------- */

@@ -209,7 +209,7 @@ void jg_h_metrics(struct jg_req *req)
                   (unsigned long long)ns.timeouts, (unsigned long long)ns.inflight, ns.side_servers,
                   (unsigned long long)ns.side_requests, (unsigned long long)ns.elections,
                   (unsigned long long)ns.resends, process_rss_bytes(), open_fds());
-    jg_watch_metrics(&b);
+    jg_watch_metrics(req->app->watch, &b);
     size_t len;
     char *text = jg_buf_take(&b, &len);
     jg_resp_status(&req->resp, 200);

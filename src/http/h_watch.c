@@ -1,14 +1,15 @@
 /* h_watch.c - HTTP handlers for watches (Server-Sent Events):
  * GET /v1/kvm/buckets/{b}/watch and GET /v1/objm/buckets/{b}/watch.
- * Parses and checks the query, takes a watcher place (limits), opens the
- * watcher (src/watch/) and streams what it queues.  The events themselves
- * are built by the watch engine. */
+ * Parses and checks the query (watch_query.c), takes a watcher place from
+ * the engine (which owns every limit), opens the watcher (src/watch/) and
+ * streams what it queues.  The events themselves are built by the watch
+ * engine.  Everything here runs on the loop thread but sink_wake and
+ * sink_release (see struct jg_watch_sink). */
 #include "autoconfig.h"
 #include "http/handlers.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,10 +20,10 @@
 #include "auth.h"
 #include "kv/kv.h"
 #include "nats/conn.h"
+#include "http/watch_query.h"
 #include "watch/watch.h"
 
 #define MAX_FILTERS 64
-#define MAX_OBJ_NAME 1024
 /* the response buffer of one event stream: events are small, and a larger
  * block costs every held watcher the same memory (a longer event is sent
  * in several blocks) */
@@ -56,66 +57,8 @@ static void sink_wake(void *ctx)
     jg_req_wake(ctx);
 }
 
-/* --- watch streams per token (max_watchers_per_token) ------------------ */
-
-#define TOKEN_SLOTS 256
-#define F_TOKEN_COUNTED 0x10000 /* in req->hflags */
-
-static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct {
-    const struct jg_token *token;
-    int64_t n;
-} token_counts[TOKEN_SLOTS];
-
-/* Counts a new stream for the request's token; false over the limit. */
-static bool token_take(struct jg_req *req)
-{
-    int64_t max = __atomic_load_n(&req->app->cfg.max_watchers_per_token, __ATOMIC_RELAXED);
-    bool ok = true;
-    int slot = -1;
-    if (!req->token || max <= 0)
-        return true;
-    pthread_mutex_lock(&token_lock);
-    for (int i = 0; i < TOKEN_SLOTS; i++) {
-        if (token_counts[i].token == req->token) {
-            slot = i;
-            break;
-        }
-        if (slot < 0 && token_counts[i].n == 0)
-            slot = i;
-    }
-    if (slot >= 0 && token_counts[slot].token != req->token) {
-        token_counts[slot].token = req->token;
-        token_counts[slot].n = 0;
-    }
-    if (slot >= 0 && token_counts[slot].n >= max)
-        ok = false;
-    else if (slot >= 0)
-        token_counts[slot].n++;
-    pthread_mutex_unlock(&token_lock);
-    if (ok && slot >= 0)
-        req->hflags |= F_TOKEN_COUNTED;
-    return ok;
-}
-
-static void token_give(struct jg_req *req)
-{
-    if (!(req->hflags & F_TOKEN_COUNTED))
-        return;
-    req->hflags &= ~F_TOKEN_COUNTED;
-    pthread_mutex_lock(&token_lock);
-    for (int i = 0; i < TOKEN_SLOTS; i++) {
-        if (token_counts[i].token == req->token && token_counts[i].n > 0) {
-            token_counts[i].n--;
-            break;
-        }
-    }
-    pthread_mutex_unlock(&token_lock);
-}
-
 static void sink_release(void *ctx)
 {
-    token_give(ctx);
     jg_req_unref(ctx);
 }
 
@@ -168,93 +111,6 @@ static bool bad(struct jg_req *req, jg_status st, const char *detail)
     return false;
 }
 
-jg_status jg_watch_query_parse(enum jg_watch_kind kind, const struct jg_watch_query *q,
-                               struct jg_watch_params *p, const char **ret_detail)
-{
-    struct jg_watch_params r = *p;
-    const char *why = NULL;
-    jg_status st = JG_ERR_INVALID_PARAMETER;
-
-    for (size_t i = 0; q->filters && q->filters[i]; i++) {
-        const char *f = q->filters[i];
-        if (kind == JG_WATCH_KV && !jg_kv_filter_valid(f)) {
-            st = JG_ERR_INVALID_KEY;
-            why = "a filter is a key pattern: key tokens, '*' tokens and a final '>'";
-            goto out;
-        }
-        if (kind == JG_WATCH_OBJ && (!*f || strlen(f) > MAX_OBJ_NAME)) {
-            st = JG_ERR_INVALID_NAME;
-            why = "a filter is an object name (1 to 1024 bytes)";
-            goto out;
-        }
-    }
-    r.filters = q->filters;
-    r.prefixes = NULL;
-    if (kind == JG_WATCH_KV) {
-        for (size_t i = 0; q->prefixes && q->prefixes[i]; i++)
-            if (!*q->prefixes[i]) {
-                why = "'prefix' must not be empty";
-                goto out;
-            }
-        r.prefixes = q->prefixes;
-    }
-
-    r.include = JG_WATCH_LAST_VALUE;
-    if (q->include && strcmp(q->include, "allHistory") == 0)
-        r.include = JG_WATCH_ALL_HISTORY;
-    else if (q->include && strcmp(q->include, "updatesOnly") == 0)
-        r.include = JG_WATCH_UPDATES_ONLY;
-    else if (q->include && strcmp(q->include, "lastValue") != 0) {
-        why = "'include' is lastValue, allHistory or updatesOnly";
-        goto out;
-    }
-    if (jg_req_bool_parse(q->ignore_deletes, &r.ignore_deletes) != JG_OK) {
-        why = "'ignoreDeletes' is true or false";
-        goto out;
-    }
-    if (kind == JG_WATCH_KV && jg_req_bool_parse(q->meta_only, &r.meta_only) != JG_OK) {
-        why = "'metaOnly' is true or false";
-        goto out;
-    }
-
-    r.has_resume = false;
-    if (q->resume_revision) {
-        if (jg_u64_parse(q->resume_revision, &r.resume) != JG_OK) {
-            why = "'resumeRevision' is a revision number";
-            goto out;
-        }
-        r.has_resume = true;
-    }
-    r.has_start_time = false;
-    if (q->start_time) {
-        if (jg_time_parse_rfc3339(q->start_time, &r.start_ns) != JG_OK) {
-            why = "'startTime' is an RFC 3339 time";
-            goto out;
-        }
-        r.has_start_time = true;
-    }
-    if (r.has_resume && r.has_start_time) {
-        why = "give 'resumeRevision' or 'startTime', not both";
-        goto out;
-    }
-
-    /* a reconnecting EventSource repeats the URL: Last-Event-ID wins */
-    if (q->last_event_id && *q->last_event_id) {
-        if (jg_u64_parse(q->last_event_id, &r.resume) != JG_OK) {
-            why = "'Last-Event-ID' is a revision number";
-            goto out;
-        }
-        r.has_resume = true;
-        r.has_start_time = false;
-    }
-    st = JG_OK;
-    *p = r;
-out:
-    if (st != JG_OK)
-        *ret_detail = why;
-    return st;
-}
-
 /* Reads the query (only its decoding can fail here) and checks it with
  * jg_watch_query_parse.  Answers and returns false when it is bad. */
 static bool parse_params(struct jg_req *req, enum jg_watch_kind kind, struct jg_watch_params *p,
@@ -294,6 +150,8 @@ static void watch_handler(struct jg_req *req, enum jg_watch_kind kind)
     struct jg_watch_params p = {0};
     char **filters = NULL, **prefixes = NULL;
     char addr[64];
+    struct jg_watch_place place;
+    const char *detail = NULL;
     struct hw *hw = NULL;
     jg_status st;
 
@@ -310,21 +168,15 @@ static void watch_handler(struct jg_req *req, enum jg_watch_kind kind)
         goto out;
     }
     p.scope = req->scope; /* a token limited to parts of the bucket sees only those */
-    if (!token_take(req)) {
-        jg_req_fail(req, JG_ERR_TOO_MANY_REQUESTS, "too many watch streams open for this token");
-        goto out;
-    }
     client_addr(req, addr, sizeof(addr));
-    st = jg_watch_reserve(req->app, addr);
+    st = jg_watch_reserve(req->app->watch, addr, req->token, &place, &detail);
     if (st != JG_OK) {
-        token_give(req);
-        jg_req_fail(req, st, "too many watch streams open; retry later");
+        jg_req_fail(req, st, "%s", detail);
         goto out;
     }
     hw = calloc(1, sizeof(*hw));
     if (!hw) {
-        jg_watch_unreserve(req->app, addr);
-        token_give(req);
+        jg_watch_unreserve(req->app->watch, &place);
         jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
         goto out;
     }
@@ -332,10 +184,9 @@ static void watch_handler(struct jg_req *req, enum jg_watch_kind kind)
     struct jg_watch_sink sink = {sink_wake, sink_release, req};
     jg_req_ref(req); /* the watcher's, dropped through sink_release */
     jg_req_suspend(req);
-    st = jg_watch_open(req->app, &p, addr, &sink, on_ready, hw, &hw->w);
+    st = jg_watch_open(req->app->watch, &place, &p, &sink, on_ready, hw, &hw->w);
     if (st != JG_OK) {
         free(hw);
-        token_give(req);
         jg_req_unref(req);
         jg_req_fail(req, st, "cannot open the watch");
     }

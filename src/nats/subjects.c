@@ -43,3 +43,53 @@ void jg_subj_api(const char *api, const char *stream, const char *name, char *ou
     else
         snprintf(out, outlen, "$JS.API.%s.%s", api, stream);
 }
+
+void jg_subj_js_api(const char *api, const char *stream, const char *name, char *out,
+                    size_t outlen)
+{
+    if (name)
+        snprintf(out, outlen, "%s.%s.%s", api, stream, name);
+    else
+        snprintf(out, outlen, "%s.%s", api, stream);
+}
+
+static const struct {
+    const char *prefix, *wildcard;
+    bool consumer; /* a consumer token follows the stream */
+} deletion_subjects[] = {
+    [JG_SUBJ_STREAM_DELETE_REQUEST] = {"$JS.API.STREAM.DELETE.", "$JS.API.STREAM.DELETE.*", false},
+    [JG_SUBJ_STREAM_DELETED] = {"$JS.EVENT.ADVISORY.STREAM.DELETED.",
+                                "$JS.EVENT.ADVISORY.STREAM.DELETED.*", false},
+    [JG_SUBJ_CONSUMER_DELETED] = {"$JS.EVENT.ADVISORY.CONSUMER.DELETED.",
+                                  "$JS.EVENT.ADVISORY.CONSUMER.DELETED.*.*", true},
+};
+
+const char *jg_subj_deletion_wildcard(enum jg_subj_deletion what)
+{
+    return deletion_subjects[what].wildcard;
+}
+
+bool jg_subj_deletion_parse(enum jg_subj_deletion what, const char *subject, char *stream,
+                            size_t streamlen, const char **ret_consumer)
+{
+    const char *pre = deletion_subjects[what].prefix;
+    size_t pl = strlen(pre), sl;
+    if (!subject || strncmp(subject, pre, pl) != 0)
+        return false;
+    subject += pl;
+    const char *dot = strchr(subject, '.');
+    if (deletion_subjects[what].consumer) {
+        if (!dot || !dot[1])
+            return false;
+        sl = (size_t)(dot - subject);
+        if (ret_consumer)
+            *ret_consumer = dot + 1;
+    } else {
+        sl = strlen(subject);
+    }
+    if (sl == 0 || sl >= streamlen)
+        return false;
+    memcpy(stream, subject, sl);
+    stream[sl] = '\0';
+    return true;
+}

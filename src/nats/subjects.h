@@ -6,6 +6,7 @@
 #ifndef JG_NATS_SUBJECTS_H
 #define JG_NATS_SUBJECTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum jg_bucket_kind { JG_BUCKET_KV, JG_BUCKET_OBJ };
@@ -39,5 +40,26 @@ void jg_subj_obj_meta(const char *bucket, const char *enc_name, char *out, size_
  * "$JS.API.<api>.<stream>.<name>" (e.g. api "CONSUMER.DELETE", name the
  * consumer); stream NULL: "$JS.API.<api>" (e.g. "STREAM.NAMES"). */
 void jg_subj_api(const char *api, const char *stream, const char *name, char *out, size_t outlen);
+
+/* The same without "$JS.API.", as jg_js_api() takes it:
+ * "<api>.<stream>[.<name>]" (e.g. "STREAM.INFO.KV_b",
+ * "CONSUMER.CREATE.KV_b.c", "STREAM.MSG.GET.KV_b"). */
+void jg_subj_js_api(const char *api, const char *stream, const char *name, char *out,
+                    size_t outlen);
+
+/* What tells that a stream or a consumer is (being) deleted: a client's
+ * deletion request and the server's advisories. */
+enum jg_subj_deletion {
+    JG_SUBJ_STREAM_DELETE_REQUEST, /* "$JS.API.STREAM.DELETE.<stream>" */
+    JG_SUBJ_STREAM_DELETED,        /* "$JS.EVENT.ADVISORY.STREAM.DELETED.<stream>" */
+    JG_SUBJ_CONSUMER_DELETED,      /* "$JS.EVENT.ADVISORY.CONSUMER.DELETED.<stream>.<consumer>" */
+};
+/* The wildcard subject that receives every one of what (a static text). */
+const char *jg_subj_deletion_wildcard(enum jg_subj_deletion what);
+/* Parses a subject of what: the stream name into stream (false when it is
+ * not one or longer than streamlen - 1) and, for JG_SUBJ_CONSUMER_DELETED,
+ * *ret_consumer points at the consumer name in subject. */
+bool jg_subj_deletion_parse(enum jg_subj_deletion what, const char *subject, char *stream,
+                            size_t streamlen, const char **ret_consumer);
 
 #endif

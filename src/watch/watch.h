@@ -15,8 +15,12 @@
  * every watcher it matches; a watcher's queue is bounded and a reader that
  * falls behind gets an `overflow` event naming the revision to resume from.
  *
- * One engine thread sends keepalives and re-creates consumers after a
- * reconnect or a lost heartbeat; there is no thread per watcher.
+ * The engine is an object made by main.c (jg_watch_engine_new) and owns
+ * every watcher limit: max_watchers, max_watchers_per_ip and
+ * max_watchers_per_token.  One engine thread sends keepalives and
+ * re-creates consumers after a reconnect or a lost heartbeat; there is no
+ * thread per watcher.  The files of the engine and how they share their
+ * objects and locks: src/watch/watch_int.h.
  *
  * This module builds event-stream bytes but no HTTP response: the handler
  * (src/http/h_watch.c) passes jg_watch_read/jg_watch_close to the server. */
@@ -27,7 +31,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "app.h"
+#include <stdatomic.h>
+
+#include "config.h"
 #include "status.h"
 #include "util.h"
 
@@ -53,9 +59,28 @@ struct jg_watch_params {
     int64_t start_ns;
 };
 
+struct jg_watch_engine;
+struct jg_nats;
+
+/* Makes the engine (nothing starts before the first watcher).  cfg is the
+ * running configuration (read at use, so reloads apply), nats the
+ * connection, *stopping the process's shutting-down flag; all outlive the
+ * engine.  JG_ERR_NOMEM. */
+jg_status jg_watch_engine_new(struct jg_config *cfg, struct jg_nats *nats, atomic_bool *stopping,
+                              struct jg_watch_engine **ret);
+/* Stops the engine thread; call after the HTTP streams ended and before
+ * the NATS connection is freed.  Idempotent, NULL-safe. */
+void jg_watch_shutdown(struct jg_watch_engine *eng);
+/* Frees the engine after jg_watch_shutdown and once every watcher is
+ * closed.  NULL-safe. */
+void jg_watch_engine_free(struct jg_watch_engine *eng);
+
 /* How the watcher reaches its HTTP stream: wake(ctx) after events were
- * queued for a reader that found the queue empty (any thread, no lock of
- * this module held); release(ctx) once when the watcher is freed. */
+ * queued for a reader that found the queue empty; release(ctx) once when
+ * the watcher is freed.  Both run with no lock of this module held, on
+ * whichever thread queued or dropped last: libnats' delivery pool (feed
+ * messages), the loop thread (JetStream API replies, jg_watch_close) or
+ * the engine thread (keepalives, progress). */
 struct jg_watch_sink {
     void (*wake)(void *ctx);
     void (*release)(void *ctx);
@@ -66,75 +91,61 @@ struct jg_watch;
 
 /* The watch is set up (st JG_OK: the stream may start) or failed
  * (JG_ERR_BUCKET_NOT_FOUND, JG_ERR_NATS_UNAVAILABLE, JG_ERR_NATS_TIMEOUT,
- * ...).  Called once, on the NATS dispatch thread or before jg_watch_open
- * returns.  Either way the caller still owns the watcher and ends it with
- * jg_watch_close(). */
+ * ...).  Called once, on the loop thread (the reply to the bucket's stream
+ * info) or before jg_watch_open returns.  Either way the caller still owns
+ * the watcher and ends it with jg_watch_close(). */
 typedef void (*jg_watch_ready_fn)(void *ctx, jg_status st);
 
-/* Takes a place for a new watcher of client address addr (may be NULL):
- * JG_ERR_TOO_MANY_REQUESTS over max_watchers or max_watchers_per_ip.  On
- * JG_OK the place is held by the next jg_watch_open with the same addr, or
- * must be given back with jg_watch_unreserve(). */
-jg_status jg_watch_reserve(struct jg_app *app, const char *addr);
-void jg_watch_unreserve(struct jg_app *app, const char *addr);
+/* A watcher's place, counted against the limits until it is given back. */
+struct jg_watch_place {
+    char addr[64];
+    const void *token;       /* counted token (compared, never read), or NULL */
+    bool held;
+};
+
+/* Takes a place for a new watcher of client address addr and token (each
+ * may be NULL; a token is only compared, never read): JG_ERR_TOO_MANY_REQUESTS
+ * over max_watchers_per_token, max_watchers or max_watchers_per_ip, with
+ * *ret_detail a static text for the problem.  On JG_OK the place is taken
+ * by jg_watch_open or must be given back with jg_watch_unreserve().  Any
+ * thread. */
+jg_status jg_watch_reserve(struct jg_watch_engine *eng, const char *addr, const void *token,
+                           struct jg_watch_place *place, const char **ret_detail);
+/* Gives back a place not taken by jg_watch_open; a no-op after that. */
+void jg_watch_unreserve(struct jg_watch_engine *eng, struct jg_watch_place *place);
 
 /* Opens a watcher (taking the reserved place): checks the bucket and its
  * revisions, then starts the consumer and calls ready.  *ret_watch is set
  * before ready can run.  JG_ERR_NOMEM is returned without calling ready
- * (the place is given back). */
-jg_status jg_watch_open(struct jg_app *app, const struct jg_watch_params *p, const char *addr,
-                        const struct jg_watch_sink *sink, jg_watch_ready_fn ready, void *ctx,
-                        struct jg_watch **ret_watch);
+ * (the place is given back).  Loop thread (asserted in debug builds). */
+jg_status jg_watch_open(struct jg_watch_engine *eng, struct jg_watch_place *place,
+                        const struct jg_watch_params *p, const struct jg_watch_sink *sink,
+                        jg_watch_ready_fn ready, void *ctx, struct jg_watch **ret_watch);
 
 /* Copies up to max bytes of queued events into buf.  Returns the count, 0
  * when nothing is queued (sink.wake follows when something is), or -1 when
  * the stream is over (after overflow, an error event or shutdown).  Called
- * by one reader at a time. */
+ * by one reader at a time (the loop thread). */
 long jg_watch_read(struct jg_watch *w, char *buf, size_t max);
 
-/* The client is gone or the stream ended: stops the watcher, deletes its
- * consumer when no other watcher uses it, and drops the caller's
- * reference (sink.release runs once the last reference is gone).
- * NULL-safe. */
+/* The client is gone or the stream ended: stops the watcher, gives back
+ * its place, deletes its consumer when no other watcher uses it, and drops
+ * the caller's reference (sink.release runs once the last reference is
+ * gone).  NULL-safe.  Loop thread (at shutdown, once the loop stopped,
+ * the thread that stops the HTTP server). */
 void jg_watch_close(struct jg_watch *w);
 
 /* Prometheus lines: jetgate_watchers_open, jetgate_watch_consumers,
  * jetgate_watch_events_total, jetgate_watch_overflows_total,
  * jetgate_watch_resets_total, jetgate_watch_consumer_creates_total,
- * jetgate_watch_rollup_restarts_total, jetgate_watch_resumes_total{path=
- * "consumer"|"shared"|"ring"}. */
-void jg_watch_metrics(struct jg_buf *b);
+ * jetgate_watch_rollup_restarts_total, jetgate_watch_progress_total,
+ * jetgate_watch_resumes_total{path=
+ * "consumer"|"shared"|"ring"}.  Any thread. */
+void jg_watch_metrics(struct jg_watch_engine *eng, struct jg_buf *b);
 /* Watchers open now. */
-int64_t jg_watch_open_count(void);
-
-/* Stops the engine thread; call after the HTTP streams ended and before
- * the NATS connection is freed.  Idempotent. */
-void jg_watch_shutdown(void);
+int64_t jg_watch_open_count(struct jg_watch_engine *eng);
 
 /* --- pieces with no NATS involved (unit-tested) ------------------------- */
-
-/* The query of a watch request as decoded strings, each NULL when absent. */
-struct jg_watch_query {
-    char **filters;              /* NULL-terminated or NULL: every ?filter= */
-    char **prefixes;             /* every ?prefix= (KV only) */
-    const char *include;         /* lastValue (default), allHistory, updatesOnly */
-    const char *ignore_deletes;  /* a boolean (jg_req_bool_parse) */
-    const char *meta_only;       /* a boolean (KV only) */
-    const char *resume_revision; /* a revision */
-    const char *start_time;      /* RFC 3339 */
-    const char *last_event_id;   /* the Last-Event-ID header: a revision; wins over
-                                  * resumeRevision and startTime when not empty */
-};
-/* Checks q for a watch of kind and sets p's filters, prefixes (pointing
- * into q), include, ignore_deletes, meta_only, resume and start time; the
- * other fields of p are left as they are.  p is written only on success.
- * Errors, with *ret_detail a static text for the problem: JG_ERR_INVALID_KEY
- * (a KV filter that is no key pattern), JG_ERR_INVALID_NAME (an object
- * filter not 1 to 1024 bytes), JG_ERR_INVALID_PARAMETER (the rest).  For
- * object watches prefixes and meta_only are ignored.  Pure; defined in
- * src/http/h_watch.c next to its caller. */
-jg_status jg_watch_query_parse(enum jg_watch_kind kind, const struct jg_watch_query *q,
-                               struct jg_watch_params *p, const char **ret_detail);
 
 /* Does key pass the filters and prefixes (NULL or empty = all)? */
 bool jg_watch_key_wanted(char *const *filters, char *const *prefixes, bool exact_names,

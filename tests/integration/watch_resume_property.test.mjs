@@ -119,9 +119,19 @@ function stayer(base, path, keyOf) {
   st.collect = () => {
     st.s.close();
     st.sessions = [st.s.events.slice(-4).map((e) => `${e.event}:${e.data}`).join(' | ')];
+    let top = 0;
     for (const e of st.s.events) {
-      if (e.event === 'message') st.got.push({ rev: e.json.revision, key: keyOf(e.json) });
-      else if (e.event !== 'synced') st.errors.push(`${e.event} ${e.data}`);
+      if (e.event === 'message') {
+        if (!(e.json.revision > top)) st.errors.push(`revision ${e.json.revision} after id ${top}`);
+        st.got.push({ rev: e.json.revision, key: keyOf(e.json) });
+        top = e.json.revision;
+      } else if (e.event === 'progress') {
+        // quiet for watch_progress (= watch_keepalive here): complete up to R
+        if (!(e.json.revision > top)) st.errors.push(`progress ${e.data} after revision ${top}`);
+        top = e.json.revision;
+      } else if (e.event !== 'synced') {
+        st.errors.push(`${e.event} ${e.data}`);
+      }
     }
   };
   return st;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "http/request.h"
+#include "http/watch_query.h"
 #include "nats/conn.h"
 #include "util.h"
 #include "watch/watch.h"
