@@ -150,6 +150,11 @@ async function round(stack, nats, c, ctx) {
     due.push(await put(c.match(i), `m${i}`));
   }
   await sleep(1000 + rnd(500)); // the readers' last resumes happen in a quiet period
+  // ... which lasts, on a loaded machine, until every reader has had a
+  // progress event past the last matching change (asserted below)
+  const quiet = Date.now();
+  const progressed = (r) => r.progress.some((p) => p > due.at(-1));
+  while (readers.some((r) => !progressed(r)) && Date.now() - quiet < 15000) await sleep(50);
   writing = false;
   await other;
   due.push(await put(c.match(9999), 'last'));
