@@ -113,12 +113,9 @@ static void object_headers(struct jg_req *req, const struct jg_obj_info *i)
             if (!name) {
                 if (asprintf(&name, META_PREFIX "%s", h->string) < 0)
                     break;
-                /* response header names must outlive the response: the
-                 * request's scratch list frees them with the request */
-                if (jg_buf_append(&req->scratch, &name, sizeof(name)) != JG_OK) {
-                    free(name);
+                /* response header names must outlive the response */
+                if (jg_req_keep(req, name) != JG_OK)
                     break;
-                }
             }
             v = jg_pct_encode_header(e->valuestring, strlen(e->valuestring));
             jg_resp_header(resp, name, "%s", v ? v : "");
@@ -306,14 +303,14 @@ void jg_h_obj_get(struct jg_req *req)
  * HTTP thread marks a connection paused only after on_body returned, so
  * they first wait for that mark (a few instructions away). */
 
-struct put_ctx {
+struct jg_h_obj_put {
     struct jg_req *req;
     struct jg_obj_put *put;
     bool ended;              /* on_end ran: the request is suspended */
     bool closed;             /* the client left */
 };
 
-static void put_ctx_free(struct put_ctx *c)
+static void put_free(struct jg_h_obj_put *c)
 {
     struct jg_req *req = c->req;
     free(c);
@@ -322,14 +319,14 @@ static void put_ctx_free(struct put_ctx *c)
 
 static size_t put_on_body(struct jg_req *req, const char *data, size_t len)
 {
-    struct put_ctx *c = req->hctx;
+    struct jg_h_obj_put *c = req->h.obj_put;
     /* c may be freed within the write (done delivered at once) */
     return jg_obj_put_write(c->put, data, len);
 }
 
 static void put_on_end(struct jg_req *req)
 {
-    struct put_ctx *c = req->hctx;
+    struct jg_h_obj_put *c = req->h.obj_put;
     c->ended = true;
     jg_req_suspend(req);
     jg_obj_put_end(c->put);
@@ -337,7 +334,7 @@ static void put_on_end(struct jg_req *req)
 
 static void put_on_close(struct jg_req *req)
 {
-    struct put_ctx *c = req->hctx;
+    struct jg_h_obj_put *c = req->h.obj_put;
     req->on_close = NULL;
     c->closed = true;
     jg_obj_put_abort(c->put);
@@ -345,22 +342,22 @@ static void put_on_close(struct jg_req *req)
 
 static void put_wake(void *ctx)
 {
-    struct put_ctx *c = ctx;
+    struct jg_h_obj_put *c = ctx;
     jg_req_resume_upload(c->req); /* remembered if the pause is not in place yet */
 }
 
 static void put_done(void *ctx, jg_status st, const char *detail, const struct jg_obj_info *info)
 {
-    struct put_ctx *c = ctx;
+    struct jg_h_obj_put *c = ctx;
     struct jg_req *req = c->req;
     if (c->closed) {
         if (st != JG_OK)
             jg_debug("obj: upload of '%s' in '%s' abandoned: %s", req->key, req->bucket, detail);
-        put_ctx_free(c);
+        put_free(c);
         return;
     }
     req->on_close = NULL;
-    req->hctx = NULL;
+    req->h.obj_put = NULL;
     if (st == JG_OK) {
         jg_resp_json(&req->resp, 201, jg_obj_info_api_json(info));
         if (info->digest)
@@ -473,7 +470,7 @@ void jg_h_obj_put(struct jg_req *req)
         return;
     }
     o.headers = m.headers;
-    struct put_ctx *c = calloc(1, sizeof(*c));
+    struct jg_h_obj_put *c = calloc(1, sizeof(*c));
     if (!c) {
         cJSON_Delete(m.headers);
         free(desc);
@@ -490,7 +487,7 @@ void jg_h_obj_put(struct jg_req *req)
         return;
     }
     jg_req_ref(req);
-    req->hctx = c;
+    req->h.obj_put = c;
     req->on_close = put_on_close;
     /* the body flows at once; the session holds it back until its checks
      * (bucket, current version, preconditions) are done */

@@ -28,16 +28,13 @@
  * in several blocks) */
 #define SSE_BLOCK 4096
 
-/* The client's address as text.  The one place a handler asks
- * libmicrohttpd directly (request.h has no accessor for it yet). */
+/* The client's address as text. */
 static void client_addr(struct jg_req *req, char *out, size_t outlen)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = jg_req_peer(req);
     out[0] = '\0';
-    if (!ci || !ci->client_addr)
+    if (!sa)
         return;
-    const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
     else if (sa->sa_family == AF_INET6)
@@ -59,7 +56,6 @@ static void sink_wake(void *ctx)
 /* --- watch streams per token (max_watchers_per_token) ------------------ */
 
 #define TOKEN_SLOTS 256
-#define F_TOKEN_COUNTED 0x10000 /* in req->hflags */
 
 static pthread_mutex_t token_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -94,15 +90,15 @@ static bool token_take(struct jg_req *req)
         token_counts[slot].n++;
     pthread_mutex_unlock(&token_lock);
     if (ok && slot >= 0)
-        req->hflags |= F_TOKEN_COUNTED;
+        req->h.watch.token_counted = true;
     return ok;
 }
 
 static void token_give(struct jg_req *req)
 {
-    if (!(req->hflags & F_TOKEN_COUNTED))
+    if (!req->h.watch.token_counted)
         return;
-    req->hflags &= ~F_TOKEN_COUNTED;
+    req->h.watch.token_counted = false;
     pthread_mutex_lock(&token_lock);
     for (int i = 0; i < TOKEN_SLOTS; i++) {
         if (token_counts[i].token == req->token && token_counts[i].n > 0) {

@@ -106,14 +106,14 @@ bool jg_http_headers_sane(struct jg_req *req, const char *method, const char *ve
     size_t max = (size_t)req->app->cfg.max_header_size;
     struct header_scan s = {.max_line = max};
     const union MHD_ConnectionInfo *hi =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        MHD_get_connection_info(srv(req)->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
     if (hi && hi->header_size) {
         s.block_start = method; /* where the request starts in the read buffer */
         s.block_end = method + hi->header_size;
     }
-    MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, scan_header, &s);
+    MHD_get_connection_values_n(srv(req)->conn, MHD_HEADER_KIND, scan_header, &s);
     check_gap(&s, NULL);
-    size_t line = strlen(method) + 1 + req->uri_len + 1 + strlen(version) + 2;
+    size_t line = strlen(method) + 1 + srv(req)->uri_len + 1 + strlen(version) + 2;
     if (line > max) {
         jg_resp_problem(&req->resp, JG_ERR_URI_TOO_LONG, 0,
                         "the request line is longer than max_header_size (%zu bytes)", max);
@@ -136,7 +136,7 @@ bool jg_http_headers_sane(struct jg_req *req, const char *method, const char *ve
         return true;
     }
     jg_resp_header(&req->resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    atomic_store(&req->state, ST_READY);
+    atomic_store(&srv(req)->state, ST_READY);
     return false;
 }
 

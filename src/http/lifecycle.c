@@ -26,16 +26,17 @@
 
 static struct jg_req *req_new(struct jg_http *h)
 {
-    struct jg_req *req = calloc(1, sizeof(*req));
-    if (!req)
+    struct jg_sreq *s = calloc(1, sizeof(*s));
+    if (!s)
         return NULL;
+    struct jg_req *req = &s->req;
     req->app = h->app;
-    req->http = h;
-    atomic_init(&req->refs, 1);
-    req->start_ms = jg_now_ms();
+    srv(req)->http = h;
+    atomic_init(&srv(req)->refs, 1);
+    srv(req)->start_ms = jg_now_ms();
     jg_buf_init(&req->body);
-    jg_buf_init(&req->scratch);
-    atomic_init(&req->state, ST_HEADERS);
+    jg_buf_init(&srv(req)->scratch);
+    atomic_init(&srv(req)->state, ST_HEADERS);
     return req;
 }
 
@@ -43,18 +44,18 @@ static void req_free(struct jg_req *req)
 {
     if (!req)
         return;
-    char **v = (char **)req->scratch.data;
-    for (size_t i = 0; i < req->scratch.len / sizeof(char *); i++)
+    char **v = (char **)srv(req)->scratch.data;
+    for (size_t i = 0; i < srv(req)->scratch.len / sizeof(char *); i++)
         free(v[i]);
-    jg_buf_done(&req->scratch);
+    jg_buf_done(&srv(req)->scratch);
     jg_buf_done(&req->body);
-    jg_auth_unref(req->auth);
+    jg_auth_unref(srv(req)->auth);
     jg_strv_free(req->scope);
     jg_resp_clear(&req->resp);
     free(req->bucket);
     free(req->key);
-    free(req->path);
-    free(req);
+    free(srv(req)->path);
+    free(srv(req));
 }
 
 /* Resumes a suspended connection.  libmicrohttpd runs on the loop thread
@@ -97,11 +98,11 @@ static void recheck_gone(struct jg_http *h, struct MHD_Connection *conn)
 
 void jg_req_done(struct jg_req *req)
 {
-    bool suspended = req->suspended;
-    struct MHD_Connection *conn = req->conn;
-    struct jg_http *h = req->http;
-    bool uploading = atomic_load(&req->state) == ST_STREAM;
-    atomic_store(&req->state, ST_READY);
+    bool suspended = srv(req)->suspended;
+    struct MHD_Connection *conn = srv(req)->conn;
+    struct jg_http *h = srv(req)->http;
+    bool uploading = atomic_load(&srv(req)->state) == ST_STREAM;
+    atomic_store(&srv(req)->state, ST_READY);
     /* req may be freed by the loop thread from here on: use the copies */
     if (uploading)
         jg_http_upload_wake(req); /* a paused upload reads the rest away, then answers */
@@ -113,18 +114,18 @@ void jg_req_done(struct jg_req *req)
  * answer before one would be followed by libmicrohttpd's "100 Continue"). */
 static bool big_body(struct jg_req *req)
 {
-    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+    const char *cl = MHD_lookup_connection_value(srv(req)->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t n;
     return cl && jg_u64_parse(cl, &n) == JG_OK && n > DISCARD_MAX &&
-           !MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+           !MHD_lookup_connection_value(srv(req)->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
 }
 
 bool jg_http_has_body(struct jg_req *req)
 {
-    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+    const char *cl = MHD_lookup_connection_value(srv(req)->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *te = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+    const char *te = MHD_lookup_connection_value(srv(req)->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_TRANSFER_ENCODING);
     uint64_t n;
     if (te)
@@ -140,13 +141,13 @@ static void early_problem(struct jg_req *req, jg_status st, const char *detail, 
         jg_methods_text(allow, text, sizeof(text));
         jg_resp_header(&req->resp, MHD_HTTP_HEADER_ALLOW, "%s", text);
     }
-    atomic_store(&req->state, jg_http_has_body(req) ? ST_DISCARD : ST_READY);
+    atomic_store(&srv(req)->state, jg_http_has_body(req) ? ST_DISCARD : ST_READY);
 }
 
 /* The request's Origin when the configuration allows it (CORS). */
 static void cors_origin(struct jg_http *h, struct jg_req *req)
 {
-    const char *origin = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Origin");
+    const char *origin = MHD_lookup_connection_value(srv(req)->conn, MHD_HEADER_KIND, "Origin");
     const char *list = h->app->cfg.cors_origins;
     if (!origin || !list || !*origin)
         return;
@@ -156,7 +157,7 @@ static void cors_origin(struct jg_http *h, struct jg_req *req)
             p++;
         size_t n = strcspn(p, ", ");
         if ((n == 1 && *p == '*') || (n == ol && strncasecmp(p, origin, n) == 0)) {
-            req->cors_origin = origin;
+            srv(req)->cors_origin = origin;
             return;
         }
         p += n;
@@ -170,22 +171,22 @@ static void preflight(struct jg_req *req, int allow)
     jg_methods_text(allow | JG_OPTIONS, text, sizeof(text));
     jg_resp_status(&req->resp, 204);
     jg_resp_header(&req->resp, MHD_HTTP_HEADER_ALLOW, "%s", text);
-    if (req->cors_origin) {
-        const char *want = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+    if (srv(req)->cors_origin) {
+        const char *want = MHD_lookup_connection_value(srv(req)->conn, MHD_HEADER_KIND,
                                                        "Access-Control-Request-Headers");
         jg_resp_header(&req->resp, "Access-Control-Allow-Methods", "%s", text);
         jg_resp_header(&req->resp, "Access-Control-Allow-Headers", "%s",
                        want ? want : "Authorization, Content-Type");
         jg_resp_header(&req->resp, "Access-Control-Max-Age", "600");
     }
-    atomic_store(&req->state, ST_READY);
+    atomic_store(&srv(req)->state, ST_READY);
 }
 
 /* Mutual TLS: the peer's certificate verifies against tls_client_ca. */
 static bool client_cert_ok(struct jg_req *req)
 {
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        MHD_get_connection_info(srv(req)->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     return ci && jg_tls_client_verified(ci->tls_session);
 }
 
@@ -213,18 +214,18 @@ static bool authorize(struct jg_http *h, struct jg_req *req)
     if (jg_authz_public(req->route, app->cfg.metrics_public))
         return true;
     pthread_mutex_lock(&app->auth_lock);
-    req->auth = app->auth;
-    jg_auth_ref(req->auth);
+    srv(req)->auth = app->auth;
+    jg_auth_ref(srv(req)->auth);
     pthread_mutex_unlock(&app->auth_lock);
-    if (jg_auth_count(req->auth) == 0)
+    if (jg_auth_count(srv(req)->auth) == 0)
         return true; /* open access */
-    const char *hdr = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+    const char *hdr = MHD_lookup_connection_value(srv(req)->conn, MHD_HEADER_KIND,
                                                   MHD_HTTP_HEADER_AUTHORIZATION);
     if (hdr && strncasecmp(hdr, "Bearer ", 7) == 0)
         presented = hdr + 7;
     else if (req->route->perm == JG_PERM_WATCH)
         jg_req_query(req, "authorization", &presented); /* EventSource cannot set headers */
-    req->token = jg_auth_find(req->auth, presented);
+    req->token = jg_auth_find(srv(req)->auth, presented);
     if (!req->token) {
         early_problem(req, JG_ERR_UNAUTHORIZED,
                       presented ? "the bearer token is not valid" : "a bearer token is required", 0);
@@ -237,7 +238,7 @@ static bool authorize(struct jg_http *h, struct jg_req *req)
 /* X-Request-Id: the client's when it is a sane token, else a fresh one. */
 static void request_id(struct jg_http *h, struct jg_req *req)
 {
-    const char *v = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "X-Request-Id");
+    const char *v = MHD_lookup_connection_value(srv(req)->conn, MHD_HEADER_KIND, "X-Request-Id");
     size_t n = v ? strlen(v) : 0;
     if (n && n < sizeof(req->resp.request_id) &&
         strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._:-") == n) {
@@ -259,9 +260,9 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
     jg_status st = jg_router_match(url, mflag, &m);
 
     request_id(h, req);
-    req->method_name = method;
+    srv(req)->method_name = method;
     if (h->app->cfg.access_log)
-        req->path = strdup(url);
+        srv(req)->path = strdup(url);
 
     req->bucket = m.bucket;
     req->key = m.key;
@@ -301,54 +302,54 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
         return;
     switch (m.route->body) {
     case JG_BODY_KV:
-        req->body_limit = cfg->max_kv_body;
+        srv(req)->body_limit = cfg->max_kv_body;
         break;
     case JG_BODY_STREAM:
         /* streamed bodies are never held whole: the handler sets its limits */
-        req->body_limit = INT64_MAX;
+        srv(req)->body_limit = INT64_MAX;
         break;
     default:
-        req->body_limit = cfg->max_json_body;
+        srv(req)->body_limit = cfg->max_json_body;
         break;
     }
-    const char *cl = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+    const char *cl = MHD_lookup_connection_value(srv(req)->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
     uint64_t declared;
-    if (cl && jg_u64_parse(cl, &declared) == JG_OK && declared > (uint64_t)req->body_limit) {
+    if (cl && jg_u64_parse(cl, &declared) == JG_OK && declared > (uint64_t)srv(req)->body_limit) {
         early_problem(req, JG_ERR_PAYLOAD_TOO_LARGE, "request body is over the limit", 0);
         return;
     }
-    atomic_store(&req->state, ST_BODY);
+    atomic_store(&srv(req)->state, ST_BODY);
 }
 
 /* Runs the route's handler (HTTP thread); counts it as active until its
  * response is queued. */
 static void run_handler(struct jg_http *h, struct jg_req *req, void (*fn)(struct jg_req *))
 {
-    jg_http_clock_set(h, req->conn, CLOCK_OFF);
-    if (!req->counted) {
-        req->counted = true;
+    jg_http_clock_set(h, srv(req)->conn, CLOCK_OFF);
+    if (!srv(req)->counted) {
+        srv(req)->counted = true;
         atomic_fetch_add(&h->active, 1);
     }
-    atomic_store(&req->state, ST_RUNNING);
+    atomic_store(&srv(req)->state, ST_RUNNING);
     fn(req);
 }
 
 /* After a handler ran: queue its response if it is ready, else wait. */
 static enum MHD_Result after_handler(struct jg_http *h, struct jg_req *req, bool body_pending)
 {
-    if (req->suspended)
+    if (srv(req)->suspended)
         return MHD_YES; /* called again after MHD_resume_connection */
-    int st = atomic_load(&req->state);
+    int st = atomic_load(&srv(req)->state);
     if (st == ST_STREAM)
         return MHD_YES;
     if (st != ST_READY) {
         jg_err("handler %s returned without a response", req->route->operation_id);
         jg_resp_problem(&req->resp, JG_ERR_INTERNAL, 0, "no response");
-        atomic_store(&req->state, ST_READY);
+        atomic_store(&srv(req)->state, ST_READY);
     }
     if (body_pending && jg_http_has_body(req)) {
-        atomic_store(&req->state, ST_DISCARD);
+        atomic_store(&srv(req)->state, ST_DISCARD);
         return MHD_YES;
     }
     return jg_http_queue(h, req);
@@ -360,13 +361,13 @@ static enum MHD_Result first_call(struct jg_http *h, struct jg_req *req,
                                   struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version)
 {
-    req->conn = conn;
+    srv(req)->conn = conn;
     atomic_fetch_add(&h->requests, 1);
     begin(h, req, url, method, version);
-    if (atomic_load(&req->state) == ST_READY)
+    if (atomic_load(&srv(req)->state) == ST_READY)
         return big_body(req) && jg_http_answer_and_linger(h, req) ? MHD_YES
                                                                   : jg_http_queue(h, req);
-    if (atomic_load(&req->state) == ST_BODY && req->route->body == JG_BODY_STREAM) {
+    if (atomic_load(&srv(req)->state) == ST_BODY && req->route->body == JG_BODY_STREAM) {
         /* streaming uploads start before the body */
         run_handler(h, req, req->route->handler);
         return after_handler(h, req, true);
@@ -384,16 +385,16 @@ static enum MHD_Result discard_piece(struct jg_http *h, struct jg_req *req,
     if (st == ST_READY || st == ST_RUNNING) {
         /* a streaming handler answered (or is answering) early */
         if (st == ST_READY)
-            atomic_store(&req->state, ST_DISCARD);
+            atomic_store(&srv(req)->state, ST_DISCARD);
         st = ST_DISCARD;
     }
     if (st != ST_DISCARD)
         return MHD_YES;
-    req->discarded += n;
-    if (req->discarded > DISCARD_MAX) {
-        if (atomic_load(&req->state) == ST_DISCARD)
+    srv(req)->discarded += n;
+    if (srv(req)->discarded > DISCARD_MAX) {
+        if (atomic_load(&srv(req)->state) == ST_DISCARD)
             return jg_http_answer_and_linger(h, req) ? MHD_YES : MHD_NO;
-        atomic_store(&req->state, ST_READY);
+        atomic_store(&srv(req)->state, ST_READY);
         return jg_http_queue(h, req);
     }
     recheck_gone(h, conn);
@@ -405,7 +406,7 @@ static enum MHD_Result discard_piece(struct jg_http *h, struct jg_req *req,
 static enum MHD_Result body_piece(struct jg_http *h, struct jg_req *req,
                                   struct MHD_Connection *conn, const char *data, size_t *size)
 {
-    int st = atomic_load(&req->state);
+    int st = atomic_load(&srv(req)->state);
     size_t n = *size;
     if (st == ST_STREAM) {
         if (!jg_http_upload_piece(h, req, data, size))
@@ -413,16 +414,16 @@ static enum MHD_Result body_piece(struct jg_http *h, struct jg_req *req,
         return MHD_YES;
     }
     atomic_fetch_add(&h->bytes_in, n);
-    if (req->on_body)
+    if (srv(req)->on_body)
         jg_http_upload_clock_add(h, conn, n); /* a streamed upload read away */
     *size = 0;
     if (st != ST_BODY)
         return discard_piece(h, req, conn, st, n);
-    if (req->body.len + n > (size_t)req->body_limit) {
+    if (req->body.len + n > (size_t)srv(req)->body_limit) {
         jg_buf_done(&req->body);
         early_problem(req, JG_ERR_PAYLOAD_TOO_LARGE, "request body is over the limit", 0);
-        atomic_store(&req->state, ST_DISCARD);
-        req->discarded = n;
+        atomic_store(&srv(req)->state, ST_DISCARD);
+        srv(req)->discarded = n;
         return MHD_YES;
     }
     if (jg_buf_append(&req->body, data, n) != JG_OK)
@@ -434,19 +435,19 @@ static enum MHD_Result body_piece(struct jg_http *h, struct jg_req *req,
 /* The body is in (an access call without data). */
 static enum MHD_Result body_end(struct jg_http *h, struct jg_req *req)
 {
-    switch (atomic_load(&req->state)) {
+    switch (atomic_load(&srv(req)->state)) {
     case ST_BODY:
         if (req->token && jg_authz_body_names(req->route) && !authz(req, true)) {
-            atomic_store(&req->state, ST_READY); /* the body is in: answer now */
+            atomic_store(&srv(req)->state, ST_READY); /* the body is in: answer now */
             return jg_http_queue(h, req);
         }
         run_handler(h, req, req->route->handler);
         return after_handler(h, req, false);
     case ST_STREAM:
-        run_handler(h, req, req->on_body_end);
+        run_handler(h, req, srv(req)->on_body_end);
         return after_handler(h, req, false);
     case ST_DISCARD:
-        atomic_store(&req->state, ST_READY);
+        atomic_store(&srv(req)->state, ST_READY);
         return jg_http_queue(h, req);
     case ST_READY:
         return jg_http_queue(h, req);
@@ -471,8 +472,8 @@ enum MHD_Result jg_http_on_access(void *cls, struct MHD_Connection *conn, const 
             return MHD_NO;
         *con_cls = req;
     }
-    req->suspended = false; /* we are called: the connection runs */
-    if (!req->conn)
+    srv(req)->suspended = false; /* we are called: the connection runs */
+    if (!srv(req)->conn)
         return first_call(h, req, conn, url, method, version);
     if (*upload_data_size)
         return body_piece(h, req, conn, upload_data, upload_data_size);
@@ -481,8 +482,8 @@ enum MHD_Result jg_http_on_access(void *cls, struct MHD_Connection *conn, const 
 
 void jg_req_suspend(struct jg_req *req)
 {
-    req->suspended = true;
-    MHD_suspend_connection(req->conn);
+    srv(req)->suspended = true;
+    MHD_suspend_connection(srv(req)->conn);
 }
 
 void jg_req_fail(struct jg_req *req, jg_status st, const char *fmt, ...)
@@ -498,18 +499,18 @@ void jg_req_fail(struct jg_req *req, jg_status st, const char *fmt, ...)
 
 void jg_req_ref(struct jg_req *req)
 {
-    atomic_fetch_add(&req->refs, 1);
+    atomic_fetch_add(&srv(req)->refs, 1);
 }
 
 void jg_req_unref(struct jg_req *req)
 {
-    if (req && atomic_fetch_sub(&req->refs, 1) == 1)
+    if (req && atomic_fetch_sub(&srv(req)->refs, 1) == 1)
         req_free(req);
 }
 
 bool jg_req_closed(struct jg_req *req)
 {
-    return atomic_load(&req->closed);
+    return atomic_load(&srv(req)->closed);
 }
 
 /* One line per request: client, method, path (never the query, which may
@@ -527,11 +528,11 @@ static void access_log(struct jg_req *req, struct MHD_Connection *conn,
         else if (sa->sa_family == AF_INET6)
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, addr, sizeof(addr));
     }
-    char *path = jg_pct_encode_header(req->path ? req->path : "-",
-                                      req->path ? strlen(req->path) : 1);
+    char *path = jg_pct_encode_header(srv(req)->path ? srv(req)->path : "-",
+                                      srv(req)->path ? strlen(srv(req)->path) : 1);
     jg_info("access: %s \"%s %s\" %d %llu %lldms id=%s token=%s%s", addr,
-            req->method_name ? req->method_name : "-", path ? path : "-", req->resp.status,
-            (unsigned long long)req->bytes_out, (long long)(jg_now_ms() - req->start_ms),
+            srv(req)->method_name ? srv(req)->method_name : "-", path ? path : "-", req->resp.status,
+            (unsigned long long)srv(req)->bytes_out, (long long)(jg_now_ms() - srv(req)->start_ms),
             req->resp.request_id, req->token ? jg_auth_token_name(req->token) : "-",
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");
     free(path);
@@ -544,30 +545,30 @@ void jg_http_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls
     struct jg_req *req = *con_cls;
     if (!req)
         return;
-    if (req->conn) {
+    if (srv(req)->conn) {
         struct route_stats *rs =
             &h->stats[req->route ? (size_t)(req->route - jg_routes) : h->nroutes];
-        double secs = (double)(jg_now_ms() - req->start_ms) / 1000.0;
+        double secs = (double)(jg_now_ms() - srv(req)->start_ms) / 1000.0;
         size_t b = 0;
         while (b < NBOUNDS && secs > jg_http_latency_bounds[b])
             b++;
         atomic_fetch_add(&rs->buckets[b], 1);
         atomic_fetch_add(&rs->sum_us, (uint64_t)(secs * 1e6));
     }
-    if (req->conn && h->app->cfg.access_log)
+    if (srv(req)->conn && h->app->cfg.access_log)
         access_log(req, conn, toe);
     else if (jg_log_enabled(JG_LOG_DEBUG) && req->route)
         jg_debug("http: %s %d %lldms id=%s%s", req->route->operation_id, req->resp.status,
-                 (long long)(jg_now_ms() - req->start_ms), req->resp.request_id,
+                 (long long)(jg_now_ms() - srv(req)->start_ms), req->resp.request_id,
                  toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
-    if (req->counted) {
+    if (srv(req)->counted) {
         /* ended without a response queued (an upload the client left) */
-        req->counted = false;
+        srv(req)->counted = false;
         atomic_fetch_sub(&h->active, 1);
     }
     if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
         jg_http_clock_set(h, conn, CLOCK_LINE);
-    atomic_store(&req->closed, true);
+    atomic_store(&srv(req)->closed, true);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && req->on_close)
         req->on_close(req);
     *con_cls = NULL;
@@ -581,6 +582,6 @@ void *jg_http_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     jg_http_clock_set(cls, conn, CLOCK_REQUEST);
     struct jg_req *req = req_new(cls);
     if (req)
-        req->uri_len = strlen(uri);
+        srv(req)->uri_len = strlen(uri);
     return req;
 }

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <cjson/cJSON.h>
 #include <nats/nats.h>
@@ -120,52 +121,44 @@ struct jg_resp {
 
 #define JG_REQ_MAX_SEGS 16
 
+/* The state a handler keeps on its request across a suspension, one
+ * member per handler (zeroed when the request is made); a handler uses
+ * its own member and no other. */
+struct jg_h_obj_put;
+union jg_hstate {
+    struct {                 /* h_kv.c, reads (GET, HEAD) */
+        bool json;           /* the JSON form was asked for */
+        const char *if_none_match; /* the header's value (lives as long as req), or NULL */
+    } kv_read;
+    struct {                 /* h_kv.c, writes (PUT, POST) */
+        bool status_412;     /* a failed precondition answers 412 (If-Match, If-None-Match) */
+        bool expect_new;     /* the key must not exist (a revision of 0 asked for) */
+    } kv_write;
+    struct jg_h_obj_put *obj_put; /* h_obj.c, an upload (owned; freed when it ends) */
+    struct {                 /* h_watch.c */
+        bool token_counted;  /* counted in the token's watcher limit */
+    } watch;
+};
+
+/* What a handler sees of a request; the server's part of it is private
+ * (server_int.h).  Handlers read these, fill resp and set on_close. */
 struct jg_req {
     struct jg_app *app;
-    void *conn;              /* struct MHD_Connection */
     const struct jg_route *route;
     enum jg_method method;
     char *bucket;            /* decoded {bucket} segment or NULL */
     char *key;               /* decoded rest-of-path ({key*}/{name*}) or NULL */
-    struct jg_buf body;
-    struct jg_buf scratch;   /* char* of decoded query values, freed with req */
-    int64_t body_limit;
-    bool body_too_large;
-    int64_t start_ms;
-    atomic_int state;        /* see server.c */
-    bool suspended;
+    struct jg_buf body;      /* a buffered body (not for JG_BODY_STREAM routes) */
     struct jg_resp resp;
-    /* scratch for handlers, captured before suspending */
-    int hflags;
-    uint64_t hval;
-    const char *hstr;        /* a request header value (lives as long as req) */
-    /* streaming (set by handlers of JG_BODY_STREAM routes and streams) */
-    jg_body_fn on_body;
-    jg_body_end_fn on_body_end;
-    jg_close_fn on_close;
-    void *hctx;              /* the handler's state */
-    /* life cycle (server.c) */
-    atomic_int refs;
-    atomic_bool closed;
-    atomic_int upload_gate;  /* streaming upload paused/woken (server.c) */
-    bool counted;            /* counted in the server's active requests */
-    uint64_t discarded;      /* body bytes read and dropped */
-    size_t uri_len;          /* request target as sent (with the query) */
-    bool stream_waiting;     /* guarded by the server's stream lock */
-    bool peer_gone;          /* the client hung up (stream lock) */
-    struct jg_req *snext, *sprev; /* active streaming responses */
-    struct jg_http *http;    /* the server (opaque) */
-    /* authentication: the token set in force when the request came (a
-     * reference) and the caller's token in it (NULL with open access) */
-    struct jg_auth *auth;
+    /* the caller's token (NULL with open access or a public route) */
     const struct jg_token *token;
     /* for JG_RN_SELECTOR routes: the key prefixes the token may see
      * (NULL-terminated, owned), NULL for every key */
     char **scope;
-    const char *cors_origin; /* allowed Origin of the request, or NULL */
-    const char *method_name; /* as sent (libmicrohttpd's copy) */
-    char *path;              /* raw path, without the query: for the access log */
-    uint64_t bytes_out;      /* response body bytes sent */
+    /* set by a handler whose work may outlive the connection (streaming
+     * uploads): called when the client leaves first */
+    jg_close_fn on_close;
+    union jg_hstate h;
 };
 
 /* --- request accessors (MHD thread only: before jg_req_suspend) -------- */
@@ -197,6 +190,11 @@ void jg_req_header_each(struct jg_req *req, bool (*fn)(void *ctx, const char *na
                         void *ctx);
 /* Accept header asks for JSON. */
 bool jg_req_wants_json(struct jg_req *req);
+/* p (malloc'd) is freed with the request: for text that must live as long
+ * as the response, such as a header name.  On JG_ERR_NOMEM p is freed. */
+jg_status jg_req_keep(struct jg_req *req, char *p);
+/* The client's address, or NULL (a Unix-domain client). */
+const struct sockaddr *jg_req_peer(struct jg_req *req);
 
 /* --- async ------------------------------------------------------------- */
 void jg_req_suspend(struct jg_req *req);

@@ -47,8 +47,8 @@ enum MHD_Result jg_http_queue(struct jg_http *h, struct jg_req *req)
     enum MHD_Result ret;
     size_t body_len = r->body_len;
 
-    if (req->counted) {
-        req->counted = false;
+    if (srv(req)->counted) {
+        srv(req)->counted = false;
         atomic_fetch_sub(&h->active, 1);
     }
     if (r->status == 0)
@@ -60,10 +60,10 @@ enum MHD_Result jg_http_queue(struct jg_http *h, struct jg_req *req)
         if (mr) {
             jg_req_ref(req); /* dropped by content_free */
             pthread_mutex_lock(&h->stream_lock);
-            req->snext = h->streams;
-            req->sprev = NULL;
+            srv(req)->snext = h->streams;
+            srv(req)->sprev = NULL;
             if (h->streams)
-                h->streams->sprev = req;
+                srv(h->streams)->sprev = req;
             h->streams = req;
             pthread_mutex_unlock(&h->stream_lock);
         }
@@ -84,8 +84,8 @@ enum MHD_Result jg_http_queue(struct jg_http *h, struct jg_req *req)
         MHD_add_response_header(mr, jg_resp_hdr_at(r, i)->name, jg_resp_hdr_at(r, i)->value);
     if (r->request_id[0])
         MHD_add_response_header(mr, "X-Request-Id", r->request_id);
-    if (req->cors_origin) {
-        MHD_add_response_header(mr, "Access-Control-Allow-Origin", req->cors_origin);
+    if (srv(req)->cors_origin) {
+        MHD_add_response_header(mr, "Access-Control-Allow-Origin", srv(req)->cors_origin);
         MHD_add_response_header(mr, "Vary", "Origin");
         MHD_add_response_header(mr, "Access-Control-Expose-Headers", cors_expose);
     }
@@ -93,9 +93,9 @@ enum MHD_Result jg_http_queue(struct jg_http *h, struct jg_req *req)
         MHD_add_response_header(mr, MHD_HTTP_HEADER_CONNECTION, "close");
     if (!r->stream_read) {
         atomic_fetch_add(&h->bytes_out, body_len);
-        req->bytes_out = body_len;
+        srv(req)->bytes_out = body_len;
     }
-    ret = MHD_queue_response(req->conn, (unsigned)r->status, mr);
+    ret = MHD_queue_response(srv(req)->conn, (unsigned)r->status, mr);
     MHD_destroy_response(mr);
     count_status(h, req);
     return ret;
@@ -114,9 +114,9 @@ bool jg_http_answer_and_linger(struct jg_http *h, struct jg_req *req)
 {
     struct jg_resp *r = &req->resp;
     const union MHD_ConnectionInfo *tls =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+        MHD_get_connection_info(srv(req)->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        MHD_get_connection_info(srv(req)->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if ((tls && tls->tls_session) || !ci || r->stream_read)
         return false;
     struct jg_buf b;
@@ -128,10 +128,10 @@ bool jg_http_answer_and_linger(struct jg_http *h, struct jg_req *req)
         jg_buf_printf(&b, "%s: %s\r\n", jg_resp_hdr_at(r, i)->name, jg_resp_hdr_at(r, i)->value);
     if (r->request_id[0])
         jg_buf_printf(&b, "X-Request-Id: %s\r\n", r->request_id);
-    if (req->cors_origin)
+    if (srv(req)->cors_origin)
         jg_buf_printf(&b, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
                           "Access-Control-Expose-Headers: %s\r\n",
-                      req->cors_origin, cors_expose);
+                      srv(req)->cors_origin, cors_expose);
     jg_buf_puts(&b, "\r\n");
     if (r->body && jg_buf_append(&b, r->body, r->body_len) != JG_OK)
         b.len = 0;
@@ -142,15 +142,15 @@ bool jg_http_answer_and_linger(struct jg_http *h, struct jg_req *req)
     if (!sent)
         return false;
     shutdown(ci->connect_fd, SHUT_WR);
-    req->bytes_out = r->body ? r->body_len : 0;
-    atomic_fetch_add(&h->bytes_out, req->bytes_out);
-    if (req->counted) {
-        req->counted = false;
+    srv(req)->bytes_out = r->body ? r->body_len : 0;
+    atomic_fetch_add(&h->bytes_out, srv(req)->bytes_out);
+    if (srv(req)->counted) {
+        srv(req)->counted = false;
         atomic_fetch_sub(&h->active, 1);
     }
     count_status(h, req);
-    jg_http_clock_set(h, req->conn, CLOCK_LINGER);
-    atomic_store(&req->state, ST_LINGER);
+    jg_http_clock_set(h, srv(req)->conn, CLOCK_LINGER);
+    atomic_store(&srv(req)->state, ST_LINGER);
     return true;
 }
 
@@ -170,22 +170,22 @@ bool jg_http_answer_and_linger(struct jg_http *h, struct jg_req *req)
 static void stream_close_now(struct jg_req *req)
 {
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        MHD_get_connection_info(srv(req)->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci)
         shutdown(ci->connect_fd, SHUT_WR);
-    unsigned own = req->http->idle_timeout_s == 1 ? 2 : 1;
-    MHD_set_connection_option(req->conn, MHD_CONNECTION_OPTION_TIMEOUT, own);
+    unsigned own = srv(req)->http->idle_timeout_s == 1 ? 2 : 1;
+    MHD_set_connection_option(srv(req)->conn, MHD_CONNECTION_OPTION_TIMEOUT, own);
 }
 
 static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct jg_req *req = cls;
-    struct jg_http *h = req->http;
+    struct jg_http *h = srv(req)->http;
     struct jg_resp *r = &req->resp;
     ssize_t ret;
 
     pthread_mutex_lock(&h->stream_lock);
-    if (req->peer_gone) {
+    if (srv(req)->peer_gone) {
         pthread_mutex_unlock(&h->stream_lock);
         stream_close_now(req);
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -194,12 +194,12 @@ static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max)
     if (n > 0) {
         ret = n;
         atomic_fetch_add(&h->bytes_out, (uint64_t)n);
-        req->bytes_out += (uint64_t)n;
+        srv(req)->bytes_out += (uint64_t)n;
     } else if (n == 0 && atomic_load(&h->app->shutting_down)) {
         ret = MHD_CONTENT_READER_END_OF_STREAM;
     } else if (n == 0) {
-        req->stream_waiting = true;
-        MHD_suspend_connection(req->conn);
+        srv(req)->stream_waiting = true;
+        MHD_suspend_connection(srv(req)->conn);
         ret = 0;
     } else if (n == JG_STREAM_END) {
         ret = MHD_CONTENT_READER_END_OF_STREAM;
@@ -216,18 +216,18 @@ static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max)
 static void content_free(void *cls)
 {
     struct jg_req *req = cls;
-    struct jg_http *h = req->http;
+    struct jg_http *h = srv(req)->http;
     struct jg_resp *r = &req->resp;
 
     pthread_mutex_lock(&h->stream_lock);
-    if (req->sprev)
-        req->sprev->snext = req->snext;
+    if (srv(req)->sprev)
+        srv(srv(req)->sprev)->snext = srv(req)->snext;
     else if (h->streams == req)
-        h->streams = req->snext;
-    if (req->snext)
-        req->snext->sprev = req->sprev;
-    req->snext = req->sprev = NULL;
-    req->stream_waiting = false;
+        h->streams = srv(req)->snext;
+    if (srv(req)->snext)
+        srv(srv(req)->snext)->sprev = srv(req)->sprev;
+    srv(req)->snext = srv(req)->sprev = NULL;
+    srv(req)->stream_waiting = false;
     pthread_mutex_unlock(&h->stream_lock);
     if (r->stream_free)
         r->stream_free(r->stream_ctx);
@@ -239,11 +239,11 @@ static void content_free(void *cls)
 
 void jg_req_wake(struct jg_req *req)
 {
-    struct jg_http *h = req->http;
+    struct jg_http *h = srv(req)->http;
     pthread_mutex_lock(&h->stream_lock);
-    if (req->stream_waiting) {
-        req->stream_waiting = false;
-        jg_http_resume_conn(req->http, req->conn);
+    if (srv(req)->stream_waiting) {
+        srv(req)->stream_waiting = false;
+        jg_http_resume_conn(srv(req)->http, srv(req)->conn);
     }
     pthread_mutex_unlock(&h->stream_lock);
 }
@@ -251,10 +251,10 @@ void jg_req_wake(struct jg_req *req)
 void jg_http_end_streams(struct jg_http *h)
 {
     pthread_mutex_lock(&h->stream_lock);
-    for (struct jg_req *r = h->streams; r; r = r->snext) {
-        if (r->stream_waiting) {
-            r->stream_waiting = false;
-            jg_http_resume_conn(r->http, r->conn);
+    for (struct jg_req *r = h->streams; r; r = srv(r)->snext) {
+        if (srv(r)->stream_waiting) {
+            srv(r)->stream_waiting = false;
+            jg_http_resume_conn(srv(r)->http, srv(r)->conn);
         }
     }
     pthread_mutex_unlock(&h->stream_lock);
@@ -269,8 +269,8 @@ void jg_http_reap_gone_streams(struct jg_http *h)
 {
     pthread_mutex_lock(&h->stream_lock);
     size_t n = 0;
-    for (struct jg_req *r = h->streams; r; r = r->snext)
-        n += r->stream_waiting;
+    for (struct jg_req *r = h->streams; r; r = srv(r)->snext)
+        n += srv(r)->stream_waiting;
     if (n > h->reap_cap) {
         struct pollfd *p = realloc(h->reap_fds, n * sizeof(*p));
         struct jg_req **q = p ? realloc(h->reap_reqs, n * sizeof(*q)) : NULL;
@@ -282,11 +282,11 @@ void jg_http_reap_gone_streams(struct jg_http *h)
             h->reap_cap = n;
     }
     size_t k = 0;
-    for (struct jg_req *r = h->streams; r && k < h->reap_cap; r = r->snext) {
-        if (!r->stream_waiting)
+    for (struct jg_req *r = h->streams; r && k < h->reap_cap; r = srv(r)->snext) {
+        if (!srv(r)->stream_waiting)
             continue;
         const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+            MHD_get_connection_info(srv(r)->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!ci || ci->connect_fd < 0)
             continue;
         h->reap_fds[k] = (struct pollfd){.fd = ci->connect_fd, .events = POLLRDHUP};
@@ -297,9 +297,9 @@ void jg_http_reap_gone_streams(struct jg_http *h)
             if (!(h->reap_fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)))
                 continue;
             struct jg_req *r = h->reap_reqs[i];
-            r->stream_waiting = false;
-            r->peer_gone = true; /* the reader ends the stream */
-            jg_http_resume_conn(r->http, r->conn);
+            srv(r)->stream_waiting = false;
+            srv(r)->peer_gone = true; /* the reader ends the stream */
+            jg_http_resume_conn(srv(r)->http, srv(r)->conn);
         }
     }
     pthread_mutex_unlock(&h->stream_lock);
@@ -309,7 +309,7 @@ int64_t jg_http_streams(struct jg_http *h)
 {
     int64_t n = 0;
     pthread_mutex_lock(&h->stream_lock);
-    for (struct jg_req *r = h->streams; r; r = r->snext)
+    for (struct jg_req *r = h->streams; r; r = srv(r)->snext)
         n++;
     pthread_mutex_unlock(&h->stream_lock);
     return n;

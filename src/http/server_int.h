@@ -116,6 +116,44 @@ struct jg_http {
 };
 
 
+/* A request as the server holds it: the handler's part first, then what
+ * only the server's files touch.  Every struct jg_req a handler gets is
+ * the req member of one of these. */
+struct jg_sreq {
+    struct jg_req req;
+    void *conn;              /* struct MHD_Connection */
+    struct jg_buf scratch;   /* char* freed with req (decoded query values, jg_req_keep) */
+    int64_t body_limit;
+    int64_t start_ms;
+    atomic_int state;        /* ST_* */
+    bool suspended;
+    /* a streamed upload (jg_req_read_body) */
+    jg_body_fn on_body;
+    jg_body_end_fn on_body_end;
+    atomic_int upload_gate;  /* GATE_*: paused or woken (upload.c) */
+    /* life cycle */
+    atomic_int refs;
+    atomic_bool closed;
+    bool counted;            /* counted in the server's active requests */
+    uint64_t discarded;      /* body bytes read and dropped */
+    size_t uri_len;          /* request target as sent (with the query) */
+    bool stream_waiting;     /* guarded by the server's stream lock */
+    bool peer_gone;          /* the client hung up (stream lock) */
+    struct jg_req *snext, *sprev;  /* active streaming responses */
+    struct jg_http *http;
+    /* the token set in force when the request came (a reference) */
+    struct jg_auth *auth;
+    const char *cors_origin; /* allowed Origin of the request, or NULL */
+    const char *method_name; /* as sent (libmicrohttpd's copy) */
+    char *path;              /* raw path, without the query: for the access log */
+    uint64_t bytes_out;      /* response body bytes sent */
+};
+
+static inline struct jg_sreq *srv(struct jg_req *req)
+{
+    return (struct jg_sreq *)req;
+}
+
 /* A streaming upload's gate: the loop thread pauses it (suspending the
  * connection) when on_body takes less than offered; any thread may wake
  * it.  A wake that comes before the pause is remembered, so it is never

@@ -7,39 +7,39 @@
 void jg_http_upload_wake(struct jg_req *req)
 {
     int expect = GATE_PAUSED;
-    if (atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_RUNNING)) {
-        jg_http_upload_clock_pause(req->http, req->conn, false);
-        jg_http_resume_conn(req->http, req->conn);
+    if (atomic_compare_exchange_strong(&srv(req)->upload_gate, &expect, GATE_RUNNING)) {
+        jg_http_upload_clock_pause(srv(req)->http, srv(req)->conn, false);
+        jg_http_resume_conn(srv(req)->http, srv(req)->conn);
         return;
     }
     expect = GATE_RUNNING;
-    atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_WAKE);
+    atomic_compare_exchange_strong(&srv(req)->upload_gate, &expect, GATE_WAKE);
 }
 
 /* HTTP thread: on_body took less than offered. */
 static void upload_pause(struct jg_req *req)
 {
     int expect = GATE_RUNNING;
-    MHD_suspend_connection(req->conn);
-    jg_http_upload_clock_pause(req->http, req->conn, true);
-    if (!atomic_compare_exchange_strong(&req->upload_gate, &expect, GATE_PAUSED)) {
-        jg_http_upload_clock_pause(req->http, req->conn, false);
+    MHD_suspend_connection(srv(req)->conn);
+    jg_http_upload_clock_pause(srv(req)->http, srv(req)->conn, true);
+    if (!atomic_compare_exchange_strong(&srv(req)->upload_gate, &expect, GATE_PAUSED)) {
+        jg_http_upload_clock_pause(srv(req)->http, srv(req)->conn, false);
         /* woken already: carry on with the rest of the body */
-        atomic_store(&req->upload_gate, GATE_RUNNING);
-        jg_http_resume_conn(req->http, req->conn);
+        atomic_store(&srv(req)->upload_gate, GATE_RUNNING);
+        jg_http_resume_conn(srv(req)->http, srv(req)->conn);
     }
 }
 
 
 void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_end)
 {
-    bool suspended = req->suspended;
-    req->on_body = on_body;
-    req->on_body_end = on_end;
-    atomic_store(&req->state, ST_STREAM);
-    jg_http_upload_clock_start(req->http, req->conn);
+    bool suspended = srv(req)->suspended;
+    srv(req)->on_body = on_body;
+    srv(req)->on_body_end = on_end;
+    atomic_store(&srv(req)->state, ST_STREAM);
+    jg_http_upload_clock_start(srv(req)->http, srv(req)->conn);
     if (suspended)
-        jg_http_resume_conn(req->http, req->conn);
+        jg_http_resume_conn(srv(req)->http, srv(req)->conn);
 }
 
 void jg_req_resume_upload(struct jg_req *req)
@@ -50,24 +50,24 @@ void jg_req_resume_upload(struct jg_req *req)
 bool jg_http_upload_piece(struct jg_http *h, struct jg_req *req, const char *data, size_t *size)
 {
     size_t n = *size;
-    size_t took = req->on_body(req, data, n);
+    size_t took = srv(req)->on_body(req, data, n);
     if (took > n)
         took = n;
     atomic_fetch_add(&h->bytes_in, took);
-    jg_http_upload_clock_add(h, req->conn, took);
+    jg_http_upload_clock_add(h, srv(req)->conn, took);
     *size = n - took;
-    if (took < n && atomic_load(&req->state) == ST_STREAM) {
+    if (took < n && atomic_load(&srv(req)->state) == ST_STREAM) {
         upload_pause(req);
         return true;
     }
-    if (atomic_load(&req->state) == ST_READY) {
+    if (atomic_load(&srv(req)->state) == ST_READY) {
         /* answered within on_body, before the end of the body: this piece
          * and the rest are read away (a piece left untaken without a pause
          * would never be offered again) */
-        atomic_store(&req->state, ST_DISCARD);
+        atomic_store(&srv(req)->state, ST_DISCARD);
         atomic_fetch_add(&h->bytes_in, n - took);
-        jg_http_upload_clock_add(h, req->conn, n - took);
-        req->discarded += n - took;
+        jg_http_upload_clock_add(h, srv(req)->conn, n - took);
+        srv(req)->discarded += n - took;
         *size = 0;
     }
     return false;
