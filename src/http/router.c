@@ -3,9 +3,12 @@
 #include "http/router.h"
 
 #include <ctype.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <microhttpd.h>
 
 #include "util.h"
 
@@ -37,36 +40,33 @@ void jg_methods_text(int m, char *out, size_t outlen)
     }
 }
 
-static int hexval(int c)
+/* Whether every '%' in s starts an escape of two hex digits other than
+ * "%00": libmicrohttpd's decoder is lenient (it keeps a malformed escape as
+ * it is, and decodes "%00" into a NUL that would cut the name short), while
+ * jetgate refuses both. */
+static bool escapes_ok(const char *s, size_t len)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    for (const char *p = memchr(s, '%', len); p; p = memchr(p + 1, '%', len - (size_t)(p + 1 - s))) {
+        size_t left = len - (size_t)(p - s);
+        if (left < 3 || !isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]) ||
+            (p[1] == '0' && p[2] == '0'))
+            return false;
+        if (left == 3)
+            break;
+    }
+    return true;
 }
 
 jg_status jg_pct_decode(const char *s, size_t len, char **ret)
 {
-    char *out = malloc(len + 1), *o = out;
+    if (!escapes_ok(s, len))
+        return JG_ERR_INVALID_PARAMETER;
+    char *out = malloc(len + 1);
     if (!out)
         return JG_ERR_NOMEM;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '%') {
-            *o++ = s[i];
-            continue;
-        }
-        int hi = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
-        int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(out);
-            return JG_ERR_INVALID_PARAMETER;
-        }
-        *o++ = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    *o = '\0';
+    memcpy(out, s, len);
+    out[len] = '\0';
+    MHD_http_unescape(out);
     *ret = out;
     return JG_OK;
 }

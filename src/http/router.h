@@ -25,8 +25,9 @@ struct jg_route_match {
  * m->bucket and m->key in every case. */
 jg_status jg_router_match(const char *path, int method, struct jg_route_match *m);
 
-/* Percent-decodes s into a malloc'd string.  Fails on a malformed escape
- * or an encoded NUL. */
+/* Percent-decodes s into a malloc'd string (libmicrohttpd's
+ * MHD_http_unescape; '+' stays '+').  JG_ERR_INVALID_PARAMETER on a
+ * malformed escape or an encoded NUL ("%00"). */
 jg_status jg_pct_decode(const char *s, size_t len, char **ret);
 
 /* Method name to flag (0 if unknown) and flags to "GET, HEAD" text. */
