@@ -299,9 +299,9 @@ void jg_h_obj_get(struct jg_req *req)
 /* --- PUT (streaming upload) ---------------------------------------------------- *
  * The upload is paused (on_body takes less than offered) while the put
  * session's window of unacknowledged chunks is full.  Its events arrive on
- * the NATS dispatch thread; two of them act on a paused connection, and the
- * HTTP thread marks a connection paused only after on_body returned, so
- * they first wait for that mark (a few instructions away). */
+ * the loop thread, as the body's pieces do; a wake that comes before the
+ * server marked the upload paused (on_body has not returned yet) is
+ * remembered by jg_req_resume_upload(). */
 
 struct jg_h_obj_put {
     struct jg_req *req;

@@ -74,7 +74,7 @@ void jg_http_resume_conn(struct jg_http *h, struct MHD_Connection *conn)
         jg_loop_wake(h->loop);
 }
 
-/* HTTP thread, after a piece of a request body was taken whole: has the
+/* Loop thread, after a piece of a request body was taken whole: has the
  * client gone (its FIN or reset waiting behind the bytes just read)?
  * libmicrohttpd (0.9.x, epoll, edge-triggered) takes a read shorter than
  * its buffer for the end of what the socket holds and waits for the next
@@ -322,7 +322,7 @@ static void begin(struct jg_http *h, struct jg_req *req, const char *url, const 
     atomic_store(&srv(req)->state, ST_BODY);
 }
 
-/* Runs the route's handler (HTTP thread); counts it as active until its
+/* Runs the route's handler (loop thread); counts it as active until its
  * response is queued. */
 static void run_handler(struct jg_http *h, struct jg_req *req, void (*fn)(struct jg_req *))
 {

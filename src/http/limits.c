@@ -34,7 +34,7 @@ void jg_http_upload_clock_start(struct jg_http *h, struct MHD_Connection *conn)
     pthread_mutex_unlock(&h->clock_lock);
 }
 
-/* n more bytes of an upload's body came in (HTTP thread). */
+/* n more bytes of an upload's body came in (loop thread). */
 void jg_http_upload_clock_add(struct jg_http *h, struct MHD_Connection *conn, size_t n)
 {
     struct conn_clock *c = clock_of(conn);

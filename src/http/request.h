@@ -1,6 +1,10 @@
 /* request.h - what a route handler sees: a parsed request and a response
- * to fill.  Handlers never call libmicrohttpd; only src/http/server.c and
- * request.c do.
+ * to fill.  Handlers never call libmicrohttpd; only the server's files
+ * (server_int.h) and input.c do.
+ *
+ * Threads: libmicrohttpd runs on jetgate's event loop thread ("the loop
+ * thread", loop.h), which also runs every NATS reply callback; every
+ * callback type below says where it is called.
  *
  * Life cycle: the server calls the route's handler once the body is in.
  * The handler either fills req->resp and calls jg_req_done() before it
@@ -39,25 +43,28 @@ enum jg_method {
 enum jg_body_kind { JG_BODY_NONE, JG_BODY_KV, JG_BODY_JSON, JG_BODY_STREAM };
 
 struct jg_req;
+/* A route's handler: called once on the loop thread, when the body is in
+ * (JG_BODY_STREAM routes: when the headers are). */
 typedef void (*jg_handler_fn)(struct jg_req *req);
 
-/* Streaming request body: called on the HTTP thread with each piece of the
+/* Streaming request body: called on the loop thread with each piece of the
  * body; returns how many bytes it took.  Taking fewer than len pauses the
  * upload (the connection is suspended, nothing more is read) until the
  * handler calls jg_req_resume_upload(); the rest is then offered again. */
 typedef size_t (*jg_body_fn)(struct jg_req *req, const char *data, size_t len);
-/* The whole body has arrived (HTTP thread); the handler now answers as an
+/* The whole body has arrived (loop thread); the handler now answers as an
  * ordinary handler does, through jg_req_done(). */
 typedef void (*jg_body_end_fn)(struct jg_req *req);
 /* The connection closed before the response was complete (client gone,
- * shutdown).  Called once, on the HTTP thread, never while suspended. */
+ * shutdown).  Called once, on the loop thread, never while suspended. */
 typedef void (*jg_close_fn)(struct jg_req *req);
 
-/* Streaming response body: fills buf with up to max bytes.  Returns the
+/* Streaming response body, called on the loop thread: fills buf with up
+ * to max bytes.  Returns the
  * count, 0 when no data is ready yet (the server waits for jg_req_wake()),
  * JG_STREAM_END at the end, JG_STREAM_ERROR to cut the connection short. */
 typedef long (*jg_stream_read_fn)(void *ctx, char *buf, size_t max);
-/* The response is finished or abandoned; release ctx (HTTP thread). */
+/* The response is finished or abandoned; release ctx (loop thread). */
 typedef void (*jg_stream_free_fn)(void *ctx);
 #define JG_STREAM_END (-1L)
 #define JG_STREAM_ERROR (-2L)
@@ -161,7 +168,7 @@ struct jg_req {
     union jg_hstate h;
 };
 
-/* --- request accessors (MHD thread only: before jg_req_suspend) -------- */
+/* --- request accessors (loop thread, before jg_req_suspend) ------- */
 /* Header value or NULL (case-insensitive name); read with its length, so
  * a value holding a NUL byte is NULL, never a shorter value. */
 const char *jg_req_header(struct jg_req *req, const char *name);
@@ -170,7 +177,8 @@ const char *jg_req_header(struct jg_req *req, const char *name);
  * percent-encoding. */
 jg_status jg_req_query(struct jg_req *req, const char *name, const char **ret);
 /* Calls fn for every (decoded) value of a repeatable query parameter; stops
- * and returns the first non-OK status fn returns. */
+ * and returns the first non-OK status fn returns.  fn runs at once, on the
+ * caller's thread. */
 jg_status jg_req_query_each(struct jg_req *req, const char *name,
                             jg_status (*fn)(void *ctx, const char *value), void *ctx);
 /* Every decoded value of a repeatable query parameter, as a NULL-terminated
@@ -184,7 +192,7 @@ jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret);
  * JG_ERR_INVALID_PARAMETER and leaves *ret alone.  Pure. */
 jg_status jg_req_bool_parse(const char *v, bool *ret);
 /* Calls fn for every request header (name as sent); stops when fn returns
- * false. */
+ * false.  fn runs at once, on the caller's thread. */
 void jg_req_header_each(struct jg_req *req, bool (*fn)(void *ctx, const char *name,
                                                         const char *value),
                         void *ctx);
@@ -197,6 +205,7 @@ jg_status jg_req_keep(struct jg_req *req, char *p);
 const struct sockaddr *jg_req_peer(struct jg_req *req);
 
 /* --- async ------------------------------------------------------------- */
+/* The handler answers later (loop thread, from the handler). */
 void jg_req_suspend(struct jg_req *req);
 /* Keeps req alive past its connection (for work still under way when the
  * client may leave); every ref needs one unref.  Any thread. */
@@ -205,7 +214,7 @@ void jg_req_unref(struct jg_req *req);
 /* true once the connection is gone: do not call jg_req_done() then. */
 bool jg_req_closed(struct jg_req *req);
 /* A handler of a JG_BODY_STREAM route accepts the body: on_body gets its
- * pieces, on_end runs at its end (HTTP thread).  May be called while the
+ * pieces, on_end runs at its end (both on the loop thread).  May be called while the
  * handler is suspended (e.g. from a NATS callback); it resumes the upload. */
 void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_end);
 /* Upload paused by on_body taking less than offered: read on (any thread;
@@ -233,7 +242,7 @@ void jg_resp_body_take(struct jg_resp *resp, char *data, size_t len);
 jg_status jg_resp_body_copy(struct jg_resp *resp, const void *data, size_t len);
 /* Body is the payload of msg (zero copy); takes ownership of msg. */
 void jg_resp_body_msg(struct jg_resp *resp, natsMsg *msg);
-/* Streaming body: read is called on the HTTP thread whenever the client
+/* Streaming body: read is called on the loop thread whenever the client
  * can take data; size -1 for chunked transfer.  block is the most read is
  * asked for at once.  free_fn runs when the response ends either way. */
 void jg_resp_stream(struct jg_resp *resp, int64_t size, size_t block, jg_stream_read_fn read,

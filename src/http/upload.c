@@ -16,7 +16,7 @@ void jg_http_upload_wake(struct jg_req *req)
     atomic_compare_exchange_strong(&srv(req)->upload_gate, &expect, GATE_WAKE);
 }
 
-/* HTTP thread: on_body took less than offered. */
+/* Loop thread: on_body took less than offered. */
 static void upload_pause(struct jg_req *req)
 {
     int expect = GATE_RUNNING;
