@@ -10,6 +10,12 @@
 
 #include "kv/kv.h"
 
+/* Releases the entry a response body points into. */
+static void entry_release(void *e)
+{
+    jg_kv_entry_free(e);
+}
+
 /* Validates {bucket} and {key}; answers and returns false when bad. */
 static bool check_names(struct jg_req *req)
 {
@@ -97,14 +103,7 @@ static void on_get(void *ctx, jg_status st, struct jg_kv_entry *e)
         jg_resp_status(resp, 200);
         jg_resp_header(resp, "Content-Type", "%s",
                        e->content_type ? e->content_type : "application/octet-stream");
-        if (e->msg) {
-            jg_resp_body_msg(resp, e->msg); /* zero copy */
-            e->msg = NULL;
-        } else if (e->value_buf) {
-            jg_resp_body_take(resp, e->value_buf, e->value_len);
-            e->value_buf = NULL;
-        }
-        jg_kv_entry_free(e);
+        jg_resp_body_ref(resp, e->value, e->value_len, entry_release, e); /* zero copy */
     }
     jg_req_done(req);
 }

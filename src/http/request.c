@@ -14,8 +14,7 @@
 #include <microhttpd.h>
 
 #include "http/router.h"
-#include "nats/conn.h"
-#include "nats/js.h"
+#include "json.h"
 
 struct qlist {
     char **v;
@@ -154,11 +153,12 @@ jg_status jg_resp_header(struct jg_resp *resp, const char *name, const char *fmt
 
 static void body_clear(struct jg_resp *resp)
 {
-    if (resp->body_msg)
-        jg_nats_msg_release(resp->body_msg);
+    if (resp->body_owner)
+        resp->body_release(resp->body_owner);
     else
         free(resp->body);
-    resp->body_msg = NULL;
+    resp->body_owner = NULL;
+    resp->body_release = NULL;
     resp->body = NULL;
     resp->body_len = 0;
 }
@@ -181,12 +181,14 @@ jg_status jg_resp_body_copy(struct jg_resp *resp, const void *data, size_t len)
     return JG_OK;
 }
 
-void jg_resp_body_msg(struct jg_resp *resp, natsMsg *msg)
+void jg_resp_body_ref(struct jg_resp *resp, const void *data, size_t len,
+                      void (*release)(void *owner), void *owner)
 {
     body_clear(resp);
-    resp->body_msg = msg;
-    resp->body = (char *)natsMsg_GetData(msg);
-    resp->body_len = (size_t)natsMsg_GetDataLength(msg);
+    resp->body_owner = owner;
+    resp->body_release = release;
+    resp->body = (char *)(data ? data : "");
+    resp->body_len = len;
 }
 
 void jg_resp_stream(struct jg_resp *resp, int64_t size, size_t block, jg_stream_read_fn read,
@@ -203,7 +205,7 @@ void jg_resp_stream(struct jg_resp *resp, int64_t size, size_t block, jg_stream_
 void jg_resp_json(struct jg_resp *resp, int status, cJSON *json)
 {
     /* integers as integer literals, also from 1e15 up (a long ttl) */
-    char *text = json && jg_js_ints_raw(json) ? cJSON_PrintUnformatted(json) : NULL;
+    char *text = json && jg_json_ints_raw(json) ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
     resp->status = status;
     if (!text) {

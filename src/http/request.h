@@ -22,7 +22,6 @@
 #include <sys/socket.h>
 
 #include <cjson/cJSON.h>
-#include <nats/nats.h>
 
 #include "app.h"
 #include "status.h"
@@ -115,10 +114,11 @@ struct jg_resp {
     int hdr_more_cap;
     char arena[768];         /* header values, without a malloc each */
     size_t arena_used;
-    char *body;              /* owned (malloc) unless body_msg is set */
+    char *body;              /* owned (malloc) unless body_owner is set */
     size_t body_len;
-    natsMsg *body_msg;       /* owns body when set (zero copy) */
-    /* streaming body instead of body/body_msg (see jg_resp_stream) */
+    void *body_owner;        /* owns body when set (zero copy, jg_resp_body_ref) */
+    void (*body_release)(void *owner);
+    /* streaming body instead of body (see jg_resp_stream) */
     jg_stream_read_fn stream_read;
     jg_stream_free_fn stream_free;
     void *stream_ctx;
@@ -240,8 +240,11 @@ static inline const struct jg_resp_hdr *jg_resp_hdr_at(const struct jg_resp *res
 void jg_resp_body_take(struct jg_resp *resp, char *data, size_t len);
 /* Body copied from data. */
 jg_status jg_resp_body_copy(struct jg_resp *resp, const void *data, size_t len);
-/* Body is the payload of msg (zero copy); takes ownership of msg. */
-void jg_resp_body_msg(struct jg_resp *resp, natsMsg *msg);
+/* Body of len bytes at data, inside memory that owner owns (zero copy);
+ * takes ownership of owner: release(owner) runs on the loop thread once
+ * the response no longer needs the bytes. */
+void jg_resp_body_ref(struct jg_resp *resp, const void *data, size_t len,
+                      void (*release)(void *owner), void *owner);
 /* Streaming body: read is called on the loop thread whenever the client
  * can take data; size -1 for chunked transfer.  block is the most read is
  * asked for at once.  free_fn runs when the response ends either way. */

@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 
 #include "http/router.h"
-#include "nats/conn.h"
 #include "util.h"
 
 static ssize_t content_reader(void *cls, uint64_t pos, char *buf, size_t max);
@@ -22,11 +21,6 @@ static const char cors_expose[] =
     "X-Nats-Kv-Revision, X-Nats-Kv-Delta, X-Nats-Kv-Operation, X-Nats-Kv-Sequence, "
     "X-Nats-Obj-Name, X-Nats-Obj-Bucket, X-Nats-Obj-Nuid, X-Nats-Obj-Size, X-Nats-Obj-Mod-Time, "
     "X-Nats-Obj-Chunks, X-Nats-Obj-Digest, X-Nats-Obj-Description, X-Nats-Obj-Max-Chunk-Size";
-
-static void msg_free_cb(void *cls)
-{
-    jg_nats_msg_release(cls);
-}
 
 /* An answer given: counted by class and by route and code. */
 static void count_status(struct jg_http *h, struct jg_req *req)
@@ -67,10 +61,11 @@ enum MHD_Result jg_http_queue(struct jg_http *h, struct jg_req *req)
             h->streams = req;
             pthread_mutex_unlock(&h->stream_lock);
         }
-    } else if (r->body_msg) {
+    } else if (r->body_owner) {
         mr = MHD_create_response_from_buffer_with_free_callback_cls(r->body_len, r->body,
-                                                                    msg_free_cb, r->body_msg);
-        r->body_msg = NULL;
+                                                                    r->body_release, r->body_owner);
+        r->body_owner = NULL;
+        r->body_release = NULL;
         r->body = NULL;
     } else if (r->body) {
         mr = MHD_create_response_from_buffer_with_free_callback(r->body_len, r->body, free);
