@@ -2,6 +2,7 @@
  * /v1/kvm/buckets/{bucket}/keys/{key}. */
 #include "autoconfig.h"
 #include "http/handlers.h"
+#include "http/calls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,9 +146,9 @@ void jg_h_kv_get(struct jg_req *req)
     req->h.kv_read.if_none_match = jg_req_header(req, "If-None-Match");
     jg_req_suspend(req);
     if (history)
-        jg_kv_history(req->app, req->bucket, req->key, on_history, req);
+        jg_h_calls->kv_history(req->app, req->bucket, req->key, on_history, req);
     else
-        jg_kv_get(req->app, req->bucket, req->key, rev, on_get, req);
+        jg_h_calls->kv_get(req->app, req->bucket, req->key, rev, on_get, req);
 }
 
 /* --- writes ---------------------------------------------------------------- */
@@ -248,7 +249,7 @@ static void start_write(struct jg_req *req, struct jg_kv_write *w)
         return;
     }
     jg_req_suspend(req);
-    jg_kv_write(req->app, req->bucket, req->key, req->body.data ? req->body.data : "",
+    jg_h_calls->kv_write(req->app, req->bucket, req->key, req->body.data ? req->body.data : "",
                 req->body.len, w, on_written, req);
 }
 
