@@ -19,7 +19,7 @@
 #include "app.h"
 #include "auth.h"
 #include "config.h"
-#include "http/authz.h"
+#include "http/router.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "log.h"
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
     if (argc == 2 && strcmp(argv[1], "--hash-token") == 0)
         return hash_token();
     if (argc == 2 && strcmp(argv[1], "--dump-routes") == 0) {
-        jg_authz_dump_routes(stdout);
+        jg_routes_dump(stdout);
         return 0;
     }
     pthread_mutex_init(&app.auth_lock, NULL);

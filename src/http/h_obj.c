@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "http/authz.h"
-#include "http/router.h"
+#include "http/pct.h"
 #include "log.h"
 #include "obj/obj.h"
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/router.h"
+#include "http/pct.h"
 #include "util.h"
 
 const char *jg_req_header(struct jg_req *req, const char *name)

@@ -2,13 +2,9 @@
 #include "autoconfig.h"
 #include "http/router.h"
 
-#include <ctype.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <microhttpd.h>
 
 #include "util.h"
 
@@ -38,37 +34,6 @@ void jg_methods_text(int m, char *out, size_t outlen)
         n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%s%s", n ? ", " : "",
                               methods[i].name);
     }
-}
-
-/* Whether every '%' in s starts an escape of two hex digits other than
- * "%00": libmicrohttpd's decoder is lenient (it keeps a malformed escape as
- * it is, and decodes "%00" into a NUL that would cut the name short), while
- * jetgate refuses both. */
-static bool escapes_ok(const char *s, size_t len)
-{
-    for (const char *p = memchr(s, '%', len); p; p = memchr(p + 1, '%', len - (size_t)(p + 1 - s))) {
-        size_t left = len - (size_t)(p - s);
-        if (left < 3 || !isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]) ||
-            (p[1] == '0' && p[2] == '0'))
-            return false;
-        if (left == 3)
-            break;
-    }
-    return true;
-}
-
-jg_status jg_pct_decode(const char *s, size_t len, char **ret)
-{
-    if (!escapes_ok(s, len))
-        return JG_ERR_INVALID_PARAMETER;
-    char *out = malloc(len + 1);
-    if (!out)
-        return JG_ERR_NOMEM;
-    memcpy(out, s, len);
-    out[len] = '\0';
-    MHD_http_unescape(out);
-    *ret = out;
-    return JG_OK;
 }
 
 /* Splits path into raw segments (pointers into a copy). */
