@@ -1,5 +1,4 @@
-/* calls.c - the real kv/ and obj/ calls of the key and object handlers
- * (see calls.h). */
+/* calls.c - the real kv/ and obj/ calls of the handlers (see calls.h). */
 #include "autoconfig.h"
 #include "http/calls.h"
 
@@ -18,6 +17,19 @@ const struct jg_h_calls jg_h_calls_real = {
     .obj_reader_read = jg_obj_reader_read,
     .obj_reader_error = jg_obj_reader_error,
     .obj_reader_free = jg_obj_reader_free,
+    .kv_bucket_write = jg_kv_bucket_write,
+    .kv_bucket_status = jg_kv_bucket_status,
+    .kv_bucket_delete = jg_kv_bucket_delete,
+    .kv_bucket_list = jg_kv_bucket_list,
+    .kv_keys = jg_kv_keys,
+    .kv_purge_deletes = jg_kv_purge_deletes,
+    .obj_bucket_write = jg_obj_bucket_write,
+    .obj_bucket_status = jg_obj_bucket_status,
+    .obj_bucket_delete = jg_obj_bucket_delete,
+    .obj_bucket_list = jg_obj_bucket_list,
+    .obj_bucket_seal = jg_obj_bucket_seal,
+    .obj_list = jg_obj_list,
+    .obj_link = jg_obj_link,
 };
 
 const struct jg_h_calls *jg_h_calls = &jg_h_calls_real;

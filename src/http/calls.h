@@ -1,5 +1,7 @@
 /* calls.h - the asynchronous calls the key and object handlers (h_kv.c,
- * h_obj.c) make into kv/ and obj/, in one table: the daemon uses the real
+ * h_obj.c) and the bucket handlers (h_kvm.c, h_objm.c; but for the
+ * streamed bulk reads and deletions of entries) make into kv/ and obj/,
+ * in one table: the daemon uses the real
  * ones (calls.c), the handlers' unit tests (tests/unit/check_handlers.c)
  * put in their own and answer them without NATS.  Each entry has the
  * signature of the function it stands for (kv/kv.h, obj/obj.h), and
@@ -36,6 +38,31 @@ struct jg_h_calls {
     long (*obj_reader_read)(struct jg_obj_reader *r, char *buf, size_t max);
     const char *(*obj_reader_error)(struct jg_obj_reader *r);
     void (*obj_reader_free)(struct jg_obj_reader *r);
+    /* buckets (kv and obj alike) */
+    void (*kv_bucket_write)(struct jg_app *app, const char *bucket, const char *body, size_t len,
+                            bool update, jg_bucketm_fn fn, void *ctx);
+    void (*kv_bucket_status)(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+    void (*kv_bucket_delete)(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+    void (*kv_bucket_list)(struct jg_app *app, jg_bucketm_want_fn want, jg_bucketm_fn fn,
+                           void *ctx);
+    void (*kv_keys)(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
+                    char *const *scope, jg_kv_keys_fn fn, void *ctx);
+    void (*kv_purge_deletes)(struct jg_app *app, const char *bucket, int64_t older_than_ns,
+                             jg_kv_done_fn fn, void *ctx);
+    void (*obj_bucket_write)(struct jg_app *app, const char *bucket, const char *body,
+                             size_t len, bool update, jg_bucketm_fn fn, void *ctx);
+    void (*obj_bucket_status)(struct jg_app *app, const char *bucket, jg_bucketm_fn fn,
+                              void *ctx);
+    void (*obj_bucket_delete)(struct jg_app *app, const char *bucket, jg_bucketm_fn fn,
+                              void *ctx);
+    void (*obj_bucket_list)(struct jg_app *app, jg_bucketm_want_fn want, jg_bucketm_fn fn,
+                            void *ctx);
+    void (*obj_bucket_seal)(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx);
+    void (*obj_list)(struct jg_app *app, const char *bucket, bool include_deleted,
+                     jg_obj_want_fn want, jg_obj_list_fn fn, void *ctx);
+    void (*obj_link)(struct jg_app *app, const char *bucket, const char *name,
+                     const char *target_bucket, const char *target_name, jg_obj_edit_fn fn,
+                     void *ctx);
 };
 
 /* The table the handlers call through: &jg_h_calls_real unless a test set

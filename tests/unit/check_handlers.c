@@ -1,5 +1,6 @@
 /* check_handlers.c - the key and object handlers (src/http/h_kv.c,
- * h_obj.c) against a fake request: this file defines the request API of
+ * h_obj.c) and the bucket handlers (h_kvm.c, h_objm.c) against a fake
+ * request: this file defines the request API of
  * request.h that reads the connection (input.c) and runs the life cycle
  * (lifecycle.c, upload.c, respond.c), so the handlers link with it and
  * the real response builders (request.c); their calls into kv/ and obj/
@@ -206,6 +207,11 @@ static struct {
     struct jg_obj_put_opts put; /* obj_put_begin (pointers not kept) */
     char put_desc[128];
     bool put_has_ct;
+    bool update;             /* *_bucket_write */
+    char body[256];          /* *_bucket_write */
+    char filters[128];       /* kv_keys: the filters, space-separated */
+    int64_t older_ns;        /* kv_purge_deletes */
+    char target[128];        /* obj_link: "bucket/name" or "bucket/" */
     void *fn_cb, *ctx;       /* the callback and its ctx */
     const struct jg_obj_put_events *ev;
 } rec;
@@ -308,6 +314,74 @@ static jg_status t_obj_reader_new(struct jg_app *app, const struct jg_bucket_inf
     return JG_ERR_INTERNAL;
 }
 
+static void t_bucket_write(const char *fn, const char *bucket, const char *body, size_t len,
+                           bool update, jg_bucketm_fn cb, void *ctx)
+{
+    record(fn, bucket, NULL, (void *)cb, ctx);
+    rec.update = update;
+    snprintf(rec.body, sizeof(rec.body), "%.*s", (int)len, body ? body : "");
+}
+
+static void t_kv_bucket_write(struct jg_app *app, const char *bucket, const char *body,
+                              size_t len, bool update, jg_bucketm_fn fn, void *ctx)
+{
+    t_bucket_write("kv_bucket_write", bucket, body, len, update, fn, ctx);
+}
+
+static void t_obj_bucket_write(struct jg_app *app, const char *bucket, const char *body,
+                               size_t len, bool update, jg_bucketm_fn fn, void *ctx)
+{
+    t_bucket_write("obj_bucket_write", bucket, body, len, update, fn, ctx);
+}
+
+#define BUCKET_CALL(name)                                                                  \
+    static void t_##name(struct jg_app *app, const char *bucket, jg_bucketm_fn fn, void *ctx) \
+    {                                                                                      \
+        record(#name, bucket, NULL, (void *)fn, ctx);                                      \
+    }
+BUCKET_CALL(kv_bucket_status)
+BUCKET_CALL(kv_bucket_delete)
+BUCKET_CALL(obj_bucket_status)
+BUCKET_CALL(obj_bucket_delete)
+BUCKET_CALL(obj_bucket_seal)
+
+static void t_kv_bucket_list(struct jg_app *app, jg_bucketm_want_fn want, jg_bucketm_fn fn,
+                             void *ctx)
+{
+    record("kv_bucket_list", NULL, NULL, (void *)fn, ctx);
+}
+
+static void t_obj_bucket_list(struct jg_app *app, jg_bucketm_want_fn want, jg_bucketm_fn fn,
+                              void *ctx)
+{
+    record("obj_bucket_list", NULL, NULL, (void *)fn, ctx);
+}
+
+static void t_kv_keys(struct jg_app *app, const char *bucket, char **filters, char **prefixes,
+                      char *const *scope, jg_kv_keys_fn fn, void *ctx)
+{
+    record("kv_keys", bucket, NULL, (void *)fn, ctx);
+    for (size_t i = 0; filters && filters[i]; i++)
+        snprintf(rec.filters + strlen(rec.filters), sizeof(rec.filters) - strlen(rec.filters),
+                 "%s%s", i ? " " : "", filters[i]);
+}
+
+static void t_kv_purge_deletes(struct jg_app *app, const char *bucket, int64_t older_than_ns,
+                               jg_kv_done_fn fn, void *ctx)
+{
+    record("kv_purge_deletes", bucket, NULL, (void *)fn, ctx);
+    rec.older_ns = older_than_ns;
+}
+
+static void t_obj_link(struct jg_app *app, const char *bucket, const char *name,
+                       const char *target_bucket, const char *target_name, jg_obj_edit_fn fn,
+                       void *ctx)
+{
+    record("obj_link", bucket, name, (void *)fn, ctx);
+    snprintf(rec.target, sizeof(rec.target), "%s/%s", target_bucket,
+             target_name ? target_name : "");
+}
+
 static const struct jg_h_calls recording = {
     .kv_get = t_kv_get,
     .kv_history = t_kv_history,
@@ -320,6 +394,18 @@ static const struct jg_h_calls recording = {
     .obj_put_end = t_obj_put_end,
     .obj_put_abort = t_obj_put_abort,
     .obj_reader_new = t_obj_reader_new,
+    .kv_bucket_write = t_kv_bucket_write,
+    .kv_bucket_status = t_kv_bucket_status,
+    .kv_bucket_delete = t_kv_bucket_delete,
+    .kv_bucket_list = t_kv_bucket_list,
+    .kv_keys = t_kv_keys,
+    .kv_purge_deletes = t_kv_purge_deletes,
+    .obj_bucket_write = t_obj_bucket_write,
+    .obj_bucket_status = t_obj_bucket_status,
+    .obj_bucket_delete = t_obj_bucket_delete,
+    .obj_bucket_list = t_obj_bucket_list,
+    .obj_bucket_seal = t_obj_bucket_seal,
+    .obj_link = t_obj_link,
 };
 
 static void setup(void)
@@ -881,6 +967,157 @@ START_TEST(test_handlers_obj_put_one_session)
 }
 END_TEST
 
+/* --- buckets ------------------------------------------------------------------------ */
+
+START_TEST(test_handlers_buckets_bad_name)
+{
+    void (*handlers[])(struct jg_req *) = {
+        jg_h_kvm_create,  jg_h_kvm_put,    jg_h_kvm_status,  jg_h_kvm_delete,
+        jg_h_kvm_keys,    jg_h_kvm_purge,  jg_h_objm_create, jg_h_objm_put,
+        jg_h_objm_status, jg_h_objm_delete, jg_h_objm_seal,  jg_h_objm_link,
+    };
+    for (size_t h = 0; h < sizeof(handlers) / sizeof(handlers[0]); h++) {
+        setup();
+        struct fake *f = fake_new(JG_PUT, "no.dots", "n");
+        handlers[h](&f->req);
+        assert_refused(f, 400, "invalid_bucket");
+        fake_free(f);
+    }
+}
+END_TEST
+
+START_TEST(test_handlers_buckets_one_call_each)
+{
+    static const struct {
+        void (*handler)(struct jg_req *);
+        const char *fn;
+        bool update;
+    } cases[] = {
+        {jg_h_kvm_create, "kv_bucket_write", false},   {jg_h_kvm_put, "kv_bucket_write", true},
+        {jg_h_kvm_status, "kv_bucket_status", false},  {jg_h_kvm_delete, "kv_bucket_delete", false},
+        {jg_h_objm_create, "obj_bucket_write", false}, {jg_h_objm_put, "obj_bucket_write", true},
+        {jg_h_objm_status, "obj_bucket_status", false}, {jg_h_objm_delete, "obj_bucket_delete", false},
+        {jg_h_objm_seal, "obj_bucket_seal", false},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        setup();
+        struct fake *f = fake_new(JG_PUT, "b1", NULL);
+        fake_body(f, "{\"history\":2}");
+        cases[i].handler(&f->req);
+        assert_one_call(f, cases[i].fn, "b1", "");
+        ck_assert_int_eq(rec.update, cases[i].update);
+        if (strstr(cases[i].fn, "write"))
+            ck_assert_str_eq(rec.body, "{\"history\":2}");
+        /* the answer: 201 for a bucket made, 200 otherwise, the problem on error */
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "bucket", "b1");
+        ((jg_bucketm_fn)rec.fn_cb)(rec.ctx, JG_OK, i % 2 == 0, o, NULL);
+        ck_assert_int_eq(f->done, 1);
+        ck_assert_int_eq(f->req.resp.status, i % 2 == 0 ? 201 : 200);
+        char *body = resp_body(f);
+        ck_assert_str_eq(body, "{\"bucket\":\"b1\"}");
+        free(body);
+        fake_free(f);
+
+        setup();
+        f = fake_new(JG_PUT, "b1", NULL);
+        cases[i].handler(&f->req);
+        ((jg_bucketm_fn)rec.fn_cb)(rec.ctx, JG_ERR_BUCKET_NOT_FOUND, false, NULL, "no such");
+        assert_problem(f, 404, jg_status_code(JG_ERR_BUCKET_NOT_FOUND));
+        fake_free(f);
+    }
+    setup();
+    struct fake *f = fake_new(JG_GET, NULL, NULL);
+    jg_h_kvm_list(&f->req);
+    assert_one_call(f, "kv_bucket_list", "", "");
+    fake_free(f);
+    setup();
+    f = fake_new(JG_GET, NULL, NULL);
+    jg_h_objm_list(&f->req);
+    assert_one_call(f, "obj_bucket_list", "", "");
+    fake_free(f);
+}
+END_TEST
+
+START_TEST(test_handlers_kvm_keys_and_purge)
+{
+    setup();
+    struct fake *f = fake_new(JG_GET, "b", NULL);
+    fake_query(f, "filter", "a.*");
+    fake_query(f, "filter", "c.>");
+    jg_h_kvm_keys(&f->req);
+    assert_one_call(f, "kv_keys", "b", "");
+    ck_assert_str_eq(rec.filters, "a.* c.>");
+    ((jg_kv_keys_fn)rec.fn_cb)(rec.ctx, JG_OK, strdup("[\"a.x\"]"), 7);
+    ck_assert_int_eq(f->req.resp.status, 200);
+    ck_assert_str_eq(resp_header(f, "Content-Type"), "application/json");
+    char *body = resp_body(f);
+    ck_assert_str_eq(body, "[\"a.x\"]");
+    free(body);
+    fake_free(f);
+
+    static const char *bad_filters[] = {"a..b", ".a", "a.>.b", "a b"};
+    for (size_t i = 0; i < sizeof(bad_filters) / sizeof(bad_filters[0]); i++) {
+        setup();
+        f = fake_new(JG_GET, "b", NULL);
+        fake_query(f, "filter", bad_filters[i]);
+        jg_h_kvm_keys(&f->req);
+        assert_refused(f, 400, "invalid_key");
+        fake_free(f);
+    }
+
+    setup();
+    f = fake_new(JG_POST, "b", NULL);
+    fake_query(f, "olderThan", "ten minutes");
+    jg_h_kvm_purge(&f->req);
+    assert_refused(f, 400, "invalid_parameter");
+    fake_free(f);
+
+    setup();
+    f = fake_new(JG_POST, "b", NULL);
+    fake_query(f, "olderThan", "10m");
+    jg_h_kvm_purge(&f->req);
+    assert_one_call(f, "kv_purge_deletes", "b", "");
+    ck_assert_int_eq(rec.older_ns, 600LL * 1000000000LL);
+    fake_free(f);
+}
+END_TEST
+
+START_TEST(test_handlers_objm_link)
+{
+    static const char *bad[] = {"", "[]", "{}", "{\"bucket\":1}", "{\"bucket\":\"a.b\"}",
+                                "{\"bucket\":\"t\",\"name\":5}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        setup();
+        struct fake *f = fake_new(JG_PUT, "b", "n");
+        fake_body(f, bad[i]);
+        jg_h_objm_link(&f->req);
+        assert_refused(f, 400, "invalid_parameter");
+        fake_free(f);
+    }
+    static const struct {
+        const char *body, *target;
+    } good[] = {
+        {"{\"bucket\":\"t\",\"name\":\"x/y\"}", "t/x/y"},
+        {"{\"bucket\":\"t\"}", "t/"},
+        {"{\"bucket\":\"t\",\"name\":null}", "t/"},
+    };
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        setup();
+        struct fake *f = fake_new(JG_PUT, "b", "n");
+        fake_body(f, good[i].body);
+        jg_h_objm_link(&f->req);
+        assert_one_call(f, "obj_link", "b", "n");
+        ck_assert_str_eq(rec.target, good[i].target);
+        struct jg_obj_info *info = obj_info("b", "n", 0);
+        ((jg_obj_edit_fn)rec.fn_cb)(rec.ctx, JG_OK, info, NULL);
+        jg_obj_info_free(info);
+        ck_assert_int_eq(f->req.resp.status, 201);
+        fake_free(f);
+    }
+}
+END_TEST
+
 static Suite *handlers_suite(void)
 {
     Suite *s = suite_create("handlers");
@@ -905,6 +1142,12 @@ static Suite *handlers_suite(void)
     tcase_add_test(obj, test_handlers_obj_put_bad_input);
     tcase_add_test(obj, test_handlers_obj_put_one_session);
     suite_add_tcase(s, obj);
+    TCase *buckets = tcase_create("buckets");
+    tcase_add_test(buckets, test_handlers_buckets_bad_name);
+    tcase_add_test(buckets, test_handlers_buckets_one_call_each);
+    tcase_add_test(buckets, test_handlers_kvm_keys_and_purge);
+    tcase_add_test(buckets, test_handlers_objm_link);
+    suite_add_tcase(s, buckets);
     return s;
 }
 
