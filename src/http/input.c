@@ -14,7 +14,8 @@ const char *jg_req_header(struct jg_req *req, const char *name)
 {
     const char *v = NULL;
     size_t n = 0;
-    if (MHD_lookup_connection_value_n(srv(req)->conn, MHD_HEADER_KIND, name, strlen(name), &v, &n) !=
+    struct MHD_Connection *conn = srv(req)->conn;
+    if (MHD_lookup_connection_value_n(conn, MHD_HEADER_KIND, name, strlen(name), &v, &n) !=
             MHD_YES ||
         !v)
         return NULL;

@@ -531,7 +531,8 @@ static void access_log(struct jg_req *req, struct MHD_Connection *conn,
     char *path = jg_pct_encode_header(srv(req)->path ? srv(req)->path : "-",
                                       srv(req)->path ? strlen(srv(req)->path) : 1);
     jg_info("access: %s \"%s %s\" %d %llu %lldms id=%s token=%s%s", addr,
-            srv(req)->method_name ? srv(req)->method_name : "-", path ? path : "-", req->resp.status,
+            srv(req)->method_name ? srv(req)->method_name : "-", path ? path : "-",
+            req->resp.status,
             (unsigned long long)srv(req)->bytes_out, (long long)(jg_now_ms() - srv(req)->start_ms),
             req->resp.request_id, req->token ? jg_auth_token_name(req->token) : "-",
             toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " aborted");

@@ -16,7 +16,8 @@
  * jetgate refuses both. */
 static bool escapes_ok(const char *s, size_t len)
 {
-    for (const char *p = memchr(s, '%', len); p; p = memchr(p + 1, '%', len - (size_t)(p + 1 - s))) {
+    const char *end = s + len;
+    for (const char *p = memchr(s, '%', len); p; p = memchr(p + 1, '%', (size_t)(end - p - 1))) {
         size_t left = len - (size_t)(p - s);
         if (left < 3 || !isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]) ||
             (p[1] == '0' && p[2] == '0'))

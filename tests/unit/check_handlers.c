@@ -996,7 +996,8 @@ START_TEST(test_handlers_buckets_one_call_each)
         {jg_h_kvm_create, "kv_bucket_write", false},   {jg_h_kvm_put, "kv_bucket_write", true},
         {jg_h_kvm_status, "kv_bucket_status", false},  {jg_h_kvm_delete, "kv_bucket_delete", false},
         {jg_h_objm_create, "obj_bucket_write", false}, {jg_h_objm_put, "obj_bucket_write", true},
-        {jg_h_objm_status, "obj_bucket_status", false}, {jg_h_objm_delete, "obj_bucket_delete", false},
+        {jg_h_objm_status, "obj_bucket_status", false},
+        {jg_h_objm_delete, "obj_bucket_delete", false},
         {jg_h_objm_seal, "obj_bucket_seal", false},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
