@@ -19,7 +19,7 @@
 #include "app.h"
 #include "auth.h"
 #include "config.h"
-#include "http/authz.h"
+#include "http/router.h"
 #include "http/server.h"
 #include "http/tls.h"
 #include "log.h"
@@ -165,7 +165,7 @@ static void drain_requests(struct jg_app *app)
 
 static int dump_routes(void)
 {
-    jg_authz_dump_routes(stdout);
+    jg_routes_dump(stdout);
     return 0;
 }
 

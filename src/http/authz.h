@@ -8,7 +8,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdio.h>
 
 #include "auth.h"
 #include "http/request.h"
@@ -49,10 +48,5 @@ bool jg_authz_link_hop(const struct jg_token *t, const char *bucket, const char 
  * false when the token's rules leave the whole prefix out: no scope
  * prefix starts with it and it starts with none.  Pure. */
 bool jg_authz_prefix_reachable(char *const *scope, const char *prefix);
-
-/* Writes the route table, one line per row: method, pattern,
- * operationId, permission and names, tab-separated (jetgate
- * --dump-routes; the authorization test is generated from it). */
-void jg_authz_dump_routes(FILE *out);
 
 #endif

@@ -2,6 +2,7 @@
  * /v1/kvm/buckets/{bucket}/keys/{key}. */
 #include "autoconfig.h"
 #include "http/handlers.h"
+#include "http/calls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,12 +11,11 @@
 
 #include "kv/kv.h"
 
-enum {
-    F_JSON = 1 << 0,     /* Accept: application/json */
-    F_INM = 1 << 1,      /* If-None-Match given (hstr) */
-    F_412 = 1 << 2,      /* precondition came from If-Match / If-None-Match */
-    F_PREV0 = 1 << 3,    /* ?previousRevision=0 */
-};
+/* Releases the entry a response body points into. */
+static void entry_release(void *e)
+{
+    jg_kv_entry_free(e);
+}
 
 /* Validates {bucket} and {key}; answers and returns false when bad. */
 static bool check_names(struct jg_req *req)
@@ -88,7 +88,8 @@ static void on_get(void *ctx, jg_status st, struct jg_kv_entry *e)
         fail_with(req, st);
         return;
     }
-    if ((req->hflags & F_INM) && jg_kv_etag_list_match(req->hstr, e->revision)) {
+    if (req->h.kv_read.if_none_match &&
+        jg_kv_etag_list_match(req->h.kv_read.if_none_match, e->revision)) {
         jg_resp_status(resp, 304);
         jg_resp_header(resp, "ETag", "\"%llu\"", (unsigned long long)e->revision);
         jg_kv_entry_free(e);
@@ -96,21 +97,14 @@ static void on_get(void *ctx, jg_status st, struct jg_kv_entry *e)
         return;
     }
     entry_headers(resp, e);
-    if (req->hflags & F_JSON) {
+    if (req->h.kv_read.json) {
         jg_resp_json(resp, 200, jg_kv_entry_json(e));
         jg_kv_entry_free(e);
     } else {
         jg_resp_status(resp, 200);
         jg_resp_header(resp, "Content-Type", "%s",
                        e->content_type ? e->content_type : "application/octet-stream");
-        if (e->msg) {
-            jg_resp_body_msg(resp, e->msg); /* zero copy */
-            e->msg = NULL;
-        } else if (e->value_buf) {
-            jg_resp_body_take(resp, e->value_buf, e->value_len);
-            e->value_buf = NULL;
-        }
-        jg_kv_entry_free(e);
+        jg_resp_body_ref(resp, e->value, e->value_len, entry_release, e); /* zero copy */
     }
     jg_req_done(req);
 }
@@ -137,7 +131,6 @@ void jg_h_kv_get(struct jg_req *req)
 {
     uint64_t rev = 0;
     bool has_rev, history;
-    const char *inm;
 
     if (!check_names(req))
         return;
@@ -149,18 +142,13 @@ void jg_h_kv_get(struct jg_req *req)
         jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'history' must be true or false");
         return;
     }
-    if (jg_req_wants_json(req))
-        req->hflags |= F_JSON;
-    inm = jg_req_header(req, "If-None-Match");
-    if (inm) {
-        req->hflags |= F_INM;
-        req->hstr = inm;
-    }
+    req->h.kv_read.json = jg_req_wants_json(req);
+    req->h.kv_read.if_none_match = jg_req_header(req, "If-None-Match");
     jg_req_suspend(req);
     if (history)
-        jg_kv_history(req->app, req->bucket, req->key, on_history, req);
+        jg_h_calls->kv_history(req->app, req->bucket, req->key, on_history, req);
     else
-        jg_kv_get(req->app, req->bucket, req->key, rev, on_get, req);
+        jg_h_calls->kv_get(req->app, req->bucket, req->key, rev, on_get, req);
 }
 
 /* --- writes ---------------------------------------------------------------- */
@@ -170,10 +158,10 @@ static void on_written(void *ctx, jg_status st, uint64_t rev)
     struct jg_req *req = ctx;
     struct jg_resp *resp = &req->resp;
 
-    if (st == JG_ERR_KEY_EXISTS && (req->hflags & F_PREV0))
+    if (st == JG_ERR_KEY_EXISTS && req->h.kv_write.expect_new)
         st = JG_ERR_REVISION_MISMATCH;
     if (st == JG_ERR_REVISION_MISMATCH || st == JG_ERR_KEY_EXISTS) {
-        jg_resp_problem(resp, st, (req->hflags & F_412) ? 412 : 409, "%s",
+        jg_resp_problem(resp, st, req->h.kv_write.status_412 ? 412 : 409, "%s",
                         st == JG_ERR_KEY_EXISTS ? "key exists"
                                                 : "the key's last revision is not the one given");
         jg_req_done(req);
@@ -234,7 +222,7 @@ static bool preconditions(struct jg_req *req, struct jg_kv_write *w, bool allow_
     }
     if (inm) {
         w->expect = JG_KV_EXPECT_CREATE;
-        req->hflags |= F_412;
+        req->h.kv_write.status_412 = true;
     } else if (im) {
         if (im_rev == 0) {
             jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "If-Match revision must be positive");
@@ -242,10 +230,10 @@ static bool preconditions(struct jg_req *req, struct jg_kv_write *w, bool allow_
         }
         w->expect = JG_KV_EXPECT_REVISION;
         w->revision = im_rev;
-        req->hflags |= F_412;
+        req->h.kv_write.status_412 = true;
     } else if (has_prev && prev == 0) {
         w->expect = JG_KV_EXPECT_CREATE;
-        req->hflags |= F_PREV0;
+        req->h.kv_write.expect_new = true;
     } else if (has_prev) {
         w->expect = JG_KV_EXPECT_REVISION;
         w->revision = prev;
@@ -261,7 +249,7 @@ static void start_write(struct jg_req *req, struct jg_kv_write *w)
         return;
     }
     jg_req_suspend(req);
-    jg_kv_write(req->app, req->bucket, req->key, req->body.data ? req->body.data : "",
+    jg_h_calls->kv_write(req->app, req->bucket, req->key, req->body.data ? req->body.data : "",
                 req->body.len, w, on_written, req);
 }
 

@@ -1,6 +1,7 @@
 /* h_kvm.c - HTTP handlers for KV bucket management under /v1/kvm/buckets. */
 #include "autoconfig.h"
 #include "http/handlers.h"
+#include "http/calls.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@ void jg_h_kvm_create(struct jg_req *req)
     if (!check_bucket(req))
         return;
     jg_req_suspend(req);
-    jg_kv_bucket_write(req->app, req->bucket, req->body.data, req->body.len, false,
+    jg_h_calls->kv_bucket_write(req->app, req->bucket, req->body.data, req->body.len, false,
                        jg_bucketm_answer, req);
 }
 
@@ -33,7 +34,7 @@ void jg_h_kvm_put(struct jg_req *req)
     if (!check_bucket(req))
         return;
     jg_req_suspend(req);
-    jg_kv_bucket_write(req->app, req->bucket, req->body.data, req->body.len, true,
+    jg_h_calls->kv_bucket_write(req->app, req->bucket, req->body.data, req->body.len, true,
                        jg_bucketm_answer, req);
 }
 
@@ -42,7 +43,7 @@ void jg_h_kvm_status(struct jg_req *req)
     if (!check_bucket(req))
         return;
     jg_req_suspend(req);
-    jg_kv_bucket_status(req->app, req->bucket, jg_bucketm_answer, req);
+    jg_h_calls->kv_bucket_status(req->app, req->bucket, jg_bucketm_answer, req);
 }
 
 void jg_h_kvm_delete(struct jg_req *req)
@@ -50,13 +51,13 @@ void jg_h_kvm_delete(struct jg_req *req)
     if (!check_bucket(req))
         return;
     jg_req_suspend(req);
-    jg_kv_bucket_delete(req->app, req->bucket, jg_bucketm_answer, req);
+    jg_h_calls->kv_bucket_delete(req->app, req->bucket, jg_bucketm_answer, req);
 }
 
 void jg_h_kvm_list(struct jg_req *req)
 {
     jg_req_suspend(req);
-    jg_kv_bucket_list(req->app, jg_bucketm_listable, jg_bucketm_answer, req);
+    jg_h_calls->kv_bucket_list(req->app, jg_bucketm_listable, jg_bucketm_answer, req);
 }
 
 /* --- keys and purge ---------------------------------------------------------- */
@@ -97,7 +98,7 @@ void jg_h_kvm_keys(struct jg_req *req)
         }
     }
     jg_req_suspend(req);
-    jg_kv_keys(req->app, req->bucket, filters, prefixes, req->scope, on_keys, req);
+    jg_h_calls->kv_keys(req->app, req->bucket, filters, prefixes, req->scope, on_keys, req);
     jg_strv_free(filters);
     jg_strv_free(prefixes);
 }
@@ -127,7 +128,7 @@ void jg_h_kvm_purge(struct jg_req *req)
         return;
     }
     jg_req_suspend(req);
-    jg_kv_purge_deletes(req->app, req->bucket, older, on_purged, req);
+    jg_h_calls->kv_purge_deletes(req->app, req->bucket, older, on_purged, req);
 }
 
 /* --- entries: many values in one read ----------------------------------------- */

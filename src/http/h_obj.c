@@ -4,7 +4,7 @@
  * DELETE and PATCH.  The NATS side lives in src/obj/. */
 #include "autoconfig.h"
 #include "http/handlers.h"
-
+#include "http/calls.h"
 
 #include <sched.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #include "http/authz.h"
-#include "http/router.h"
+#include "http/pct.h"
 #include "log.h"
 #include "obj/obj.h"
 
@@ -113,12 +113,9 @@ static void object_headers(struct jg_req *req, const struct jg_obj_info *i)
             if (!name) {
                 if (asprintf(&name, META_PREFIX "%s", h->string) < 0)
                     break;
-                /* response header names must outlive the response: the
-                 * request's scratch list frees them with the request */
-                if (jg_buf_append(&req->scratch, &name, sizeof(name)) != JG_OK) {
-                    free(name);
+                /* response header names must outlive the response */
+                if (jg_req_keep(req, name) != JG_OK)
                     break;
-                }
             }
             v = jg_pct_encode_header(e->valuestring, strlen(e->valuestring));
             jg_resp_header(resp, name, "%s", v ? v : "");
@@ -135,12 +132,12 @@ static long head_read(void *ctx, char *buf, size_t max)
 static long get_read(void *ctx, char *buf, size_t max)
 {
     struct get_ctx *g = ctx;
-    long n = jg_obj_reader_read(g->reader, buf, max);
+    long n = jg_h_calls->obj_reader_read(g->reader, buf, max);
     if (n == -1)
         return JG_STREAM_END;
     if (n == -2) {
         jg_warn("obj: download of '%s' in '%s' cut short: %s", g->req->key, g->req->bucket,
-                jg_obj_reader_error(g->reader));
+                jg_h_calls->obj_reader_error(g->reader));
         return JG_STREAM_ERROR;
     }
     return n;
@@ -149,7 +146,7 @@ static long get_read(void *ctx, char *buf, size_t max)
 static void get_free(void *ctx)
 {
     struct get_ctx *g = ctx;
-    jg_obj_reader_free(g->reader); /* get_release follows */
+    jg_h_calls->obj_reader_free(g->reader); /* get_release follows */
 }
 
 static void get_wake(void *ctx)
@@ -167,6 +164,69 @@ static void get_release(void *ctx)
 }
 
 static void on_get_info(void *ctx, jg_status st, struct jg_obj_info *info,
+                        const struct jg_bucket_info *binfo);
+
+/* The request is answered: info and g go. */
+static void get_answered(struct get_ctx *g, struct jg_obj_info *info)
+{
+    struct jg_req *req = g->req;
+    jg_obj_info_free(info);
+    get_ctx_free(g);
+    jg_req_done(req);
+}
+
+/* info is a link: the lookup goes on at its target, or the request is
+ * answered (a link to a bucket, a target the token may not read, too many
+ * hops). */
+static void follow_link(struct get_ctx *g, struct jg_obj_info *info)
+{
+    struct jg_req *req = g->req;
+    if (!info->link_name) {
+        jg_resp_problem(&req->resp, JG_ERR_BUCKET_LINK, 0, "'%s' is a link to the bucket '%s'",
+                        info->name, info->link_bucket);
+    } else if (!jg_authz_link_hop(req->token, info->link_bucket, info->link_name)) {
+        /* asked before the target is looked up: the answer does not tell
+         * whether it exists */
+        jg_resp_problem(&req->resp, JG_ERR_FORBIDDEN, 0,
+                        "the token may not read the link's target");
+    } else if (++g->hops > MAX_LINK_HOPS || !jg_obj_bucket_valid(info->link_bucket)) {
+        jg_resp_problem(&req->resp, JG_ERR_OBJECT_NOT_FOUND, 0, "link '%s' leads nowhere",
+                        info->name);
+    } else {
+        jg_h_calls->obj_info_get(req->app, info->link_bucket, info->link_name, on_get_info, g);
+        jg_obj_info_free(info);
+        return;
+    }
+    get_answered(g, info);
+}
+
+/* The body of a GET (len bytes from start), or a HEAD's headers for it. */
+static void send_body(struct get_ctx *g, struct jg_obj_info *info,
+                      const struct jg_bucket_info *binfo, uint64_t start, uint64_t len)
+{
+    struct jg_req *req = g->req;
+    if (g->meta_only || len == 0)
+        return get_answered(g, info);
+    if (g->head) {
+        /* HEAD: the server sends the headers of a body of this size */
+        jg_resp_stream(&req->resp, (int64_t)len, 0, head_read, NULL, NULL);
+        return get_answered(g, info);
+    }
+    jg_req_ref(req);
+    jg_status st = jg_h_calls->obj_reader_new(req->app, binfo, info, start, len, get_wake,
+                                              get_release, g, &g->reader);
+    jg_obj_info_free(info);
+    if (st != JG_OK) {
+        jg_req_unref(req);
+        get_ctx_free(g);
+        jg_req_fail(req, st, "cannot read the object");
+        return;
+    }
+    jg_resp_stream(&req->resp, (int64_t)len, 64 * 1024, get_read, get_free, g);
+    jg_req_done(req);
+}
+
+static void on_get_info(void *ctx, jg_status st, struct jg_obj_info *info,
                         const struct jg_bucket_info *binfo)
 {
     struct get_ctx *g = ctx;
@@ -177,45 +237,16 @@ static void on_get_info(void *ctx, jg_status st, struct jg_obj_info *info,
     if (st == JG_OK && info->deleted)
         st = JG_ERR_OBJECT_NOT_FOUND;
     if (st != JG_OK) {
-        jg_obj_info_free(info);
-        get_ctx_free(g);
-        jg_req_fail(req, st, "%s", detail_for(st));
-        return;
+        jg_resp_problem(resp, st, 0, "%s", detail_for(st));
+        return get_answered(g, info);
     }
-    if (info->is_link) {
-        if (!info->link_name) {
-            jg_req_fail(req, JG_ERR_BUCKET_LINK, "'%s' is a link to the bucket '%s'", info->name,
-                        info->link_bucket);
-            jg_obj_info_free(info);
-            get_ctx_free(g);
-            return;
-        }
-        if (!jg_authz_link_hop(req->token, info->link_bucket, info->link_name)) {
-            /* asked before the target is looked up: the answer does not
-             * tell whether it exists */
-            jg_req_fail(req, JG_ERR_FORBIDDEN, "the token may not read the link's target");
-            jg_obj_info_free(info);
-            get_ctx_free(g);
-            return;
-        }
-        if (++g->hops > MAX_LINK_HOPS || !jg_obj_bucket_valid(info->link_bucket)) {
-            jg_req_fail(req, JG_ERR_OBJECT_NOT_FOUND, "link '%s' leads nowhere", info->name);
-            jg_obj_info_free(info);
-            get_ctx_free(g);
-            return;
-        }
-        jg_obj_info_get(req->app, info->link_bucket, info->link_name, on_get_info, g);
-        jg_obj_info_free(info);
-        return;
-    }
+    if (info->is_link)
+        return follow_link(g, info);
     if (g->inm && jg_obj_etag_list_matches(g->inm, info->digest, true)) {
         jg_resp_status(resp, 304);
         if (info->digest)
             jg_resp_header(resp, "ETag", "\"%s\"", info->digest);
-        jg_obj_info_free(info);
-        get_ctx_free(g);
-        jg_req_done(req);
-        return;
+        return get_answered(g, info);
     }
     enum jg_obj_range_kind rk = JG_RANGE_NONE;
     if (g->range && !g->meta_only) {
@@ -227,10 +258,7 @@ static void on_get_info(void *ctx, jg_status st, struct jg_obj_info *info,
                         "the range starts at or past the end of the object (%llu bytes)",
                         (unsigned long long)info->size);
         jg_resp_header(resp, "Content-Range", "bytes */%llu", (unsigned long long)info->size);
-        jg_obj_info_free(info);
-        get_ctx_free(g);
-        jg_req_done(req);
-        return;
+        return get_answered(g, info);
     }
     object_headers(req, info);
     uint64_t len = info->size;
@@ -241,32 +269,7 @@ static void on_get_info(void *ctx, jg_status st, struct jg_obj_info *info,
         jg_resp_header(resp, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)start,
                        (unsigned long long)end, (unsigned long long)info->size);
     }
-    if (g->meta_only || len == 0) {
-        jg_obj_info_free(info);
-        get_ctx_free(g);
-        jg_req_done(req);
-        return;
-    }
-    if (g->head) {
-        /* HEAD: the server sends the headers of a body of this size */
-        jg_resp_stream(resp, (int64_t)len, 0, head_read, NULL, NULL);
-        jg_obj_info_free(info);
-        get_ctx_free(g);
-        jg_req_done(req);
-        return;
-    }
-    jg_req_ref(req);
-    st = jg_obj_reader_new(req->app, binfo, info, start, len, get_wake, get_release, g,
-                           &g->reader);
-    jg_obj_info_free(info);
-    if (st != JG_OK) {
-        jg_req_unref(req);
-        get_ctx_free(g);
-        jg_req_fail(req, st, "cannot read the object");
-        return;
-    }
-    jg_resp_stream(resp, (int64_t)len, 64 * 1024, get_read, get_free, g);
-    jg_req_done(req);
+    send_body(g, info, binfo, start, len);
 }
 
 static char *dup_header(struct jg_req *req, const char *name)
@@ -296,24 +299,24 @@ void jg_h_obj_get(struct jg_req *req)
     g->if_range = dup_header(req, "If-Range");
     g->inm = dup_header(req, "If-None-Match");
     jg_req_suspend(req);
-    jg_obj_info_get(req->app, req->bucket, req->key, on_get_info, g);
+    jg_h_calls->obj_info_get(req->app, req->bucket, req->key, on_get_info, g);
 }
 
 /* --- PUT (streaming upload) ---------------------------------------------------- *
  * The upload is paused (on_body takes less than offered) while the put
  * session's window of unacknowledged chunks is full.  Its events arrive on
- * the NATS dispatch thread; two of them act on a paused connection, and the
- * HTTP thread marks a connection paused only after on_body returned, so
- * they first wait for that mark (a few instructions away). */
+ * the loop thread, as the body's pieces do; a wake that comes before the
+ * server marked the upload paused (on_body has not returned yet) is
+ * remembered by jg_req_resume_upload(). */
 
-struct put_ctx {
+struct jg_h_obj_put {
     struct jg_req *req;
     struct jg_obj_put *put;
     bool ended;              /* on_end ran: the request is suspended */
     bool closed;             /* the client left */
 };
 
-static void put_ctx_free(struct put_ctx *c)
+static void put_free(struct jg_h_obj_put *c)
 {
     struct jg_req *req = c->req;
     free(c);
@@ -322,45 +325,45 @@ static void put_ctx_free(struct put_ctx *c)
 
 static size_t put_on_body(struct jg_req *req, const char *data, size_t len)
 {
-    struct put_ctx *c = req->hctx;
+    struct jg_h_obj_put *c = req->h.obj_put;
     /* c may be freed within the write (done delivered at once) */
-    return jg_obj_put_write(c->put, data, len);
+    return jg_h_calls->obj_put_write(c->put, data, len);
 }
 
 static void put_on_end(struct jg_req *req)
 {
-    struct put_ctx *c = req->hctx;
+    struct jg_h_obj_put *c = req->h.obj_put;
     c->ended = true;
     jg_req_suspend(req);
-    jg_obj_put_end(c->put);
+    jg_h_calls->obj_put_end(c->put);
 }
 
 static void put_on_close(struct jg_req *req)
 {
-    struct put_ctx *c = req->hctx;
+    struct jg_h_obj_put *c = req->h.obj_put;
     req->on_close = NULL;
     c->closed = true;
-    jg_obj_put_abort(c->put);
+    jg_h_calls->obj_put_abort(c->put);
 }
 
 static void put_wake(void *ctx)
 {
-    struct put_ctx *c = ctx;
+    struct jg_h_obj_put *c = ctx;
     jg_req_resume_upload(c->req); /* remembered if the pause is not in place yet */
 }
 
 static void put_done(void *ctx, jg_status st, const char *detail, const struct jg_obj_info *info)
 {
-    struct put_ctx *c = ctx;
+    struct jg_h_obj_put *c = ctx;
     struct jg_req *req = c->req;
     if (c->closed) {
         if (st != JG_OK)
             jg_debug("obj: upload of '%s' in '%s' abandoned: %s", req->key, req->bucket, detail);
-        put_ctx_free(c);
+        put_free(c);
         return;
     }
     req->on_close = NULL;
-    req->hctx = NULL;
+    req->h.obj_put = NULL;
     if (st == JG_OK) {
         jg_resp_json(&req->resp, 201, jg_obj_info_api_json(info));
         if (info->digest)
@@ -402,64 +405,69 @@ static bool collect_meta(void *ctx, const char *name, const char *value)
     return true;
 }
 
-void jg_h_obj_put(struct jg_req *req)
+/* The upload's options from the query and headers into o (*ret_desc: the
+ * decoded description, the caller frees it).  Answers and returns false
+ * when one is bad. */
+static bool put_options(struct jg_req *req, struct jg_obj_put_opts *o, char **ret_desc)
 {
-    struct jg_obj_put_opts o = {0};
-    struct meta_hdrs m = {NULL, JG_OK};
-    char *desc = NULL;
     const char *v;
     uint64_t u;
+    bool found = false;
 
-    if (!check_names(req))
-        return;
-    o.bucket = req->bucket;
-    o.name = req->key;
-    o.declared_size = -1;
+    o->bucket = req->bucket;
+    o->name = req->key;
+    o->declared_size = -1;
     if (jg_req_query(req, "chunkSize", &v) != JG_OK ||
         (v && (jg_u64_parse(v, &u) != JG_OK || u == 0 || u > UINT32_MAX))) {
         jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'chunkSize' must be a positive integer");
-        return;
+        return false;
     }
-    o.chunk_size = v ? u : 0;
+    o->chunk_size = v ? u : 0;
     v = jg_req_header(req, "Content-Length");
     if (v && jg_u64_parse(v, &u) == JG_OK)
-        o.declared_size = (int64_t)u;
-    bool found = false;
-    if (jg_obj_content_digest_parse(jg_req_header(req, "Content-Digest"), &found, o.digest) !=
+        o->declared_size = (int64_t)u;
+    if (jg_obj_content_digest_parse(jg_req_header(req, "Content-Digest"), &found, o->digest) !=
         JG_OK) {
         jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
                     "Content-Digest must hold sha-256=:<base64 of 32 bytes>:");
-        return;
+        return false;
     }
-    o.has_digest = found;
+    o->has_digest = found;
     v = jg_req_header(req, "If-None-Match");
     if (v) {
         while (*v == ' ')
             v++;
         if (strcmp(v, "*") != 0) {
             jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "only If-None-Match: * is supported on PUT");
-            return;
+            return false;
         }
-        o.cond = JG_OBJ_COND_ABSENT;
+        o->cond = JG_OBJ_COND_ABSENT;
     }
     v = jg_req_header(req, "If-Match");
     if (v) {
-        if (o.cond != JG_OBJ_COND_NONE) {
+        if (o->cond != JG_OBJ_COND_NONE) {
             jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "If-Match and If-None-Match together");
-            return;
+            return false;
         }
-        o.cond = JG_OBJ_COND_DIGEST;
-        o.if_match = v;
+        o->cond = JG_OBJ_COND_DIGEST;
+        o->if_match = v;
     }
     v = jg_req_header(req, "X-Nats-Obj-Description");
-    if (v && jg_pct_decode(v, strlen(v), &desc) != JG_OK) {
+    if (v && jg_pct_decode(v, strlen(v), ret_desc) != JG_OK) {
         jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "bad percent-encoding in X-Nats-Obj-Description");
-        return;
+        return false;
     }
-    o.description = desc;
-    o.msg_id = jg_req_header(req, "Idempotency-Key");
-    m.headers = cJSON_CreateObject();
-    v = jg_req_header(req, "Content-Type");
+    o->description = *ret_desc;
+    o->msg_id = jg_req_header(req, "Idempotency-Key");
+    return true;
+}
+
+/* The stored headers: Content-Type and every X-Nats-Obj-Meta-* header.
+ * NULL with the status in *ret_st when one is bad or memory is short. */
+static cJSON *put_headers(struct jg_req *req, jg_status *ret_st)
+{
+    struct meta_hdrs m = {cJSON_CreateObject(), JG_OK};
+    const char *v = jg_req_header(req, "Content-Type");
     if (m.headers && v) {
         cJSON *arr = cJSON_AddArrayToObject(m.headers, "Content-Type");
         cJSON_AddItemToArray(arr, cJSON_CreateString(v));
@@ -468,29 +476,45 @@ void jg_h_obj_put(struct jg_req *req)
         jg_req_header_each(req, collect_meta, &m);
     if (!m.headers || m.st != JG_OK) {
         cJSON_Delete(m.headers);
-        free(desc);
-        jg_req_fail(req, m.st ? m.st : JG_ERR_NOMEM, "bad X-Nats-Obj-Meta-* header");
-        return;
+        *ret_st = m.st ? m.st : JG_ERR_NOMEM;
+        return NULL;
     }
-    o.headers = m.headers;
-    struct put_ctx *c = calloc(1, sizeof(*c));
-    if (!c) {
-        cJSON_Delete(m.headers);
-        free(desc);
-        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
-        return;
-    }
+    return m.headers;
+}
+
+void jg_h_obj_put(struct jg_req *req)
+{
     static const struct jg_obj_put_events ev = {put_wake, put_done};
-    c->req = req;
-    jg_obj_put_begin(req->app, &o, &ev, c, &c->put);
+    struct jg_obj_put_opts o = {0};
+    struct jg_h_obj_put *c = NULL;
+    char *desc = NULL;
+    jg_status st = JG_OK;
+
+    if (!check_names(req) || !put_options(req, &o, &desc)) {
+        free(desc);
+        return;
+    }
+    o.headers = put_headers(req, &st);
+    if (!o.headers) {
+        free(desc);
+        jg_req_fail(req, st, "bad X-Nats-Obj-Meta-* header");
+        return;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c) {
+        c->req = req;
+        jg_h_calls->obj_put_begin(req->app, &o, &ev, c, &c->put);
+    } else {
+        cJSON_Delete(o.headers);
+    }
     free(desc);
-    if (!c->put) {
+    if (!c || !c->put) {
         free(c);
         jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
         return;
     }
     jg_req_ref(req);
-    req->hctx = c;
+    req->h.obj_put = c;
     req->on_close = put_on_close;
     /* the body flows at once; the session holds it back until its checks
      * (bucket, current version, preconditions) are done */
@@ -523,7 +547,7 @@ void jg_h_obj_delete(struct jg_req *req)
     if (!check_names(req))
         return;
     jg_req_suspend(req);
-    jg_obj_delete(req->app, req->bucket, req->key, on_edited, req);
+    jg_h_calls->obj_delete(req->app, req->bucket, req->key, on_edited, req);
 }
 
 /* --- PATCH: JSON merge of name, description, headers, metadata ---------------------- */
@@ -540,6 +564,6 @@ void jg_h_obj_patch(struct jg_req *req)
         return;
     }
     jg_req_suspend(req);
-    jg_obj_patch(req->app, req->bucket, req->key, patch, on_edited, req);
+    jg_h_calls->obj_patch(req->app, req->bucket, req->key, patch, on_edited, req);
     cJSON_Delete(patch);
 }

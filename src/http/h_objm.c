@@ -3,6 +3,7 @@
  * links.  The object watch lives in h_watch.c. */
 #include "autoconfig.h"
 #include "http/handlers.h"
+#include "http/calls.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ void jg_h_objm_create(struct jg_req *req)
     if (!check_bucket(req))
         return;
     jg_req_suspend(req);
-    jg_obj_bucket_write(req->app, req->bucket, req->body.data, req->body.len, false,
+    jg_h_calls->obj_bucket_write(req->app, req->bucket, req->body.data, req->body.len, false,
                         jg_bucketm_answer, req);
 }
 
@@ -35,7 +36,7 @@ void jg_h_objm_put(struct jg_req *req)
     if (!check_bucket(req))
         return;
     jg_req_suspend(req);
-    jg_obj_bucket_write(req->app, req->bucket, req->body.data, req->body.len, true,
+    jg_h_calls->obj_bucket_write(req->app, req->bucket, req->body.data, req->body.len, true,
                         jg_bucketm_answer, req);
 }
 
@@ -44,7 +45,7 @@ void jg_h_objm_status(struct jg_req *req)
     if (!check_bucket(req))
         return;
     jg_req_suspend(req);
-    jg_obj_bucket_status(req->app, req->bucket, jg_bucketm_answer, req);
+    jg_h_calls->obj_bucket_status(req->app, req->bucket, jg_bucketm_answer, req);
 }
 
 void jg_h_objm_delete(struct jg_req *req)
@@ -52,13 +53,13 @@ void jg_h_objm_delete(struct jg_req *req)
     if (!check_bucket(req))
         return;
     jg_req_suspend(req);
-    jg_obj_bucket_delete(req->app, req->bucket, jg_bucketm_answer, req);
+    jg_h_calls->obj_bucket_delete(req->app, req->bucket, jg_bucketm_answer, req);
 }
 
 void jg_h_objm_list(struct jg_req *req)
 {
     jg_req_suspend(req);
-    jg_obj_bucket_list(req->app, jg_bucketm_listable, jg_bucketm_answer, req);
+    jg_h_calls->obj_bucket_list(req->app, jg_bucketm_listable, jg_bucketm_answer, req);
 }
 
 void jg_h_objm_seal(struct jg_req *req)
@@ -66,7 +67,7 @@ void jg_h_objm_seal(struct jg_req *req)
     if (!check_bucket(req))
         return;
     jg_req_suspend(req);
-    jg_obj_bucket_seal(req->app, req->bucket, jg_bucketm_answer, req);
+    jg_h_calls->obj_bucket_seal(req->app, req->bucket, jg_bucketm_answer, req);
 }
 
 /* --- object list ------------------------------------------------------------------------- */
@@ -142,7 +143,7 @@ void jg_h_objm_list_objects(struct jg_req *req)
         return;
     }
     jg_req_suspend(req);
-    jg_obj_list(req->app, req->bucket, deleted, list_wants, on_objects, sel);
+    jg_h_calls->obj_list(req->app, req->bucket, deleted, list_wants, on_objects, sel);
 }
 
 /* --- links -------------------------------------------------------------------------------- */
@@ -182,7 +183,7 @@ void jg_h_objm_link(struct jg_req *req)
     }
     bool named = cJSON_IsString(n) && *n->valuestring;
     jg_req_suspend(req);
-    jg_obj_link(req->app, req->bucket, req->key, b->valuestring, named ? n->valuestring : NULL,
+    jg_h_calls->obj_link(req->app, req->bucket, req->key, b->valuestring, named ? n->valuestring : NULL,
                 on_linked, req);
     cJSON_Delete(root);
 }

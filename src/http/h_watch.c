@@ -29,16 +29,13 @@
  * in several blocks) */
 #define SSE_BLOCK 4096
 
-/* The client's address as text.  The one place a handler asks
- * libmicrohttpd directly (request.h has no accessor for it yet). */
+/* The client's address as text. */
 static void client_addr(struct jg_req *req, char *out, size_t outlen)
 {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = jg_req_peer(req);
     out[0] = '\0';
-    if (!ci || !ci->client_addr)
+    if (!sa)
         return;
-    const struct sockaddr *sa = ci->client_addr;
     if (sa->sa_family == AF_INET)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)outlen);
     else if (sa->sa_family == AF_INET6)

@@ -1,4 +1,7 @@
-/* request.c - request accessors and response builders (see request.h). */
+/* request.c - what the handler API builds on the accessors of input.c
+ * (lists and booleans of query values, Accept) and the response builders:
+ * nothing here reads the connection, so handler unit tests link it with a
+ * fake request. */
 #include "autoconfig.h"
 #include "http/request.h"
 
@@ -11,59 +14,7 @@
 #include <microhttpd.h>
 
 #include "http/router.h"
-#include "nats/conn.h"
-#include "nats/js.h"
-
-const char *jg_req_header(struct jg_req *req, const char *name)
-{
-    const char *v = NULL;
-    size_t n = 0;
-    if (MHD_lookup_connection_value_n(req->conn, MHD_HEADER_KIND, name, strlen(name), &v, &n) !=
-            MHD_YES ||
-        !v)
-        return NULL;
-    /* a value cut short by a NUL byte is never taken for the whole value
-     * (the server refuses such requests before any handler runs) */
-    return strlen(v) == n ? v : NULL;
-}
-
-/* Decoded query values are kept on the request so they live as long as it. */
-struct qctx {
-    const char *name;
-    jg_status (*fn)(void *, const char *);
-    void *ctx;
-    jg_status st;
-};
-
-static enum MHD_Result query_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                  const char *value)
-{
-    struct qctx *q = cls;
-    char *dec = NULL;
-    if (strcmp(key, q->name) != 0)
-        return MHD_YES;
-    q->st = jg_pct_decode(value ? value : "", value ? strlen(value) : 0, &dec);
-    if (q->st == JG_OK)
-        q->st = q->fn(q->ctx, dec);
-    free(dec);
-    return q->st == JG_OK ? MHD_YES : MHD_NO;
-}
-
-jg_status jg_req_query_each(struct jg_req *req, const char *name,
-                            jg_status (*fn)(void *ctx, const char *value), void *ctx)
-{
-    struct qctx q = {name, fn, ctx, JG_OK};
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_iter, &q);
-    return q.st;
-}
-
-static jg_status keep_first(void *ctx, const char *value)
-{
-    char **out = ctx;
-    if (!*out)
-        *out = strdup(value);
-    return JG_OK;
-}
+#include "json.h"
 
 struct qlist {
     char **v;
@@ -90,25 +41,6 @@ jg_status jg_req_query_list(struct jg_req *req, const char *name, size_t max, ch
     return JG_OK;
 }
 
-jg_status jg_req_query(struct jg_req *req, const char *name, const char **ret)
-{
-    char *v = NULL;
-    jg_status st = jg_req_query_each(req, name, keep_first, &v);
-    *ret = NULL;
-    if (st != JG_OK) {
-        free(v);
-        return st;
-    }
-    if (!v)
-        return JG_OK;
-    if (jg_buf_append(&req->scratch, &v, sizeof(v)) != JG_OK) {
-        free(v);
-        return JG_ERR_NOMEM;
-    }
-    *ret = v;
-    return JG_OK;
-}
-
 jg_status jg_req_bool_parse(const char *v, bool *ret)
 {
     if (!v || strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
@@ -129,36 +61,10 @@ jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret)
     return jg_req_bool_parse(v, ret);
 }
 
-struct hctx {
-    bool (*fn)(void *, const char *, const char *);
-    void *ctx;
-};
-
-static enum MHD_Result header_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                   const char *value)
-{
-    struct hctx *h = cls;
-    return h->fn(h->ctx, key, value ? value : "") ? MHD_YES : MHD_NO;
-}
-
-void jg_req_header_each(struct jg_req *req, bool (*fn)(void *ctx, const char *name,
-                                                        const char *value),
-                        void *ctx)
-{
-    struct hctx h = {fn, ctx};
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, header_iter, &h);
-}
-
 bool jg_req_wants_json(struct jg_req *req)
 {
     const char *a = jg_req_header(req, "Accept");
     return a && strstr(a, "application/json") != NULL;
-}
-
-void jg_req_suspend(struct jg_req *req)
-{
-    req->suspended = true;
-    MHD_suspend_connection(req->conn);
 }
 
 void jg_resp_status(struct jg_resp *resp, int status)
@@ -247,11 +153,12 @@ jg_status jg_resp_header(struct jg_resp *resp, const char *name, const char *fmt
 
 static void body_clear(struct jg_resp *resp)
 {
-    if (resp->body_msg)
-        jg_nats_msg_release(resp->body_msg);
+    if (resp->body_owner)
+        resp->body_release(resp->body_owner);
     else
         free(resp->body);
-    resp->body_msg = NULL;
+    resp->body_owner = NULL;
+    resp->body_release = NULL;
     resp->body = NULL;
     resp->body_len = 0;
 }
@@ -274,12 +181,14 @@ jg_status jg_resp_body_copy(struct jg_resp *resp, const void *data, size_t len)
     return JG_OK;
 }
 
-void jg_resp_body_msg(struct jg_resp *resp, natsMsg *msg)
+void jg_resp_body_ref(struct jg_resp *resp, const void *data, size_t len,
+                      void (*release)(void *owner), void *owner)
 {
     body_clear(resp);
-    resp->body_msg = msg;
-    resp->body = (char *)natsMsg_GetData(msg);
-    resp->body_len = (size_t)natsMsg_GetDataLength(msg);
+    resp->body_owner = owner;
+    resp->body_release = release;
+    resp->body = (char *)(data ? data : "");
+    resp->body_len = len;
 }
 
 void jg_resp_stream(struct jg_resp *resp, int64_t size, size_t block, jg_stream_read_fn read,
@@ -296,7 +205,7 @@ void jg_resp_stream(struct jg_resp *resp, int64_t size, size_t block, jg_stream_
 void jg_resp_json(struct jg_resp *resp, int status, cJSON *json)
 {
     /* integers as integer literals, also from 1e15 up (a long ttl) */
-    char *text = json && jg_js_ints_raw(json) ? cJSON_PrintUnformatted(json) : NULL;
+    char *text = json && jg_json_ints_raw(json) ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
     resp->status = status;
     if (!text) {
@@ -351,15 +260,4 @@ void jg_resp_problem(struct jg_resp *resp, jg_status st, int http, const char *f
     jg_resp_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/problem+json");
     if (resp->status == 503 || resp->status == 429)
         jg_resp_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-}
-
-void jg_req_fail(struct jg_req *req, jg_status st, const char *fmt, ...)
-{
-    char detail[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    va_end(ap);
-    jg_resp_problem(&req->resp, st, 0, "%s", detail);
-    jg_req_done(req);
 }

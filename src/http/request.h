@@ -1,6 +1,10 @@
 /* request.h - what a route handler sees: a parsed request and a response
- * to fill.  Handlers never call libmicrohttpd; only src/http/server.c and
- * request.c do.
+ * to fill.  Handlers never call libmicrohttpd; only the server's files
+ * (server_int.h) and input.c do.
+ *
+ * Threads: libmicrohttpd runs on jetgate's event loop thread ("the loop
+ * thread", loop.h), which also runs every NATS reply callback; every
+ * callback type below says where it is called.
  *
  * Life cycle: the server calls the route's handler once the body is in.
  * The handler either fills req->resp and calls jg_req_done() before it
@@ -15,9 +19,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include <cjson/cJSON.h>
-#include <nats/nats.h>
 
 #include "app.h"
 #include "status.h"
@@ -38,25 +42,28 @@ enum jg_method {
 enum jg_body_kind { JG_BODY_NONE, JG_BODY_KV, JG_BODY_JSON, JG_BODY_STREAM };
 
 struct jg_req;
+/* A route's handler: called once on the loop thread, when the body is in
+ * (JG_BODY_STREAM routes: when the headers are). */
 typedef void (*jg_handler_fn)(struct jg_req *req);
 
-/* Streaming request body: called on the HTTP thread with each piece of the
+/* Streaming request body: called on the loop thread with each piece of the
  * body; returns how many bytes it took.  Taking fewer than len pauses the
  * upload (the connection is suspended, nothing more is read) until the
  * handler calls jg_req_resume_upload(); the rest is then offered again. */
 typedef size_t (*jg_body_fn)(struct jg_req *req, const char *data, size_t len);
-/* The whole body has arrived (HTTP thread); the handler now answers as an
+/* The whole body has arrived (loop thread); the handler now answers as an
  * ordinary handler does, through jg_req_done(). */
 typedef void (*jg_body_end_fn)(struct jg_req *req);
 /* The connection closed before the response was complete (client gone,
- * shutdown).  Called once, on the HTTP thread, never while suspended. */
+ * shutdown).  Called once, on the loop thread, never while suspended. */
 typedef void (*jg_close_fn)(struct jg_req *req);
 
-/* Streaming response body: fills buf with up to max bytes.  Returns the
+/* Streaming response body, called on the loop thread: fills buf with up
+ * to max bytes.  Returns the
  * count, 0 when no data is ready yet (the server waits for jg_req_wake()),
  * JG_STREAM_END at the end, JG_STREAM_ERROR to cut the connection short. */
 typedef long (*jg_stream_read_fn)(void *ctx, char *buf, size_t max);
-/* The response is finished or abandoned; release ctx (HTTP thread). */
+/* The response is finished or abandoned; release ctx (loop thread). */
 typedef void (*jg_stream_free_fn)(void *ctx);
 #define JG_STREAM_END (-1L)
 #define JG_STREAM_ERROR (-2L)
@@ -107,10 +114,11 @@ struct jg_resp {
     int hdr_more_cap;
     char arena[768];         /* header values, without a malloc each */
     size_t arena_used;
-    char *body;              /* owned (malloc) unless body_msg is set */
+    char *body;              /* owned (malloc) unless body_owner is set */
     size_t body_len;
-    natsMsg *body_msg;       /* owns body when set (zero copy) */
-    /* streaming body instead of body/body_msg (see jg_resp_stream) */
+    void *body_owner;        /* owns body when set (zero copy, jg_resp_body_ref) */
+    void (*body_release)(void *owner);
+    /* streaming body instead of body (see jg_resp_stream) */
     jg_stream_read_fn stream_read;
     jg_stream_free_fn stream_free;
     void *stream_ctx;
@@ -120,55 +128,47 @@ struct jg_resp {
 
 #define JG_REQ_MAX_SEGS 16
 
+/* The state a handler keeps on its request across a suspension, one
+ * member per handler (zeroed when the request is made); a handler uses
+ * its own member and no other. */
+struct jg_h_obj_put;
+union jg_hstate {
+    struct {                 /* h_kv.c, reads (GET, HEAD) */
+        bool json;           /* the JSON form was asked for */
+        const char *if_none_match; /* the header's value (lives as long as req), or NULL */
+    } kv_read;
+    struct {                 /* h_kv.c, writes (PUT, POST) */
+        bool status_412;     /* a failed precondition answers 412 (If-Match, If-None-Match) */
+        bool expect_new;     /* the key must not exist (a revision of 0 asked for) */
+    } kv_write;
+    struct jg_h_obj_put *obj_put; /* h_obj.c, an upload (owned; freed when it ends) */
+    struct {                 /* h_watch.c */
+        bool token_counted;  /* counted in the token's watcher limit */
+    } watch;
+};
+
+/* What a handler sees of a request; the server's part of it is private
+ * (server_int.h).  Handlers read these, fill resp and set on_close. */
 struct jg_req {
     struct jg_app *app;
-    void *conn;              /* struct MHD_Connection */
     const struct jg_route *route;
     enum jg_method method;
     char *bucket;            /* decoded {bucket} segment or NULL */
     char *key;               /* decoded rest-of-path ({key*}/{name*}) or NULL */
-    struct jg_buf body;
-    struct jg_buf scratch;   /* char* of decoded query values, freed with req */
-    int64_t body_limit;
-    bool body_too_large;
-    int64_t start_ms;
-    atomic_int state;        /* see server.c */
-    bool suspended;
+    struct jg_buf body;      /* a buffered body (not for JG_BODY_STREAM routes) */
     struct jg_resp resp;
-    /* scratch for handlers, captured before suspending */
-    int hflags;
-    uint64_t hval;
-    const char *hstr;        /* a request header value (lives as long as req) */
-    /* streaming (set by handlers of JG_BODY_STREAM routes and streams) */
-    jg_body_fn on_body;
-    jg_body_end_fn on_body_end;
-    jg_close_fn on_close;
-    void *hctx;              /* the handler's state */
-    /* life cycle (server.c) */
-    atomic_int refs;
-    atomic_bool closed;
-    atomic_int upload_gate;  /* streaming upload paused/woken (server.c) */
-    bool counted;            /* counted in the server's active requests */
-    uint64_t discarded;      /* body bytes read and dropped */
-    size_t uri_len;          /* request target as sent (with the query) */
-    bool stream_waiting;     /* guarded by the server's stream lock */
-    bool peer_gone;          /* the client hung up (stream lock) */
-    struct jg_req *snext, *sprev; /* active streaming responses */
-    struct jg_http *http;    /* the server (opaque) */
-    /* authentication: the token set in force when the request came (a
-     * reference) and the caller's token in it (NULL with open access) */
-    struct jg_auth *auth;
+    /* the caller's token (NULL with open access or a public route) */
     const struct jg_token *token;
     /* for JG_RN_SELECTOR routes: the key prefixes the token may see
      * (NULL-terminated, owned), NULL for every key */
     char **scope;
-    const char *cors_origin; /* allowed Origin of the request, or NULL */
-    const char *method_name; /* as sent (libmicrohttpd's copy) */
-    char *path;              /* raw path, without the query: for the access log */
-    uint64_t bytes_out;      /* response body bytes sent */
+    /* set by a handler whose work may outlive the connection (streaming
+     * uploads): called when the client leaves first */
+    jg_close_fn on_close;
+    union jg_hstate h;
 };
 
-/* --- request accessors (MHD thread only: before jg_req_suspend) -------- */
+/* --- request accessors (loop thread, before jg_req_suspend) ------- */
 /* Header value or NULL (case-insensitive name); read with its length, so
  * a value holding a NUL byte is NULL, never a shorter value. */
 const char *jg_req_header(struct jg_req *req, const char *name);
@@ -177,7 +177,8 @@ const char *jg_req_header(struct jg_req *req, const char *name);
  * percent-encoding. */
 jg_status jg_req_query(struct jg_req *req, const char *name, const char **ret);
 /* Calls fn for every (decoded) value of a repeatable query parameter; stops
- * and returns the first non-OK status fn returns. */
+ * and returns the first non-OK status fn returns.  fn runs at once, on the
+ * caller's thread. */
 jg_status jg_req_query_each(struct jg_req *req, const char *name,
                             jg_status (*fn)(void *ctx, const char *value), void *ctx);
 /* Every decoded value of a repeatable query parameter, as a NULL-terminated
@@ -191,14 +192,20 @@ jg_status jg_req_query_bool(struct jg_req *req, const char *name, bool *ret);
  * JG_ERR_INVALID_PARAMETER and leaves *ret alone.  Pure. */
 jg_status jg_req_bool_parse(const char *v, bool *ret);
 /* Calls fn for every request header (name as sent); stops when fn returns
- * false. */
+ * false.  fn runs at once, on the caller's thread. */
 void jg_req_header_each(struct jg_req *req, bool (*fn)(void *ctx, const char *name,
                                                         const char *value),
                         void *ctx);
 /* Accept header asks for JSON. */
 bool jg_req_wants_json(struct jg_req *req);
+/* p (malloc'd) is freed with the request: for text that must live as long
+ * as the response, such as a header name.  On JG_ERR_NOMEM p is freed. */
+jg_status jg_req_keep(struct jg_req *req, char *p);
+/* The client's address, or NULL (a Unix-domain client). */
+const struct sockaddr *jg_req_peer(struct jg_req *req);
 
 /* --- async ------------------------------------------------------------- */
+/* The handler answers later (loop thread, from the handler). */
 void jg_req_suspend(struct jg_req *req);
 /* Keeps req alive past its connection (for work still under way when the
  * client may leave); every ref needs one unref.  Any thread. */
@@ -207,7 +214,7 @@ void jg_req_unref(struct jg_req *req);
 /* true once the connection is gone: do not call jg_req_done() then. */
 bool jg_req_closed(struct jg_req *req);
 /* A handler of a JG_BODY_STREAM route accepts the body: on_body gets its
- * pieces, on_end runs at its end (HTTP thread).  May be called while the
+ * pieces, on_end runs at its end (both on the loop thread).  May be called while the
  * handler is suspended (e.g. from a NATS callback); it resumes the upload. */
 void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_end);
 /* Upload paused by on_body taking less than offered: read on (any thread;
@@ -233,9 +240,12 @@ static inline const struct jg_resp_hdr *jg_resp_hdr_at(const struct jg_resp *res
 void jg_resp_body_take(struct jg_resp *resp, char *data, size_t len);
 /* Body copied from data. */
 jg_status jg_resp_body_copy(struct jg_resp *resp, const void *data, size_t len);
-/* Body is the payload of msg (zero copy); takes ownership of msg. */
-void jg_resp_body_msg(struct jg_resp *resp, natsMsg *msg);
-/* Streaming body: read is called on the HTTP thread whenever the client
+/* Body of len bytes at data, inside memory that owner owns (zero copy);
+ * takes ownership of owner: release(owner) runs on the loop thread once
+ * the response no longer needs the bytes. */
+void jg_resp_body_ref(struct jg_resp *resp, const void *data, size_t len,
+                      void (*release)(void *owner), void *owner);
+/* Streaming body: read is called on the loop thread whenever the client
  * can take data; size -1 for chunked transfer.  block is the most read is
  * asked for at once.  free_fn runs when the response ends either way. */
 void jg_resp_stream(struct jg_resp *resp, int64_t size, size_t block, jg_stream_read_fn read,

@@ -2,7 +2,6 @@
 #include "autoconfig.h"
 #include "http/router.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,40 +34,6 @@ void jg_methods_text(int m, char *out, size_t outlen)
         n += (size_t)snprintf(out + n, n < outlen ? outlen - n : 0, "%s%s", n ? ", " : "",
                               methods[i].name);
     }
-}
-
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-jg_status jg_pct_decode(const char *s, size_t len, char **ret)
-{
-    char *out = malloc(len + 1), *o = out;
-    if (!out)
-        return JG_ERR_NOMEM;
-    for (size_t i = 0; i < len; i++) {
-        if (s[i] != '%') {
-            *o++ = s[i];
-            continue;
-        }
-        int hi = i + 1 < len ? hexval((unsigned char)s[i + 1]) : -1;
-        int lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
-        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-            free(out);
-            return JG_ERR_INVALID_PARAMETER;
-        }
-        *o++ = (char)(hi * 16 + lo);
-        i += 2;
-    }
-    *o = '\0';
-    *ret = out;
-    return JG_OK;
 }
 
 /* Splits path into raw segments (pointers into a copy). */

@@ -6,6 +6,9 @@
 #ifndef JG_HTTP_ROUTER_H
 #define JG_HTTP_ROUTER_H
 
+#include <stdio.h>
+
+#include "http/pct.h" /* jg_pct_decode() */
 #include "http/request.h"
 
 /* The table, terminated by a row with pattern == NULL. */
@@ -25,9 +28,10 @@ struct jg_route_match {
  * m->bucket and m->key in every case. */
 jg_status jg_router_match(const char *path, int method, struct jg_route_match *m);
 
-/* Percent-decodes s into a malloc'd string.  Fails on a malformed escape
- * or an encoded NUL. */
-jg_status jg_pct_decode(const char *s, size_t len, char **ret);
+/* Writes the route table, one line per row: method, pattern,
+ * operationId, permission and names, tab-separated (jetgate
+ * --dump-routes; the authorization test is generated from it). */
+void jg_routes_dump(FILE *out);
 
 /* Method name to flag (0 if unknown) and flags to "GET, HEAD" text. */
 int jg_method_from_name(const char *name);

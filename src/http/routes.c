@@ -8,6 +8,8 @@
 #include "http/router.h"
 #include "auth.h"
 
+#include <stdio.h>
+
 const struct jg_route jg_routes[] = {
     {JG_GET, "/healthz", jg_h_healthz, "healthz", JG_BODY_NONE, JG_PERM_NONE,
      JG_RN_PUBLIC},
@@ -105,3 +107,37 @@ const struct jg_route jg_routes[] = {
 
     {0, NULL, NULL, NULL, JG_BODY_NONE, JG_PERM_NONE, 0},
 };
+
+static const struct {
+    unsigned flag;
+    const char *name;
+} perm_names[] = {
+    {JG_PERM_READ, "read"},   {JG_PERM_WRITE, "write"}, {JG_PERM_DELETE, "delete"},
+    {JG_PERM_WATCH, "watch"}, {JG_PERM_ADMIN, "admin"}, {JG_PERM_LIST, "list"},
+}, rn_names[] = {
+    {JG_RN_PUBLIC, "public"},   {JG_RN_METRICS, "metrics"},
+    {JG_RN_BUCKET, "bucket"},   {JG_RN_KEY, "key"},
+    {JG_RN_SELECTOR, "selector"}, {JG_RN_LINK_TARGET, "link_target"},
+    {JG_RN_NEW_NAME, "new_name"},
+};
+
+void jg_routes_dump(FILE *out)
+{
+    for (const struct jg_route *r = jg_routes; r->pattern; r++) {
+        char method[32];
+        jg_methods_text(r->methods, method, sizeof(method));
+        const char *perm = "token";
+        for (size_t i = 0; i < sizeof(perm_names) / sizeof(perm_names[0]); i++)
+            if (r->perm == perm_names[i].flag)
+                perm = perm_names[i].name;
+        fprintf(out, "%s\t%s\t%s\t%s\t", method, r->pattern, r->operation_id, perm);
+        const char *sep = "";
+        for (size_t i = 0; i < sizeof(rn_names) / sizeof(rn_names[0]); i++) {
+            if (r->names & rn_names[i].flag) {
+                fprintf(out, "%s%s", sep, rn_names[i].name);
+                sep = ",";
+            }
+        }
+        fprintf(out, "%s\n", *sep ? "" : "-");
+    }
+}

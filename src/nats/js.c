@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "json.h"
 #include "log.h"
 #include "util.h"
 #include "nats/subjects.h"
@@ -249,28 +250,7 @@ bool jg_js_num_is(const cJSON *o, const char *name, int64_t def, int64_t want)
 
 bool jg_js_ints_raw(cJSON *item)
 {
-    for (cJSON *c = item->child; c; c = c->next) {
-        if (cJSON_IsNumber(c)) {
-            double v = c->valuedouble;
-            char buf[32];
-            int64_t n;
-            if (v > -1e15 && v < 1e15)
-                continue; /* cJSON prints these as integers already */
-            if (!double_i64(v, &n) || v != (double)n)
-                continue; /* beyond int64, or not integral */
-            snprintf(buf, sizeof(buf), "%lld", (long long)n);
-            char *text = strdup(buf);
-            if (!text)
-                return false;
-            /* in place, so the member keeps its name; cJSON_Delete frees
-             * valuestring whatever the type */
-            c->type = cJSON_Raw | (c->type & cJSON_StringIsConst);
-            c->valuestring = text;
-        } else if (c->child && !jg_js_ints_raw(c)) {
-            return false;
-        }
-    }
-    return true;
+    return jg_json_ints_raw(item);
 }
 
 const char *jg_js_str(const cJSON *o, const char *name)

@@ -90,6 +90,24 @@ START_TEST(test_router_pct_decode)
 }
 END_TEST
 
+/* Strict where libmicrohttpd's decoder is lenient: a malformed escape or an
+ * encoded NUL is refused, '+' is not a space. */
+START_TEST(test_router_pct_decode_strict)
+{
+    static const char *bad[] = {"%", "%4", "a%zz", "%00", "k%00x", "%%41", "%0g", "x%"};
+    char *d = NULL;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_msg(jg_pct_decode(bad[i], strlen(bad[i]), &d) == JG_ERR_INVALID_PARAMETER,
+                      "'%s' accepted", bad[i]);
+    ck_assert_int_eq(jg_pct_decode("a+b%2Fc%2b", 10, &d), JG_OK);
+    ck_assert_str_eq(d, "a+b/c+");
+    free(d);
+    ck_assert_int_eq(jg_pct_decode("%01%ff", 6, &d), JG_OK);
+    ck_assert_str_eq(d, "\x01\xff");
+    free(d);
+}
+END_TEST
+
 static Suite *router_suite(void)
 {
     Suite *s = suite_create("router");
@@ -100,6 +118,7 @@ static Suite *router_suite(void)
     tcase_add_test(tc, test_router_unknown_and_malformed);
     tcase_add_test(tc, test_router_every_row_has_operation_id);
     tcase_add_test(tc, test_router_pct_decode);
+    tcase_add_test(tc, test_router_pct_decode_strict);
     suite_add_tcase(s, tc);
     return s;
 }
