@@ -6,7 +6,7 @@
  * arrive on one wildcard subscription drained by the loop thread, which
  * also expires requests whose deadline passed and fails requests cut off by
  * a disconnect.  Every callback of this module therefore runs on the loop
- * thread (the HTTP thread too), one at a time: callbacks may issue further
+ * thread (which also runs the HTTP server), one at a time: callbacks may issue further
  * requests (to chain steps) but must stay short and never block.
  *
  * No call of this module blocks on the network except jg_nats_new() setup
