@@ -15,11 +15,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <microhttpd.h>
-
 #include "auth.h"
 #include "kv/kv.h"
-#include "nats/conn.h"
 #include "http/watch_query.h"
 #include "watch/watch.h"
 
@@ -160,10 +157,6 @@ static void watch_handler(struct jg_req *req, enum jg_watch_kind kind)
     p.bucket = req->bucket;
     if (!parse_params(req, kind, &p, &filters, &prefixes))
         goto out;
-    if (!jg_nats_connected(req->app->nats)) {
-        jg_req_fail(req, JG_ERR_NATS_UNAVAILABLE, "not connected to NATS; retry later");
-        goto out;
-    }
     p.scope = req->scope; /* a token limited to parts of the bucket sees only those */
     client_addr(req, addr, sizeof(addr));
     st = jg_watch_reserve(req->app->watch, addr, req->token, &place, &detail);

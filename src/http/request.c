@@ -13,7 +13,6 @@
 
 #include <microhttpd.h>
 
-#include "http/router.h"
 #include "json.h"
 
 struct qlist {

@@ -105,6 +105,10 @@ jg_status jg_watch_reserve(struct jg_watch_engine *eng, const char *addr, const 
     int64_t per_token = __atomic_load_n(&eng->cfg->max_watchers_per_token, __ATOMIC_RELAXED);
 
     memset(place, 0, sizeof(*place));
+    if (!jg_nats_connected(eng->nats)) {
+        *ret_detail = "not connected to NATS; retry later";
+        return JG_ERR_NATS_UNAVAILABLE;
+    }
     pthread_mutex_lock(&eng->lock);
     if (!token_take(eng, token, per_token, &counted)) {
         *ret_detail = "too many watch streams open for this token";

@@ -104,9 +104,10 @@ struct jg_watch_place {
 };
 
 /* Takes a place for a new watcher of client address addr and token (each
- * may be NULL; a token is only compared, never read): JG_ERR_TOO_MANY_REQUESTS
- * over max_watchers_per_token, max_watchers or max_watchers_per_ip, with
- * *ret_detail a static text for the problem.  On JG_OK the place is taken
+ * may be NULL; a token is only compared, never read): JG_ERR_NATS_UNAVAILABLE
+ * while NATS is not connected (a new watch could not start), else
+ * JG_ERR_TOO_MANY_REQUESTS over max_watchers_per_token, max_watchers or
+ * max_watchers_per_ip, with *ret_detail a static text for the problem.  On JG_OK the place is taken
  * by jg_watch_open or must be given back with jg_watch_unreserve().  Any
  * thread. */
 jg_status jg_watch_reserve(struct jg_watch_engine *eng, const char *addr, const void *token,
