@@ -24,6 +24,7 @@
 #include "http/request.h"
 #include "kv/kv.h"
 #include "util.h"
+#include "http/watch_query.h"
 #include "watch/watch.h"
 
 #define MAX_LIST 64
