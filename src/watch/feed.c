@@ -281,9 +281,11 @@ struct feed *jg_feed_new(struct jg_watch *w)
     snprintf(f->stream, sizeof(f->stream), "%s", w->stream);
     f->headers_only = w->meta_only;
     if (w->kind == JG_WATCH_KV) {
-        /* one filter and no prefix: the server filters; else all keys */
+        /* one filter and no prefix: the server filters; else (and for
+         * holds, which share one feed per bucket) all keys */
         const char *flt = ">";
-        if (w->filters && w->filters[0] && !w->filters[1] && (!w->prefixes || !w->prefixes[0]))
+        if (!w->hold && w->filters && w->filters[0] && !w->filters[1] &&
+            (!w->prefixes || !w->prefixes[0]))
             flt = w->filters[0];
         jg_subj_kv_key(w->bucket, flt, f->filter_subject, sizeof(f->filter_subject));
         f->whole = strcmp(flt, ">") == 0;

@@ -70,6 +70,8 @@ void jg_wakes_run(struct wakes *wk)
 bool jg_watcher_push(struct jg_watch *w, struct ev *e, bool force, struct wakes *wk)
 {
     bool ok = true;
+    if (w->hold)
+        return true; /* a hold queues nothing */
     pthread_mutex_lock(&w->lock);
     if (w->ended)
         goto out;
@@ -105,6 +107,15 @@ out:
 /* Ends the stream after what is queued (and e, if given). */
 void jg_watcher_end(struct jg_watch *w, struct ev *e, struct wakes *wk)
 {
+    if (w->hold) {
+        pthread_mutex_lock(&w->lock);
+        bool was = w->ended;
+        w->ended = true;
+        pthread_mutex_unlock(&w->lock);
+        if (!was)
+            jg_hold_tell(w, JG_HOLD_GONE);
+        return;
+    }
     if (e)
         jg_watcher_push(w, e, true, wk);
     pthread_mutex_lock(&w->lock);
@@ -181,6 +192,12 @@ bool jg_watcher_deliver(struct jg_watch *w, struct ev *e, bool can_pause, struct
 {
     if (w->closed || e->seq <= w->covered)
         return true;
+    if (w->hold) {
+        if (watcher_wants(w, e))
+            jg_hold_tell(w, JG_HOLD_CHANGED);
+        w->covered = e->seq;
+        return true;
+    }
     if (watcher_wants(w, e)) {
         if (!jg_watcher_push(w, e, false, wk)) {
             if (can_pause)

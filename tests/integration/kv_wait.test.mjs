@@ -1,0 +1,221 @@
+// Blocking reads: GET /v1/kv/{bucket}/{key}?wait=... with If-None-Match
+// answers when the key's revision differs from the one the client has, or
+// 304 when the wait ends; held reads cost no consumer of their own, count
+// against max_held_reads and are freed when their client leaves.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+
+import {
+  startStack, http, createKvBucket, uniqueName, kvPath, kvmKeyPath, assertProblem, sleep,
+  waitFor, connectNats, jszConsumers,
+} from '../lib/harness.mjs';
+
+let stack;
+let base;
+
+before(async () => {
+  stack = await startStack({ args: ['--max-wait', '20s', '--max-held-reads', '5'] });
+  base = stack.base;
+});
+
+after(async () => {
+  await stack?.stop();
+});
+
+async function put(bucket, key, value) {
+  const r = await http(base, 'PUT', kvPath(bucket, key), { body: value });
+  assert.ok(r.status === 200 || r.status === 201, r.text);
+  return Number(r.headers.get('x-nats-kv-revision'));
+}
+
+function held(bucket, key, rev, wait = '10s', { path = kvPath(bucket, key), method = 'GET' } = {}) {
+  return http(base, method, `${path}?wait=${wait}`, {
+    headers: { 'If-None-Match': `"${rev}"` }, timeoutMs: 30000,
+  });
+}
+
+async function heldGauge() {
+  const r = await http(base, 'GET', '/metrics');
+  const m = /^jetgate_held_reads (\d+)$/m.exec(r.text);
+  assert.ok(m, 'jetgate_held_reads in /metrics');
+  return Number(m[1]);
+}
+
+/** Resolves once n reads are held (the gauge says so). */
+async function heldBy(n) {
+  await waitFor(async () => (await heldGauge()) === n, 5000, 20, `${n} held reads`);
+}
+
+test('a held read answers with the new value once a jetgate PUT changes the key', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  const r1 = await put(b, 'k', 'one');
+  const p = held(b, 'k', r1);
+  await heldBy(1);
+  await sleep(200);
+  const r2 = await put(b, 'k', 'two');
+  const r = await p;
+  assert.equal(r.status, 200);
+  assert.equal(r.text, 'two');
+  assert.equal(Number(r.headers.get('x-nats-kv-revision')), r2);
+  assert.equal(r.headers.get('etag'), `"${r2}"`);
+  assert.ok(r.ms >= 150, `answered after the write (${r.ms} ms)`);
+  await heldBy(0);
+});
+
+test('a write by another NATS client (nats.js) wakes a held read, on the kvm alias too', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  const r1 = await put(b, 'a.b', 'one');
+  const p = held(b, 'a.b', r1, '10s', { path: kvmKeyPath(b, 'a.b') });
+  const h = http(base, 'HEAD', `${kvPath(b, 'a.b')}?wait=10s`, {
+    headers: { 'If-None-Match': `"${r1}"` }, timeoutMs: 30000,
+  });
+  await heldBy(2);
+  const c = await connectNats(stack.nats.url);
+  try {
+    const kv = await c.kvm.open(b);
+    const r2 = await kv.put('a.b', 'from nats.js');
+    const [r, rh] = await Promise.all([p, h]);
+    assert.equal(r.status, 200);
+    assert.equal(r.text, 'from nats.js');
+    assert.equal(Number(r.headers.get('x-nats-kv-revision')), r2);
+    assert.equal(rh.status, 200);
+    assert.equal(Number(rh.headers.get('x-nats-kv-revision')), r2);
+  } finally {
+    await c.close();
+  }
+});
+
+test('304 when nothing changes before the wait ends; other keys do not wake it', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  const r1 = await put(b, 'k', 'one');
+  const p = held(b, 'k', r1, '1500ms');
+  await heldBy(1);
+  await put(b, 'k2', 'x');
+  await put(b, 'kk', 'y');
+  const r = await p;
+  assert.equal(r.status, 304);
+  assert.equal(r.headers.get('etag'), `"${r1}"`);
+  assert.ok(r.ms >= 1400 && r.ms < 5000, `304 at the end of the wait (${r.ms} ms)`);
+  await heldBy(0);
+});
+
+test('a revision other than the current one answers at once; no wait or no If-None-Match too', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  const r1 = await put(b, 'k', 'one');
+  const r2 = await put(b, 'k', 'two');
+  let r = await held(b, 'k', r1, '10s');
+  assert.equal(r.status, 200);
+  assert.equal(r.text, 'two');
+  assert.ok(r.ms < 1000);
+  r = await http(base, 'GET', `${kvPath(b, 'k')}?wait=10s`);
+  assert.equal(r.status, 200);
+  assert.ok(r.ms < 1000, 'without If-None-Match, wait changes nothing');
+  r = await held(b, 'k', r2, '0s');
+  assert.equal(r.status, 304, 'wait=0s answers at once');
+  assert.ok(r.ms < 1000);
+  r = await held(b, 'missing', 5, '10s');
+  assert.equal(r.status, 404);
+  assert.ok(r.ms < 1000);
+});
+
+test('a key that appears, a delete and a purge wake held reads', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  // "0": the client has no value yet
+  let p = held(b, 'new', 0);
+  await heldBy(1);
+  const r1 = await put(b, 'new', 'here');
+  let r = await p;
+  assert.equal(r.status, 200);
+  assert.equal(r.text, 'here');
+  p = held(b, 'new', r1);
+  await heldBy(1);
+  let d = await http(base, 'DELETE', kvPath(b, 'new'));
+  assert.ok(d.status === 200 || d.status === 204, d.text);
+  r = await p;
+  assertProblem(r, 404, 'key_not_found');
+  assert.equal(r.headers.get('x-nats-kv-operation'), 'DEL');
+  const delRev = Number(r.headers.get('x-nats-kv-revision'));
+  assert.ok(delRev > r1);
+  // held on the delete marker: a purge is a change
+  p = held(b, 'new', delRev);
+  await heldBy(1);
+  d = await http(base, 'DELETE', `${kvPath(b, 'new')}?purge=true`);
+  assert.ok(d.status === 200 || d.status === 204, d.text);
+  r = await p;
+  assertProblem(r, 404, 'key_not_found');
+  assert.equal(r.headers.get('x-nats-kv-operation'), 'PURGE');
+});
+
+test('bad input: a bare number, no unit, negative, over max_wait, malformed If-None-Match', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  const r1 = await put(b, 'k', 'one');
+  for (const w of ['30', '30x', '-5s', '21s', '', 's', '1e3s']) {
+    const r = await held(b, 'k', r1, encodeURIComponent(w));
+    assertProblem(r, 400, 'invalid_parameter', `wait=${w}`);
+  }
+  for (const inm of ['7', '"x"', '"1", "2"', 'W/"1"', '""', '"-1"', '*']) {
+    const r = await http(base, 'GET', `${kvPath(b, 'k')}?wait=5s`, {
+      headers: { 'If-None-Match': inm },
+    });
+    assertProblem(r, 400, 'invalid_parameter', `If-None-Match: ${inm}`);
+  }
+  const r = await http(base, 'GET', `${kvPath(b, 'k')}?wait=5s&history=true`, {
+    headers: { 'If-None-Match': `"${r1}"` },
+  });
+  assertProblem(r, 400, 'invalid_parameter', 'wait with history');
+  assert.equal(await heldGauge(), 0);
+});
+
+test('held reads over max_held_reads get 429 with Retry-After; they share one consumer', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  const revs = [];
+  for (let i = 0; i < 6; i++) revs.push(await put(b, `k${i}`, 'v'));
+  const before = (await jszConsumers(stack.nats.monitorPort)).length;
+  const ps = [];
+  for (let i = 0; i < 5; i++) ps.push(held(b, `k${i}`, revs[i], '10s'));
+  await heldBy(5);
+  const consumers = (await jszConsumers(stack.nats.monitorPort)).length;
+  assert.ok(consumers - before <= 1, `one consumer for 5 held reads (${consumers - before})`);
+  const r = await held(b, 'k5', revs[5], '10s');
+  assertProblem(r, 429, 'too_many_requests');
+  assert.ok(r.headers.get('retry-after'), 'Retry-After');
+  for (let i = 0; i < 5; i++) await put(b, `k${i}`, 'w');
+  for (const x of await Promise.all(ps)) assert.equal(x.status, 200);
+  await heldBy(0);
+});
+
+test('a client that leaves frees its held read at once', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  const r1 = await put(b, 'k', 'one');
+  const u = new URL(base);
+  const sock = net.connect(Number(u.port), u.hostname);
+  await new Promise((res) => sock.on('connect', res));
+  sock.write(`GET ${kvPath(b, 'k')}?wait=15s HTTP/1.1\r\nHost: x\r\nIf-None-Match: "${r1}"\r\n\r\n`);
+  await heldBy(1);
+  const t0 = Date.now();
+  sock.destroy();
+  await heldBy(0);
+  assert.ok(Date.now() - t0 < 3000, `freed in ${Date.now() - t0} ms`);
+});
+
+test('the bucket deleted while a read is held: 404 at once', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  const r1 = await put(b, 'k', 'one');
+  const p = held(b, 'k', r1, '15s');
+  await heldBy(1);
+  const d = await http(base, 'DELETE', `/v1/kvm/buckets/${b}`);
+  assert.ok(d.status === 204 || d.status === 200, d.text);
+  const r = await p;
+  assertProblem(r, 404, 'bucket_not_found');
+  assert.ok(r.ms < 5000, `answered in ${r.ms} ms`);
+});
