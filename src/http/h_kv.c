@@ -259,8 +259,7 @@ static void on_held_gone(struct jg_req *req)
         held_not_modified(req);
 }
 
-/* The revision of an If-None-Match naming exactly one: "R" (R >= 0). */
-static bool one_etag(const char *v, uint64_t *ret)
+bool jg_h_one_etag(const char *v, uint64_t *ret)
 {
     size_t n = v ? strlen(v) : 0;
     char digits[24];
@@ -320,7 +319,7 @@ void jg_h_kv_get(struct jg_req *req)
                         "'wait' is for the current value: not with 'history' or 'revision'");
             return;
         }
-        if (!one_etag(req->h.kv_read.if_none_match, &req->h.kv_read.rev)) {
+        if (!jg_h_one_etag(req->h.kv_read.if_none_match, &req->h.kv_read.rev)) {
             jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
                         "a blocking read needs If-None-Match with one revision: \"R\"");
             return;

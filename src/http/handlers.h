@@ -53,6 +53,8 @@ const char *jg_h_detail(jg_status st, enum jg_h_store store);
  * in ms into *ret_ms (0 when absent).  When bad, answers 400 and returns
  * its status. */
 jg_status jg_h_wait_param(struct jg_req *req, int64_t *ret_ms);
+/* The revision of an If-None-Match naming exactly one: "R" (R >= 0). */
+bool jg_h_one_etag(const char *v, uint64_t *ret);
 
 /* h_ui.c: the web console's files ("/ui" redirects to "/ui/"). */
 void jg_h_ui(struct jg_req *req);

@@ -149,6 +149,9 @@ union jg_hstate {
         bool expect_new;     /* the key must not exist (a revision of 0 asked for) */
     } kv_write;
     struct jg_h_obj_put *obj_put; /* h_obj.c, an upload (owned; freed when it ends) */
+    struct {                 /* h_kvm.c, entries held until a change (?wait=) */
+        struct entries_held *held; /* owned until the hold ends */
+    } kvm_entries;
     struct {                 /* h_watch.c */
         bool token_counted;  /* counted in the token's watcher limit */
     } watch;

@@ -156,7 +156,7 @@ static jg_status watch_open(struct jg_watch_engine *eng, struct jg_watch_place *
     w->include = w->hold ? JG_WATCH_UPDATES_ONLY : p->include;
     w->ignore_deletes = !w->hold && p->ignore_deletes;
     w->meta_only = p->kind == JG_WATCH_KV && (w->hold || p->meta_only);
-    w->has_resume = !w->hold && p->has_resume;
+    w->has_resume = p->has_resume;
     w->resume = p->resume;
     w->has_start_time = !w->hold && p->has_start_time;
     w->start_ns = p->start_ns;

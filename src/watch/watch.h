@@ -151,8 +151,10 @@ void jg_watch_close(struct jg_watch *w);
  * max_held_reads, and against no watcher limit. */
 enum { JG_HOLD_CHANGED = 1, JG_HOLD_TIMEOUT = 2, JG_HOLD_GONE = 4 };
 
-/* Opens a hold for p (kind, bucket, filters, prefixes, scope; the rest is
- * ignored) until deadline_ms (jg_now_ms() clock): ready(ctx, st) as for
+/* Opens a hold for p (kind, bucket, filters, prefixes, scope, and a resume
+ * point: then every change after it is told, also one made before the
+ * hold, and a resume point the bucket no longer holds tells of its current
+ * values; the rest is ignored) until deadline_ms (jg_now_ms() clock): ready(ctx, st) as for
  * jg_watch_open once every change after this point will be told, then
  * fn(ctx, why).  JG_ERR_TOO_MANY_REQUESTS over max_held_reads, JG_ERR_NOMEM;
  * neither calls ready.  End it with jg_watch_close() (which stops fn).  Loop

@@ -219,3 +219,64 @@ test('the bucket deleted while a read is held: 404 at once', async () => {
   assertProblem(r, 404, 'bucket_not_found');
   assert.ok(r.ms < 5000, `answered in ${r.ms} ms`);
 });
+
+function heldEntries(bucket, query, rev, wait = '10s') {
+  return http(base, 'GET', `/v1/kvm/buckets/${bucket}/entries?${query}&wait=${wait}`, {
+    headers: { 'If-None-Match': `"${rev}"` }, timeoutMs: 30000,
+  });
+}
+
+test('entries with If-None-Match: woken only by a change of a selected key', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  await put(b, 'app.a', '1');
+  await put(b, 'other', '1');
+  const first = await http(base, 'GET', `/v1/kvm/buckets/${b}/entries?prefix=app.`);
+  assert.equal(first.status, 200);
+  const R = Number(first.headers.get('x-nats-kv-bucket-revision'));
+  const p = heldEntries(b, 'prefix=app.', R);
+  const k = heldEntries(b, 'key=app.k', R);
+  await heldBy(2);
+  await put(b, 'other', '2');
+  await put(b, 'apple', '2');
+  await sleep(300);
+  assert.equal(await heldGauge(), 2, 'changes of other keys do not wake them');
+  const rb = await put(b, 'app.b', '2');
+  const r = await p;
+  assert.equal(r.status, 200, r.text);
+  assert.ok(Number(r.headers.get('x-nats-kv-bucket-revision')) >= rb);
+  const got = r.json.map((e) => [e.key, e.revision]);
+  assert.deepEqual(got.map(([key]) => key).sort(), ['app.a', 'app.b']);
+  assert.equal(await heldGauge(), 1, 'the key= read is still held');
+  const rk = await put(b, 'app.k', '3');
+  const r2 = await k;
+  assert.equal(r2.status, 200, r2.text);
+  assert.deepEqual(r2.json.map((e) => [e.key, e.revision]), [['app.k', rk]]);
+});
+
+test('entries: a change already after R answers at once; none before the wait ends is 304', async () => {
+  const b = uniqueName('w');
+  await createKvBucket(base, b);
+  await put(b, 'x.a', '1');
+  const first = await http(base, 'GET', `/v1/kvm/buckets/${b}/entries?filter=x.*`);
+  const R = Number(first.headers.get('x-nats-kv-bucket-revision'));
+  await put(b, 'x.a', '2');
+  let r = await heldEntries(b, 'filter=x.*', R);
+  assert.equal(r.status, 200);
+  assert.ok(r.ms < 2000, `at once (${r.ms} ms)`);
+  const R2 = Number(r.headers.get('x-nats-kv-bucket-revision'));
+  await put(b, 'y', '1');
+  r = await heldEntries(b, 'filter=x.*', R2, '1200ms');
+  assert.equal(r.status, 304);
+  assert.equal(r.headers.get('etag'), `"${R2}"`);
+  assert.ok(r.ms >= 1100, `at the end of the wait (${r.ms} ms)`);
+  r = await http(base, 'GET', `/v1/kvm/buckets/${b}/entries?filter=x.*&wait=5s`, {
+    headers: { 'If-None-Match': 'R' },
+  });
+  assertProblem(r, 400, 'invalid_parameter');
+  r = await http(base, 'GET', `/v1/kvm/buckets/${b}/entries?filter=x.*&wait=5`, {
+    headers: { 'If-None-Match': `"${R2}"` },
+  });
+  assertProblem(r, 400, 'invalid_parameter');
+  await heldBy(0);
+});
