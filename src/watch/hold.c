@@ -6,6 +6,7 @@
 #include "watch/watch_int.h"
 
 #include <stdint.h>
+#include <string.h>
 
 /* The task on the loop thread: tells what was gathered since it was
  * posted, unless the owner closed the hold. */
@@ -26,6 +27,23 @@ void jg_hold_tell(struct jg_watch *w, unsigned why)
         return;
     jg_watcher_ref(w);
     jg_nats_post(w->eng->nats, &w->hold_task, hold_task, w);
+}
+
+unsigned jg_hold_slot(const char *key)
+{
+    uint32_t h = 2166136261u;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h & (HOLD_SLOTS - 1);
+}
+
+void jg_hold_deliver(struct feed *f, struct ev *e, struct wakes *wk)
+{
+    if (!f->keyed || !e->key)
+        return;
+    for (struct jg_watch *w = f->keyed[jg_hold_slot(e->key)]; w; w = w->fnext)
+        if (strcmp(w->filters[0], e->key) == 0)
+            jg_watcher_deliver(w, e, false, wk);
 }
 
 int64_t jg_hold_expire(struct jg_watch_engine *eng, int64_t now)

@@ -134,6 +134,9 @@ static jg_status watch_open(struct jg_watch_engine *eng, struct jg_watch_place *
         goto fail;
     if (hold_fn) {
         w->hold = true;
+        w->keyed = p->kind == JG_WATCH_KV && !p->scope && p->filters && p->filters[0] &&
+                   !p->filters[1] && !strpbrk(p->filters[0], "*>") &&
+                   (!p->prefixes || !p->prefixes[0]);
         w->hold_fn = hold_fn;
         w->hold_ctx = ctx;
         w->hold_deadline_ms = deadline_ms;

@@ -68,6 +68,7 @@
 #define TOKEN_SLOTS 256
 #define MAX_SUBJECT 2400
 #define HELD_MAX 8192           /* more held: the consumer starts again instead */
+#define HOLD_SLOTS 4096u        /* a shared feed's table of holds of one key */
 
 /* --- events (event.c) ------------------------------------------------------ */
 
@@ -140,6 +141,9 @@ struct jg_watch {
      * it has no queue then.  hold_fn is cleared by jg_watch_close (loop
      * thread, as the task that calls it). */
     bool hold;
+    bool keyed;              /* a hold of one key (no pattern, prefix or scope) */
+    bool in_table;           /* in its shared feed's table of keyed holds, not
+                              * its watcher list (the feed's lock) */
     jg_watch_hold_fn hold_fn;
     void *hold_ctx;
     int64_t hold_deadline_ms;        /* eng->lock */
@@ -205,7 +209,11 @@ struct feed {
     size_t nheld, held_cap;
 
     struct jg_watch *watchers;
-    size_t nwatchers;
+    size_t nwatchers;        /* with the keyed holds */
+    /* shared feeds: holds of one key by key (HOLD_SLOTS chains through
+     * fnext/fprev, made on first use), so that a change is offered to the
+     * holds of its key only */
+    struct jg_watch **keyed;
 
     /* progress (progress.c): every message of the filter subject up to
      * `complete` was handled; a check of it is in flight; when it was sent */
@@ -349,6 +357,11 @@ int64_t jg_progress_every(const struct jg_config *cfg);
 void jg_progress_tick(struct feed *f, int64_t now, struct wakes *wk);
 
 /* --- hold.c ------------------------------------------------------------------------ */
+
+/* The table slot of a key. */
+unsigned jg_hold_slot(const char *key);
+/* Offers e to the keyed holds of its key (f->lock held). */
+void jg_hold_deliver(struct feed *f, struct ev *e, struct wakes *wk);
 
 /* Tells a hold's owner why (JG_HOLD_* bits), once per batch, on the loop
  * thread (any thread; no lock of w held). */

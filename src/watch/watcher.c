@@ -240,6 +240,13 @@ void jg_watcher_synced(struct jg_watch *w, struct wakes *wk)
 /* Ends every watcher of f with an error event (bucket gone). */
 void jg_feed_fail_watchers(struct feed *f, const char *code, struct wakes *wk)
 {
+    for (size_t i = 0; f->keyed && i < HOLD_SLOTS; i++) {
+        for (struct jg_watch *w = f->keyed[i]; w; w = w->fnext) {
+            if (!w->closed)
+                jg_watcher_end(w, NULL, wk);
+            w->closed = true;
+        }
+    }
     for (struct jg_watch *w = f->watchers; w; w = w->fnext) {
         if (w->closed)
             continue;
