@@ -7,15 +7,24 @@
 #include <poll.h>
 #include <stdlib.h>
 
+#include "app.h"
 #include "loop.h"
+
+static void held_gone(void *ctx);
 
 void jg_req_hold(struct jg_req *req, jg_close_fn gone)
 {
     struct jg_sreq *s = srv(req);
     struct jg_http *h = s->http;
-    pthread_mutex_lock(&h->stream_lock);
     s->held = true;
     s->held_gone = gone;
+    if (atomic_load(&h->app->shutting_down)) {
+        /* too late to wait: ended as soon as the handler returns */
+        jg_req_ref(req);
+        jg_loop_post(h->loop, &s->held_task, held_gone, req);
+        return;
+    }
+    pthread_mutex_lock(&h->stream_lock);
     s->hprev = NULL;
     s->hnext = h->helds;
     if (h->helds)
@@ -96,6 +105,18 @@ void jg_http_reap_gone_helds(struct jg_http *h)
             jg_req_ref(r);
             jg_loop_post(h->loop, &srv(r)->held_task, held_gone, r);
         }
+    }
+    pthread_mutex_unlock(&h->stream_lock);
+}
+
+void jg_http_end_helds(struct jg_http *h)
+{
+    pthread_mutex_lock(&h->stream_lock);
+    while (h->helds) {
+        struct jg_req *r = h->helds;
+        unlist(h, srv(r));
+        jg_req_ref(r);
+        jg_loop_post(h->loop, &srv(r)->held_task, held_gone, r);
     }
     pthread_mutex_unlock(&h->stream_lock);
 }

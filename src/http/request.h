@@ -234,8 +234,9 @@ void jg_req_resume_upload(struct jg_req *req);
 /* A suspended request that waits long for something (a blocking read):
  * while held, gone(req) is called once on the loop thread when the client
  * hangs up (seen within about a second), and the handler then ends its
- * work and answers as usual (nobody reads it).  jg_req_unhold() before
- * jg_req_done().  Loop thread. */
+ * work and answers as usual (nobody reads it).  At shutdown gone(req)
+ * comes at once (and soon after jg_req_hold() for a request held later).
+ * jg_req_unhold() before jg_req_done().  Loop thread. */
 void jg_req_hold(struct jg_req *req, jg_close_fn gone);
 void jg_req_unhold(struct jg_req *req);
 /* A streaming response has data (or its end) ready (any thread). */

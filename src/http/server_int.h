@@ -221,5 +221,8 @@ void jg_http_reap_gone_streams(struct jg_http *h);
 /* --- held.c --------------------------------------------------------------- */
 /* Reaper thread: tells the held requests whose client hung up. */
 void jg_http_reap_gone_helds(struct jg_http *h);
+/* Shutdown: tells every held request to end now, as if its client left
+ * (any thread). */
+void jg_http_end_helds(struct jg_http *h);
 
 #endif

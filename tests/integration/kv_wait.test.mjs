@@ -280,3 +280,26 @@ test('entries: a change already after R answers at once; none before the wait en
   assertProblem(r, 400, 'invalid_parameter');
   await heldBy(0);
 });
+
+test('SIGTERM answers held reads at once (304) and jetgate exits cleanly', async () => {
+  const s = await startStack({});
+  try {
+    const b = uniqueName('w');
+    await createKvBucket(s.base, b);
+    const r = await http(s.base, 'PUT', kvPath(b, 'k'), { body: 'x' });
+    const rev = r.headers.get('x-nats-kv-revision');
+    const p = http(s.base, 'GET', `${kvPath(b, 'k')}?wait=60s`, {
+      headers: { 'If-None-Match': `"${rev}"` }, timeoutMs: 90000,
+    });
+    await waitFor(async () => /^jetgate_held_reads 1$/m.test((await http(s.base, 'GET', '/metrics')).text),
+      5000, 20, 'the read held');
+    const t0 = Date.now();
+    const code = await s.jg.stop();
+    const a = await p;
+    assert.equal(a.status, 304);
+    assert.equal(code, 0, 'jetgate exits 0');
+    assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
+  } finally {
+    await s.nats.destroy();
+  }
+});
