@@ -4,11 +4,13 @@
 // against max_held_reads and are freed when their client leaves.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 
 import {
   startStack, http, createKvBucket, uniqueName, kvPath, kvmKeyPath, assertProblem, sleep,
-  waitFor, connectNats, jszConsumers,
+  waitFor, connectNats, jszConsumers, startJetgate, makeTempDir, freePort,
 } from '../lib/harness.mjs';
 
 let stack;
@@ -301,5 +303,45 @@ test('SIGTERM answers held reads at once (304) and jetgate exits cleanly', async
     assert.ok(Date.now() - t0 < 5000, `stopped in ${Date.now() - t0} ms`);
   } finally {
     await s.nats.destroy();
+  }
+});
+
+test('a reload of max_wait and max_held_reads applies to new requests; held ones go on', async () => {
+  const dir = makeTempDir('jetgate-wait-reload-');
+  const conf = path.join(dir, 'jetgate.conf');
+  const port = await freePort();
+  const write = (maxWait, maxHeld) => fs.writeFileSync(conf,
+    `listen = 127.0.0.1:${port}\nnats = ${stack.nats.url}\nmax_wait = ${maxWait}\n`
+    + `max_held_reads = ${maxHeld}\nrequest_timeout = 2s\n`);
+  write('10s', 1);
+  const jg = await startJetgate({ defaultArgs: false, port, args: ['-c', conf] });
+  try {
+    const b = uniqueName('w');
+    await createKvBucket(jg.base, b);
+    const r = await http(jg.base, 'PUT', kvPath(b, 'k'), { body: 'x' });
+    const rev = r.headers.get('x-nats-kv-revision');
+    const get = (wait) => http(jg.base, 'GET', `${kvPath(b, 'k')}?wait=${wait}`, {
+      headers: { 'If-None-Match': `"${rev}"` }, timeoutMs: 30000,
+    });
+    const gauge = async () => Number(/^jetgate_held_reads (\d+)$/m.exec((await http(jg.base, 'GET', '/metrics')).text)[1]);
+    assertProblem(await get('20s'), 400, 'invalid_parameter', 'over max_wait 10s');
+    const first = get('8s');
+    await waitFor(async () => (await gauge()) === 1, 5000, 20, 'one held');
+    assertProblem(await get('3s'), 429, 'too_many_requests', 'over max_held_reads 1');
+    write('30s', 2);
+    jg.proc.kill('SIGHUP');
+    // a stale revision answers at once once 20s is within max_wait
+    await waitFor(async () => (await http(jg.base, 'GET', `${kvPath(b, 'k')}?wait=20s`, {
+      headers: { 'If-None-Match': '"999999"' } })).status === 200, 5000, 100, 'max_wait = 30s applied');
+    const second = http(jg.base, 'GET', `${kvPath(b, 'k2')}?wait=20s`, {
+      headers: { 'If-None-Match': '"0"' }, timeoutMs: 30000,
+    });
+    await waitFor(async () => (await gauge()) === 2, 5000, 20, 'two held (max_held_reads = 2)');
+    await http(jg.base, 'PUT', kvPath(b, 'k2'), { body: 'y' });
+    assert.equal((await second).status, 200);
+    const f = await first;
+    assert.equal(f.status, 304, 'the read held before the reload ends at its own wait');
+  } finally {
+    await jg.stop();
   }
 });
