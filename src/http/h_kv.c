@@ -200,7 +200,13 @@ static void on_held_get(void *ctx, jg_status st, struct jg_kv_entry *e)
         return;
     }
     jg_kv_entry_free(e);
-    if (req->h.kv_read.timed_out) {
+    if (jg_watch_hold_seq(req->h.kv_read.hold) > req->h.kv_read.rev &&
+        req->h.kv_read.stale_reads < 3) {
+        /* the feed told of a newer change than the read shows: read again */
+        req->h.kv_read.stale_reads++;
+        req->h.kv_read.again = false;
+        held_read(req);
+    } else if (req->h.kv_read.timed_out) {
         held_not_modified(req);
     } else if (req->h.kv_read.again) {
         req->h.kv_read.again = false;

@@ -143,6 +143,7 @@ union jg_hstate {
         bool again;              /* a change came during it: read again */
         bool timed_out;          /* the wait ended */
         bool gone;               /* the client hung up */
+        int stale_reads;         /* reads that did not show a change told */
     } kv_read;
     struct {                 /* h_kv.c, writes (PUT, POST) */
         bool status_412;     /* a failed precondition answers 412 (If-Match, If-None-Match) */

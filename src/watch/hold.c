@@ -71,3 +71,8 @@ int64_t jg_watch_held_count(struct jg_watch_engine *eng)
     pthread_mutex_unlock(&eng->lock);
     return n;
 }
+
+uint64_t jg_watch_hold_seq(struct jg_watch *w)
+{
+    return w ? atomic_load(&w->hold_seq) : 0;
+}

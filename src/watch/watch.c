@@ -141,6 +141,7 @@ static jg_status watch_open(struct jg_watch_engine *eng, struct jg_watch_place *
         w->hold_ctx = ctx;
         w->hold_deadline_ms = deadline_ms;
         atomic_init(&w->hold_why, 0);
+        atomic_init(&w->hold_seq, 0);
         atomic_init(&w->hold_posted, false);
     }
     atomic_init(&w->refs, 1);

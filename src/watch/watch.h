@@ -162,6 +162,9 @@ enum { JG_HOLD_CHANGED = 1, JG_HOLD_TIMEOUT = 2, JG_HOLD_GONE = 4 };
 jg_status jg_watch_hold(struct jg_watch_engine *eng, const struct jg_watch_params *p,
                         int64_t deadline_ms, jg_watch_hold_fn fn, jg_watch_ready_fn ready,
                         void *ctx, struct jg_watch **ret_watch);
+/* The revision of the newest matching change told (0: none yet), so that
+ * the owner can tell a read that does not show it yet.  Any thread. */
+uint64_t jg_watch_hold_seq(struct jg_watch *w);
 /* Holds open now. */
 int64_t jg_watch_held_count(struct jg_watch_engine *eng);
 

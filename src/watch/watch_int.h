@@ -148,6 +148,7 @@ struct jg_watch {
     void *hold_ctx;
     int64_t hold_deadline_ms;        /* eng->lock */
     atomic_uint hold_why;            /* JG_HOLD_* bits not yet told */
+    atomic_uint_fast64_t hold_seq;   /* the newest matching change told */
     atomic_bool hold_posted;         /* a task is queued on the loop thread */
     struct jg_loop_task hold_task;
 };

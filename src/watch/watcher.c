@@ -193,8 +193,11 @@ bool jg_watcher_deliver(struct jg_watch *w, struct ev *e, bool can_pause, struct
     if (w->closed || e->seq <= w->covered)
         return true;
     if (w->hold) {
-        if (watcher_wants(w, e))
+        if (watcher_wants(w, e)) {
+            if (e->seq > atomic_load(&w->hold_seq))
+                atomic_store(&w->hold_seq, e->seq); /* one feed, one thread at a time */
             jg_hold_tell(w, JG_HOLD_CHANGED);
+        }
         w->covered = e->seq;
         return true;
     }
