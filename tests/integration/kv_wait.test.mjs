@@ -272,6 +272,11 @@ test('entries: a change already after R answers at once; none before the wait en
   assert.equal(r.status, 304);
   assert.equal(r.headers.get('etag'), `"${R2}"`);
   assert.ok(r.ms >= 1100, `at the end of the wait (${r.ms} ms)`);
+  // a revision the bucket does not hold (past its end): a change, answered at once
+  r = await heldEntries(b, 'filter=x.*', R2 + 1000);
+  assert.equal(r.status, 200);
+  assert.ok(r.ms < 2000, `at once (${r.ms} ms)`);
+  assert.deepEqual(r.json.map((e) => e.key), ['x.a']);
   r = await http(base, 'GET', `/v1/kvm/buckets/${b}/entries?filter=x.*&wait=5s`, {
     headers: { 'If-None-Match': 'R' },
   });
