@@ -9,3 +9,11 @@ EXTRA_DIST += bench/watch.mk bench/watch.sh bench/watch_fanout.mjs
 .PHONY: bench-watch
 bench-watch: src/jetgate$(EXEEXT)
 	JETGATE=src/jetgate$(EXEEXT) $(SHELL) $(srcdir)/bench/watch.sh
+
+# Blocking-read benchmark: 10,000 reads held at once, then their keys
+# written ("make bench-held"; HELD=, WRITERS= to size it).
+EXTRA_DIST += bench/held.sh bench/held.mjs
+
+.PHONY: bench-held
+bench-held: src/jetgate$(EXEEXT)
+	JETGATE=src/jetgate$(EXEEXT) $(SHELL) $(srcdir)/bench/held.sh

@@ -45,6 +45,8 @@ struct jg_config {
     int64_t watch_keepalive_ms;
     int64_t watch_progress_ms;   /* -1: as watch_keepalive_ms; 0: none */
     int64_t max_watchers;
+    int64_t max_wait_ms;
+    int64_t max_held_reads;
     int64_t max_entries_reads;
     int64_t max_entries_keys;
     int64_t entries_timeout_ms;

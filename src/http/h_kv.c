@@ -9,7 +9,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app.h"
 #include "kv/kv.h"
+#include "util.h"
+#include "watch/watch.h"
 
 /* Releases the entry a response body points into. */
 static void entry_release(void *e)
@@ -127,10 +130,179 @@ static void on_history(void *ctx, jg_status st, struct jg_kv_entry **entries, si
     jg_req_done(req);
 }
 
+/* --- blocking reads (?wait= with If-None-Match) --------------------------
+ *
+ * The hold is set up first (every change after that point is told), then
+ * the key is read: a revision other than the client's answers at once,
+ * else the request stays suspended until the engine tells of a change of
+ * the key (read again), the end of the wait (304) or the end of the bucket
+ * (404).  A change told while a read is in flight reads once more. */
+
+static void held_read(struct jg_req *req);
+
+jg_status jg_h_wait_param(struct jg_req *req, int64_t *ret_ms)
+{
+    const char *v;
+    uint64_t bare;
+    int64_t ns;
+    *ret_ms = 0;
+    jg_status st = jg_req_query(req, "wait", &v);
+    if (st == JG_OK && !v)
+        return JG_OK;
+    /* digits and units only (strtod would take "1e3" too) */
+    if (st != JG_OK || v[strspn(v, "0123456789.nsuhm\xc2\xb5")] != '\0' ||
+        jg_u64_parse(v, &bare) == JG_OK || jg_duration_parse(v, &ns) != JG_OK) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                    "'wait' is a duration with a unit (500ms, 30s, 5m)");
+        return JG_ERR_INVALID_PARAMETER;
+    }
+    int64_t max = __atomic_load_n(&req->app->cfg.max_wait_ms, __ATOMIC_RELAXED);
+    if (ns / 1000000 > max) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'wait' is at most %lld ms (max_wait)",
+                    (long long)max);
+        return JG_ERR_INVALID_PARAMETER;
+    }
+    *ret_ms = ns / 1000000 + (ns % 1000000 ? 1 : 0);
+    return JG_OK;
+}
+
+/* Ends the hold: nothing more is told (loop thread). */
+static void held_end(struct jg_req *req)
+{
+    jg_watch_close(req->h.kv_read.hold);
+    req->h.kv_read.hold = NULL;
+    jg_req_unhold(req);
+}
+
+static void held_not_modified(struct jg_req *req)
+{
+    held_end(req);
+    jg_resp_status(&req->resp, 304);
+    jg_resp_header(&req->resp, "ETag", "\"%llu\"", (unsigned long long)req->h.kv_read.rev);
+    jg_req_done(req);
+}
+
+static void on_held_get(void *ctx, jg_status st, struct jg_kv_entry *e)
+{
+    struct jg_req *req = ctx;
+    req->h.kv_read.reading = false;
+    if (req->h.kv_read.gone) {
+        jg_kv_entry_free(e);
+        held_not_modified(req); /* nobody reads it */
+        return;
+    }
+    bool now = st != JG_OK && st != JG_ERR_KEY_NOT_FOUND; /* an error answers */
+    uint64_t rev = e && (st == JG_OK || st == JG_ERR_KEY_NOT_FOUND) ? e->revision : 0;
+    if (now || rev != req->h.kv_read.rev) {
+        held_end(req);
+        req->h.kv_read.if_none_match = NULL;
+        on_get(req, st, e);
+        return;
+    }
+    jg_kv_entry_free(e);
+    if (jg_watch_hold_seq(req->h.kv_read.hold) > req->h.kv_read.rev &&
+        req->h.kv_read.stale_reads < 3) {
+        /* the feed told of a newer change than the read shows: read again */
+        req->h.kv_read.stale_reads++;
+        req->h.kv_read.again = false;
+        held_read(req);
+    } else if (req->h.kv_read.timed_out) {
+        held_not_modified(req);
+    } else if (req->h.kv_read.again) {
+        req->h.kv_read.again = false;
+        held_read(req);
+    }
+}
+
+static void held_read(struct jg_req *req)
+{
+    req->h.kv_read.reading = true;
+    jg_h_calls->kv_get(req->app, req->bucket, req->key, 0, on_held_get, req);
+}
+
+/* What the engine tells (loop thread). */
+static void on_hold(void *ctx, unsigned why)
+{
+    struct jg_req *req = ctx;
+    if (why & JG_HOLD_GONE) {
+        if (!req->h.kv_read.reading) {
+            held_end(req);
+            fail_with(req, JG_ERR_BUCKET_NOT_FOUND);
+        } else {
+            req->h.kv_read.again = true; /* the read in flight answers 404 */
+        }
+        return;
+    }
+    if (why & JG_HOLD_CHANGED) {
+        if (req->h.kv_read.reading)
+            req->h.kv_read.again = true;
+        else
+            held_read(req);
+    }
+    if (why & JG_HOLD_TIMEOUT) {
+        req->h.kv_read.timed_out = true;
+        if (!req->h.kv_read.reading)
+            held_not_modified(req);
+    }
+}
+
+static void on_hold_ready(void *ctx, jg_status st)
+{
+    struct jg_req *req = ctx;
+    if (st != JG_OK) {
+        held_end(req);
+        fail_with(req, st);
+        return;
+    }
+    held_read(req);
+}
+
+/* The client hung up while held (loop thread). */
+static void on_held_gone(struct jg_req *req)
+{
+    req->h.kv_read.gone = true;
+    if (!req->h.kv_read.reading)
+        held_not_modified(req);
+}
+
+bool jg_h_one_etag(const char *v, uint64_t *ret)
+{
+    size_t n = v ? strlen(v) : 0;
+    char digits[24];
+    if (n < 3 || n - 2 >= sizeof(digits) || v[0] != '"' || v[n - 1] != '"')
+        return false;
+    memcpy(digits, v + 1, n - 2);
+    digits[n - 2] = '\0';
+    if (strcmp(digits, "0") == 0) {
+        *ret = 0;
+        return true;
+    }
+    return jg_u64_parse(digits, ret) == JG_OK;
+}
+
+/* Starts a blocking read of wait_ms; answers on failure. */
+static void held_start(struct jg_req *req, int64_t wait_ms)
+{
+    char *filters[] = {req->key, NULL};
+    struct jg_watch_params p = {.kind = JG_WATCH_KV, .bucket = req->bucket, .filters = filters};
+    jg_req_suspend(req);
+    jg_req_hold(req, on_held_gone);
+    jg_status st = jg_watch_hold(req->app->watch, &p, jg_now_ms() + wait_ms, on_hold,
+                                 on_hold_ready, req, &req->h.kv_read.hold);
+    if (st != JG_OK) {
+        req->h.kv_read.hold = NULL;
+        jg_req_unhold(req);
+        jg_req_fail(req, st, "%s",
+                    st == JG_ERR_TOO_MANY_REQUESTS ? "too many blocking reads held (max_held_reads)"
+                                                    : jg_status_title(st));
+    }
+}
+
 void jg_h_kv_get(struct jg_req *req)
 {
     uint64_t rev = 0;
     bool has_rev, history;
+    int64_t wait_ms = 0;
 
     if (!check_names(req))
         return;
@@ -142,8 +314,25 @@ void jg_h_kv_get(struct jg_req *req)
         jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'history' must be true or false");
         return;
     }
+    jg_status wst = jg_h_wait_param(req, &wait_ms);
+    if (wst != JG_OK)
+        return;
     req->h.kv_read.json = jg_req_wants_json(req);
     req->h.kv_read.if_none_match = jg_req_header(req, "If-None-Match");
+    if (wait_ms > 0 && req->h.kv_read.if_none_match) {
+        if (history || has_rev) {
+            jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                        "'wait' is for the current value: not with 'history' or 'revision'");
+            return;
+        }
+        if (!jg_h_one_etag(req->h.kv_read.if_none_match, &req->h.kv_read.rev)) {
+            jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                        "a blocking read needs If-None-Match with one revision: \"R\"");
+            return;
+        }
+        held_start(req, wait_ms);
+        return;
+    }
     jg_req_suspend(req);
     if (history)
         jg_h_calls->kv_history(req->app, req->bucket, req->key, on_history, req);

@@ -12,6 +12,8 @@
 #include "http/authz.h"
 #include "http/bucketm.h"
 #include "kv/kv.h"
+#include "util.h"
+#include "watch/watch.h"
 
 /* --- buckets ------------------------------------------------------------ */
 
@@ -249,44 +251,34 @@ static bool selector_parse(struct jg_req *req, struct selector *s, bool with_key
     return true;
 }
 
-void jg_h_kvm_entries(struct jg_req *req)
+/* Starts the bulk read of a suspended request; answers on failure. */
+static void entries_begin(struct jg_req *req, const struct selector *s, bool deleted)
 {
-    struct selector s = {0};
-    bool deleted = false;
     const char *accept = jg_req_header(req, "Accept");
-    if (!check_bucket(req))
-        return;
-    if (!selector_parse(req, &s, true))
-        goto out;
-    if (jg_req_query_bool(req, "deleted", &deleted) != JG_OK) {
-        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'deleted' must be true or false");
-        goto out;
-    }
     int64_t max = __atomic_load_n(&req->app->cfg.max_entries_reads, __ATOMIC_RELAXED);
     if (atomic_fetch_add(&entries_reads, 1) >= max) {
         atomic_fetch_sub(&entries_reads, 1);
         jg_req_fail(req, JG_ERR_TOO_MANY_REQUESTS,
                     "too many bulk reads at once (max_entries_reads)");
-        goto out;
+        return;
     }
     struct entries_ctx *c = calloc(1, sizeof(*c));
     if (!c) {
         atomic_fetch_sub(&entries_reads, 1);
         jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
-        goto out;
+        return;
     }
     c->req = req;
     c->ndjson = accept && strstr(accept, "application/x-ndjson");
     struct jg_kv_entries_query q = {
-        .filters = s.filters,
-        .prefixes = s.prefixes,
-        .keys = s.keys ? s.keys : NULL,
+        .filters = s->filters,
+        .prefixes = s->prefixes,
+        .keys = s->keys ? s->keys : NULL,
         .scope = req->scope,
         .deleted = deleted,
         .ndjson = c->ndjson,
         .max_ms = __atomic_load_n(&req->app->cfg.entries_timeout_ms, __ATOMIC_RELAXED),
     };
-    jg_req_suspend(req);
     jg_req_ref(req);
     jg_status st = jg_kv_entries_open(req->app, req->bucket, &q, on_entries, entries_wake, c, &c->e);
     if (st != JG_OK) {
@@ -295,6 +287,139 @@ void jg_h_kvm_entries(struct jg_req *req)
         jg_req_unref(req);
         jg_req_fail(req, st, "%s", jg_status_title(st));
     }
+}
+
+/* --- entries held until a change after a revision (?wait=) -------------------
+ *
+ * The hold resumes after the client's revision R: a change of a selected key
+ * after R (also one made before the hold was set up, from the shared feed's
+ * ring or a short catch-up) wakes it, and the entries are read then.  An R
+ * the bucket no longer holds (or never had) counts as a change. */
+
+struct entries_held {
+    struct selector s;
+    bool deleted;
+    uint64_t rev;
+    struct jg_watch *hold;
+};
+
+static void entries_held_end(struct jg_req *req)
+{
+    struct entries_held *eh = req->h.kvm_entries.held;
+    jg_watch_close(eh->hold);
+    jg_req_unhold(req);
+    selector_free(&eh->s);
+    free(eh);
+    req->h.kvm_entries.held = NULL;
+}
+
+static void entries_not_modified(struct jg_req *req)
+{
+    uint64_t rev = req->h.kvm_entries.held->rev;
+    entries_held_end(req);
+    jg_resp_status(&req->resp, 304);
+    jg_resp_header(&req->resp, "ETag", "\"%llu\"", (unsigned long long)rev);
+    jg_resp_header(&req->resp, "X-Nats-Kv-Bucket-Revision", "%llu", (unsigned long long)rev);
+    jg_req_done(req);
+}
+
+static void on_entries_hold(void *ctx, unsigned why)
+{
+    struct jg_req *req = ctx;
+    struct entries_held *eh = req->h.kvm_entries.held;
+    if (why & JG_HOLD_GONE) {
+        entries_held_end(req);
+        jg_req_fail(req, JG_ERR_BUCKET_NOT_FOUND, "%s", jg_h_detail(JG_ERR_BUCKET_NOT_FOUND, JG_H_KV));
+    } else if (why & JG_HOLD_CHANGED) {
+        struct selector s = eh->s;
+        bool deleted = eh->deleted;
+        eh->s = (struct selector){0};
+        entries_held_end(req);
+        entries_begin(req, &s, deleted);
+        selector_free(&s);
+    } else if (why & JG_HOLD_TIMEOUT) {
+        entries_not_modified(req);
+    }
+}
+
+static void on_entries_hold_ready(void *ctx, jg_status st)
+{
+    struct jg_req *req = ctx;
+    if (st != JG_OK) {
+        entries_held_end(req);
+        jg_req_fail(req, st, "%s", jg_h_detail(st, JG_H_KV));
+    }
+}
+
+static void on_entries_gone(struct jg_req *req)
+{
+    entries_not_modified(req); /* nobody reads it */
+}
+
+/* Holds the request (taking the selector); answers on failure. */
+static void entries_hold(struct jg_req *req, struct selector *s, bool deleted, uint64_t rev,
+                         int64_t wait_ms)
+{
+    struct entries_held *eh = calloc(1, sizeof(*eh));
+    if (!eh) {
+        jg_req_fail(req, JG_ERR_NOMEM, "out of memory");
+        return;
+    }
+    eh->s = *s;
+    *s = (struct selector){0};
+    eh->deleted = deleted;
+    eh->rev = rev;
+    req->h.kvm_entries.held = eh;
+    struct jg_watch_params p = {
+        .kind = JG_WATCH_KV,
+        .bucket = req->bucket,
+        .filters = eh->s.keys ? eh->s.keys : eh->s.filters,
+        .prefixes = eh->s.keys ? NULL : eh->s.prefixes,
+        .scope = req->scope,
+        .has_resume = true,
+        .resume = rev,
+    };
+    jg_req_suspend(req);
+    jg_req_hold(req, on_entries_gone);
+    jg_status st = jg_watch_hold(req->app->watch, &p, jg_now_ms() + wait_ms, on_entries_hold,
+                                 on_entries_hold_ready, req, &eh->hold);
+    if (st != JG_OK) {
+        eh->hold = NULL;
+        entries_held_end(req);
+        jg_req_fail(req, st, "%s",
+                    st == JG_ERR_TOO_MANY_REQUESTS ? "too many blocking reads held (max_held_reads)"
+                                                    : jg_status_title(st));
+    }
+}
+
+void jg_h_kvm_entries(struct jg_req *req)
+{
+    struct selector s = {0};
+    bool deleted = false;
+    int64_t wait_ms = 0;
+    if (!check_bucket(req))
+        return;
+    if (!selector_parse(req, &s, true))
+        goto out;
+    if (jg_req_query_bool(req, "deleted", &deleted) != JG_OK) {
+        jg_req_fail(req, JG_ERR_INVALID_PARAMETER, "'deleted' must be true or false");
+        goto out;
+    }
+    if (jg_h_wait_param(req, &wait_ms) != JG_OK)
+        goto out;
+    const char *inm = jg_req_header(req, "If-None-Match");
+    if (wait_ms > 0 && inm) {
+        uint64_t rev;
+        if (!jg_h_one_etag(inm, &rev)) {
+            jg_req_fail(req, JG_ERR_INVALID_PARAMETER,
+                        "a blocking read needs If-None-Match with one bucket revision: \"R\"");
+            goto out;
+        }
+        entries_hold(req, &s, deleted, rev, wait_ms);
+        goto out;
+    }
+    jg_req_suspend(req);
+    entries_begin(req, &s, deleted);
 out:
     selector_free(&s);
 }

@@ -49,6 +49,13 @@ void jg_h_info(struct jg_req *req);
 enum jg_h_store { JG_H_KV, JG_H_OBJ };
 const char *jg_h_detail(jg_status st, enum jg_h_store store);
 
+/* Reads ?wait= (blocking reads): a duration with a unit, at most max_wait,
+ * in ms into *ret_ms (0 when absent).  When bad, answers 400 and returns
+ * its status. */
+jg_status jg_h_wait_param(struct jg_req *req, int64_t *ret_ms);
+/* The revision of an If-None-Match naming exactly one: "R" (R >= 0). */
+bool jg_h_one_etag(const char *v, uint64_t *ret);
+
 /* h_ui.c: the web console's files ("/ui" redirects to "/ui/"). */
 void jg_h_ui(struct jg_req *req);
 

@@ -171,6 +171,7 @@ void *jg_http_reaper_main(void *arg)
         }
         pthread_mutex_unlock(&h->clock_lock);
         jg_http_reap_gone_streams(h);
+        jg_http_reap_gone_helds(h);
         pthread_mutex_lock(&h->clock_lock);
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);

@@ -136,12 +136,23 @@ union jg_hstate {
     struct {                 /* h_kv.c, reads (GET, HEAD) */
         bool json;           /* the JSON form was asked for */
         const char *if_none_match; /* the header's value (lives as long as req), or NULL */
+        /* a blocking read (?wait= with If-None-Match: "rev") */
+        struct jg_watch *hold;   /* the engine's hold, or NULL */
+        uint64_t rev;            /* the revision the client has */
+        bool reading;            /* a read is in flight */
+        bool again;              /* a change came during it: read again */
+        bool timed_out;          /* the wait ended */
+        bool gone;               /* the client hung up */
+        int stale_reads;         /* reads that did not show a change told */
     } kv_read;
     struct {                 /* h_kv.c, writes (PUT, POST) */
         bool status_412;     /* a failed precondition answers 412 (If-Match, If-None-Match) */
         bool expect_new;     /* the key must not exist (a revision of 0 asked for) */
     } kv_write;
     struct jg_h_obj_put *obj_put; /* h_obj.c, an upload (owned; freed when it ends) */
+    struct {                 /* h_kvm.c, entries held until a change (?wait=) */
+        struct entries_held *held; /* owned until the hold ends */
+    } kvm_entries;
     struct {                 /* h_watch.c */
         bool token_counted;  /* counted in the token's watcher limit */
     } watch;
@@ -221,6 +232,14 @@ void jg_req_read_body(struct jg_req *req, jg_body_fn on_body, jg_body_end_fn on_
  * safe to call whether or not the upload is paused yet: a wake that comes
  * first is remembered). */
 void jg_req_resume_upload(struct jg_req *req);
+/* A suspended request that waits long for something (a blocking read):
+ * while held, gone(req) is called once on the loop thread when the client
+ * hangs up (seen within about a second), and the handler then ends its
+ * work and answers as usual (nobody reads it).  At shutdown gone(req)
+ * comes at once (and soon after jg_req_hold() for a request held later).
+ * jg_req_unhold() before jg_req_done().  Loop thread. */
+void jg_req_hold(struct jg_req *req, jg_close_fn gone);
+void jg_req_unhold(struct jg_req *req);
 /* A streaming response has data (or its end) ready (any thread). */
 void jg_req_wake(struct jg_req *req);
 /* Response is complete; hands req back to the server (any thread). */

@@ -245,6 +245,7 @@ void jg_req_wake(struct jg_req *req)
 
 void jg_http_end_streams(struct jg_http *h)
 {
+    jg_http_end_helds(h);
     pthread_mutex_lock(&h->stream_lock);
     for (struct jg_req *r = h->streams; r; r = srv(r)->snext) {
         if (srv(r)->stream_waiting) {

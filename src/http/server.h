@@ -47,7 +47,8 @@ struct jg_buf;
 void jg_http_metrics(struct jg_http *h, struct jg_buf *b);
 
 /* Ends every streaming response that waits for data (shutdown): each ends
- * after what it has already produced. */
+ * after what it has already produced; held requests (blocking reads) are
+ * answered at once, and those that come later are not held. */
 void jg_http_end_streams(struct jg_http *h);
 /* Streaming responses open now. */
 int64_t jg_http_streams(struct jg_http *h);

@@ -27,6 +27,7 @@
 #include <microhttpd.h>
 
 #include "http/request.h"
+#include "loop.h"
 #include "http/server.h"
 
 /* Request states: HEADERS (allocated by the URI-log callback when the
@@ -110,6 +111,7 @@ struct jg_http {
     uint64_t refused_conns;
     pthread_mutex_t stream_lock;  /* streaming responses: waiting flags, list */
     struct jg_req *streams;
+    struct jg_req *helds;         /* held requests (held.c; stream_lock) */
     struct pollfd *reap_fds;      /* the reaper's poll set (reaper thread) */
     struct jg_req **reap_reqs;
     size_t reap_cap;
@@ -140,6 +142,11 @@ struct jg_sreq {
     bool stream_waiting;     /* guarded by the server's stream lock */
     bool peer_gone;          /* the client hung up (stream lock) */
     struct jg_req *snext, *sprev;  /* active streaming responses */
+    /* a held request (held.c): in the server's held list (stream lock) */
+    bool held;
+    jg_close_fn held_gone;
+    struct jg_req *hnext, *hprev;
+    struct jg_loop_task held_task;
     struct jg_http *http;
     /* the token set in force when the request came (a reference) */
     struct jg_auth *auth;
@@ -210,5 +217,12 @@ enum MHD_Result jg_http_queue(struct jg_http *h, struct jg_req *req);
 bool jg_http_answer_and_linger(struct jg_http *h, struct jg_req *req);
 /* Reaper thread: wakes the waiting streams whose client hung up. */
 void jg_http_reap_gone_streams(struct jg_http *h);
+
+/* --- held.c --------------------------------------------------------------- */
+/* Reaper thread: tells the held requests whose client hung up. */
+void jg_http_reap_gone_helds(struct jg_http *h);
+/* Shutdown: tells every held request to end now, as if its client left
+ * (any thread). */
+void jg_http_end_helds(struct jg_http *h);
 
 #endif

@@ -117,6 +117,10 @@ static void *engine_main(void *arg)
         int64_t until_check = jg_deleted_checks_run(eng, jg_now_ms());
         if (until_check < tick)
             tick = until_check < 1 ? 1 : until_check;
+        int64_t until_hold = jg_hold_expire(eng, jg_now_ms());
+        if (until_hold < tick)
+            tick = until_hold < 1 ? 1 : until_hold;
+        eng->wake_ms = jg_now_ms() + tick;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += tick / 1000;
@@ -186,8 +190,13 @@ int64_t jg_watch_open_count(struct jg_watch_engine *eng)
 void jg_watch_metrics(struct jg_watch_engine *eng, struct jg_buf *b)
 {
     pthread_mutex_lock(&eng->lock);
-    int64_t open = eng->open, feeds = eng->nfeeds;
+    int64_t open = eng->open, feeds = eng->nfeeds, held = eng->held;
     pthread_mutex_unlock(&eng->lock);
+    jg_buf_printf(b,
+                  "# HELP jetgate_held_reads Blocking reads held (waiting for a change).\n"
+                  "# TYPE jetgate_held_reads gauge\n"
+                  "jetgate_held_reads %lld\n",
+                  (long long)held);
     jg_buf_printf(b,
                   "# HELP jetgate_watchers_open Server-Sent Events watch streams open.\n"
                   "# TYPE jetgate_watchers_open gauge\n"

@@ -29,6 +29,7 @@ void jg_feed_unref(struct feed *f)
     for (size_t i = 0; i < f->nheld; i++)
         natsMsg_Destroy(f->held[i].m);
     free(f->held);
+    free(f->keyed);
     pthread_mutex_destroy(&f->lock);
     free(f->bucket);
     free(f->key);
@@ -176,6 +177,7 @@ static bool feed_handle(struct feed *f, natsMsg *msg, const struct jg_nats_ack *
             bool taken = true;
             for (struct jg_watch *w = f->watchers; w; w = w->fnext)
                 taken &= jg_watcher_deliver(w, e, !f->shared, wk);
+            jg_hold_deliver(f, e, wk);
             if (f->shared)
                 jg_ring_push(f, e);
             jg_ev_unref(e);
@@ -281,9 +283,11 @@ struct feed *jg_feed_new(struct jg_watch *w)
     snprintf(f->stream, sizeof(f->stream), "%s", w->stream);
     f->headers_only = w->meta_only;
     if (w->kind == JG_WATCH_KV) {
-        /* one filter and no prefix: the server filters; else all keys */
+        /* one filter and no prefix: the server filters; else (and for
+         * holds, which share one feed per bucket) all keys */
         const char *flt = ">";
-        if (w->filters && w->filters[0] && !w->filters[1] && (!w->prefixes || !w->prefixes[0]))
+        if (!w->hold && w->filters && w->filters[0] && !w->filters[1] &&
+            (!w->prefixes || !w->prefixes[0]))
             flt = w->filters[0];
         jg_subj_kv_key(w->bucket, flt, f->filter_subject, sizeof(f->filter_subject));
         f->whole = strcmp(flt, ">") == 0;
@@ -336,6 +340,18 @@ void jg_feed_attach(struct feed *f, struct jg_watch *w)
 {
     w->feed = f;
     w->fprev = NULL;
+    if (w->keyed && f->shared &&
+        (f->keyed || (f->keyed = calloc(HOLD_SLOTS, sizeof(*f->keyed))))) {
+        struct jg_watch **head = &f->keyed[jg_hold_slot(w->filters[0])];
+        w->in_table = true;
+        w->fnext = *head;
+        if (*head)
+            (*head)->fprev = w;
+        *head = w;
+        f->nwatchers++;
+        jg_watcher_ref(w);
+        return;
+    }
     w->fnext = f->watchers;
     if (f->watchers)
         f->watchers->fprev = w;
@@ -351,8 +367,11 @@ struct jg_watch *jg_feed_detach(struct feed *f, struct jg_watch *w)
         return NULL;
     if (w->fprev)
         w->fprev->fnext = w->fnext;
+    else if (w->in_table)
+        f->keyed[jg_hold_slot(w->filters[0])] = w->fnext;
     else
         f->watchers = w->fnext;
+    w->in_table = false;
     if (w->fnext)
         w->fnext->fprev = w->fprev;
     w->fnext = w->fprev = NULL;

@@ -119,9 +119,11 @@ out:
     jg_watcher_unref(w);
 }
 
-jg_status jg_watch_open(struct jg_watch_engine *eng, struct jg_watch_place *place,
-                        const struct jg_watch_params *p, const struct jg_watch_sink *sink,
-                        jg_watch_ready_fn ready, void *ctx, struct jg_watch **ret_watch)
+/* Opens a watcher, or a hold when hold_fn is set (place is NULL then). */
+static jg_status watch_open(struct jg_watch_engine *eng, struct jg_watch_place *place,
+                            const struct jg_watch_params *p, const struct jg_watch_sink *sink,
+                            jg_watch_ready_fn ready, void *ctx, struct jg_watch **ret_watch,
+                            jg_watch_hold_fn hold_fn, int64_t deadline_ms)
 {
     struct jg_watch *w = calloc(1, sizeof(*w));
     jg_status st = JG_ERR_NOMEM;
@@ -130,6 +132,18 @@ jg_status jg_watch_open(struct jg_watch_engine *eng, struct jg_watch_place *plac
     JG_ASSERT_LOOP_THREAD(eng->nats);
     if (!w)
         goto fail;
+    if (hold_fn) {
+        w->hold = true;
+        w->keyed = p->kind == JG_WATCH_KV && !p->scope && p->filters && p->filters[0] &&
+                   !p->filters[1] && !strpbrk(p->filters[0], "*>") &&
+                   (!p->prefixes || !p->prefixes[0]);
+        w->hold_fn = hold_fn;
+        w->hold_ctx = ctx;
+        w->hold_deadline_ms = deadline_ms;
+        atomic_init(&w->hold_why, 0);
+        atomic_init(&w->hold_seq, 0);
+        atomic_init(&w->hold_posted, false);
+    }
     atomic_init(&w->refs, 1);
     pthread_mutex_init(&w->lock, NULL);
     w->eng = eng;
@@ -143,16 +157,19 @@ jg_status jg_watch_open(struct jg_watch_engine *eng, struct jg_watch_place *plac
         goto fail;
     jg_js_stream_name(p->kind == JG_WATCH_KV ? JG_BUCKET_KV : JG_BUCKET_OBJ, p->bucket, w->stream,
                       sizeof(w->stream));
-    w->include = p->include;
-    w->ignore_deletes = p->ignore_deletes;
-    w->meta_only = p->kind == JG_WATCH_KV && p->meta_only;
+    w->include = w->hold ? JG_WATCH_UPDATES_ONLY : p->include;
+    w->ignore_deletes = !w->hold && p->ignore_deletes;
+    w->meta_only = p->kind == JG_WATCH_KV && (w->hold || p->meta_only);
     w->has_resume = p->has_resume;
     w->resume = p->resume;
-    w->has_start_time = p->has_start_time;
+    w->has_start_time = !w->hold && p->has_start_time;
     w->start_ns = p->start_ns;
-    snprintf(w->addr, sizeof(w->addr), "%s", place->addr);
-    w->token = place->token;
-    w->sink = *sink;
+    if (place) {
+        snprintf(w->addr, sizeof(w->addr), "%s", place->addr);
+        w->token = place->token;
+    }
+    if (sink)
+        w->sink = *sink;
     w->ready = ready;
     w->ready_ctx = ctx;
     w->last_queued_ms = jg_now_ms();
@@ -164,10 +181,18 @@ jg_status jg_watch_open(struct jg_watch_engine *eng, struct jg_watch_place *plac
 
     pthread_mutex_lock(&eng->lock);
     st = jg_engine_start(eng);
+    if (st == JG_OK && w->hold && eng->held >= eng->cfg->max_held_reads)
+        st = JG_ERR_TOO_MANY_REQUESTS;
     if (st == JG_OK) {
-        place->held = false; /* the watcher's now, given back by jg_watch_close */
-        eng->reserved--;
-        eng->open++;
+        if (w->hold) {
+            eng->held++;
+            if (deadline_ms < eng->wake_ms)
+                pthread_cond_signal(&eng->cond); /* sooner than the engine thread wakes */
+        } else {
+            place->held = false; /* the watcher's now, given back by jg_watch_close */
+            eng->reserved--;
+            eng->open++;
+        }
         w->listed = true;
         w->enext = eng->watchers;
         if (eng->watchers)
@@ -187,12 +212,27 @@ jg_status jg_watch_open(struct jg_watch_engine *eng, struct jg_watch_place *plac
     }
     return JG_OK;
 fail:
-    jg_watch_unreserve(eng, place);
+    if (place)
+        jg_watch_unreserve(eng, place);
     if (w) {
         w->sink.release = NULL;
         jg_watcher_unref(w);
     }
     return st;
+}
+
+jg_status jg_watch_open(struct jg_watch_engine *eng, struct jg_watch_place *place,
+                        const struct jg_watch_params *p, const struct jg_watch_sink *sink,
+                        jg_watch_ready_fn ready, void *ctx, struct jg_watch **ret_watch)
+{
+    return watch_open(eng, place, p, sink, ready, ctx, ret_watch, NULL, 0);
+}
+
+jg_status jg_watch_hold(struct jg_watch_engine *eng, const struct jg_watch_params *p,
+                        int64_t deadline_ms, jg_watch_hold_fn fn, jg_watch_ready_fn ready,
+                        void *ctx, struct jg_watch **ret_watch)
+{
+    return watch_open(eng, NULL, p, NULL, ready, ctx, ret_watch, fn, deadline_ms);
 }
 
 void jg_watch_close(struct jg_watch *w)
@@ -211,9 +251,14 @@ void jg_watch_close(struct jg_watch *w)
             eng->watchers = w->enext;
         if (w->enext)
             w->enext->eprev = w->eprev;
-        eng->open--;
-        jg_limits_put(eng, w->addr, w->token);
+        if (w->hold) {
+            eng->held--;
+        } else {
+            eng->open--;
+            jg_limits_put(eng, w->addr, w->token);
+        }
     }
+    w->hold_fn = NULL; /* nothing more is told (loop thread, as the task) */
     f = w->feed;
     if (f) {
         jg_feed_ref(f);

@@ -96,6 +96,9 @@ struct jg_watch;
  * the watcher and ends it with jg_watch_close(). */
 typedef void (*jg_watch_ready_fn)(void *ctx, jg_status st);
 
+/* A hold's news (see jg_watch_hold below); why is JG_HOLD_* bits. */
+typedef void (*jg_watch_hold_fn)(void *ctx, unsigned why);
+
 /* A watcher's place, counted against the limits until it is given back. */
 struct jg_watch_place {
     char addr[64];
@@ -136,7 +139,37 @@ long jg_watch_read(struct jg_watch *w, char *buf, size_t max);
  * the thread that stops the HTTP server). */
 void jg_watch_close(struct jg_watch *w);
 
-/* Prometheus lines: jetgate_watchers_open, jetgate_watch_consumers,
+/* --- held reads (blocking reads) ----------------------------------------
+ *
+ * A hold is a watcher with no queue, on its bucket's shared live feed of
+ * every key (headers only), so that many held reads cost one consumer and
+ * no thread.  Its owner is told on the loop thread, through fn(ctx, why):
+ * JG_HOLD_CHANGED when a change of a matching key arrived (any change
+ * after the hold was set up; the owner reads again and decides), and
+ * JG_HOLD_TIMEOUT once the deadline passed, JG_HOLD_GONE when the bucket
+ * was deleted or the feed failed.  Several bits may come at once; fn may
+ * come several times until jg_watch_close().  Holds count against
+ * max_held_reads, and against no watcher limit. */
+enum { JG_HOLD_CHANGED = 1, JG_HOLD_TIMEOUT = 2, JG_HOLD_GONE = 4 };
+
+/* Opens a hold for p (kind, bucket, filters, prefixes, scope, and a resume
+ * point: then every change after it is told, also one made before the
+ * hold, and a resume point the bucket no longer holds tells of its current
+ * values; the rest is ignored) until deadline_ms (jg_now_ms() clock): ready(ctx, st) as for
+ * jg_watch_open once every change after this point will be told, then
+ * fn(ctx, why).  JG_ERR_TOO_MANY_REQUESTS over max_held_reads, JG_ERR_NOMEM;
+ * neither calls ready.  End it with jg_watch_close() (which stops fn).  Loop
+ * thread. */
+jg_status jg_watch_hold(struct jg_watch_engine *eng, const struct jg_watch_params *p,
+                        int64_t deadline_ms, jg_watch_hold_fn fn, jg_watch_ready_fn ready,
+                        void *ctx, struct jg_watch **ret_watch);
+/* The revision of the newest matching change told (0: none yet), so that
+ * the owner can tell a read that does not show it yet.  Any thread. */
+uint64_t jg_watch_hold_seq(struct jg_watch *w);
+/* Holds open now. */
+int64_t jg_watch_held_count(struct jg_watch_engine *eng);
+
+/* Prometheus lines: jetgate_held_reads, jetgate_watchers_open, jetgate_watch_consumers,
  * jetgate_watch_events_total, jetgate_watch_overflows_total,
  * jetgate_watch_resets_total, jetgate_watch_consumer_creates_total,
  * jetgate_watch_rollup_restarts_total, jetgate_watch_progress_total,

@@ -15,6 +15,9 @@
  *   progress.c progress events: the revision a quiet watcher is complete
  *              up to
  *   event.c    events: formatting of changes and control events
+ *   hold.c     held reads: a watcher with no queue that tells its owner
+ *              on the loop thread that a matching change arrived, that
+ *              its deadline passed or that its bucket is gone
  *
  * Objects and locks:
  *   engine  one per process, made by main.c: list of watchers, list of
@@ -65,6 +68,7 @@
 #define TOKEN_SLOTS 256
 #define MAX_SUBJECT 2400
 #define HELD_MAX 8192           /* more held: the consumer starts again instead */
+#define HOLD_SLOTS 4096u        /* a shared feed's table of holds of one key */
 
 /* --- events (event.c) ------------------------------------------------------ */
 
@@ -132,6 +136,21 @@ struct jg_watch {
     /* guarded by eng->lock */
     struct jg_watch *enext, *eprev;
     bool listed;
+
+    /* held reads (hold.c): hold is set (at open) when the watcher is one;
+     * it has no queue then.  hold_fn is cleared by jg_watch_close (loop
+     * thread, as the task that calls it). */
+    bool hold;
+    bool keyed;              /* a hold of one key (no pattern, prefix or scope) */
+    bool in_table;           /* in its shared feed's table of keyed holds, not
+                              * its watcher list (the feed's lock) */
+    jg_watch_hold_fn hold_fn;
+    void *hold_ctx;
+    int64_t hold_deadline_ms;        /* eng->lock */
+    atomic_uint hold_why;            /* JG_HOLD_* bits not yet told */
+    atomic_uint_fast64_t hold_seq;   /* the newest matching change told */
+    atomic_bool hold_posted;         /* a task is queued on the loop thread */
+    struct jg_loop_task hold_task;
 };
 
 enum policy { P_LAST_PER_SUBJECT, P_ALL, P_FROM_SEQ, P_FROM_TIME };
@@ -191,7 +210,11 @@ struct feed {
     size_t nheld, held_cap;
 
     struct jg_watch *watchers;
-    size_t nwatchers;
+    size_t nwatchers;        /* with the keyed holds */
+    /* shared feeds: holds of one key by key (HOLD_SLOTS chains through
+     * fnext/fprev, made on first use), so that a change is offered to the
+     * holds of its key only */
+    struct jg_watch **keyed;
 
     /* progress (progress.c): every message of the filter subject up to
      * `complete` was handled; a check of it is in flight; when it was sent */
@@ -229,6 +252,8 @@ struct jg_watch_engine {
     struct jg_watch *watchers;
     struct feed *feeds;
     int64_t open, reserved, nfeeds;
+    int64_t held;                 /* held reads open (hold.c) */
+    int64_t wake_ms;              /* when the engine thread wakes next (jg_now_ms) */
     struct addr_slot *addrs; /* open hash, ADDR_SLOTS */
     struct token_slot tokens[TOKEN_SLOTS];
     uint64_t reconnects_seen;
@@ -331,6 +356,20 @@ int64_t jg_progress_every(const struct jg_config *cfg);
 /* Progress events due on f's watchers, and the check that moves
  * f->complete (engine thread; eng->lock and f->lock held). */
 void jg_progress_tick(struct feed *f, int64_t now, struct wakes *wk);
+
+/* --- hold.c ------------------------------------------------------------------------ */
+
+/* The table slot of a key. */
+unsigned jg_hold_slot(const char *key);
+/* Offers e to the keyed holds of its key (f->lock held). */
+void jg_hold_deliver(struct feed *f, struct ev *e, struct wakes *wk);
+
+/* Tells a hold's owner why (JG_HOLD_* bits), once per batch, on the loop
+ * thread (any thread; no lock of w held). */
+void jg_hold_tell(struct jg_watch *w, unsigned why);
+/* Holds past their deadline are told; ms until the next deadline, or
+ * INT64_MAX (engine thread, eng->lock held). */
+int64_t jg_hold_expire(struct jg_watch_engine *eng, int64_t now);
 
 /* --- limits.c, deleted.c, engine.c ------------------------------------------------ */
 

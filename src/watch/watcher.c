@@ -70,6 +70,8 @@ void jg_wakes_run(struct wakes *wk)
 bool jg_watcher_push(struct jg_watch *w, struct ev *e, bool force, struct wakes *wk)
 {
     bool ok = true;
+    if (w->hold)
+        return true; /* a hold queues nothing */
     pthread_mutex_lock(&w->lock);
     if (w->ended)
         goto out;
@@ -105,6 +107,15 @@ out:
 /* Ends the stream after what is queued (and e, if given). */
 void jg_watcher_end(struct jg_watch *w, struct ev *e, struct wakes *wk)
 {
+    if (w->hold) {
+        pthread_mutex_lock(&w->lock);
+        bool was = w->ended;
+        w->ended = true;
+        pthread_mutex_unlock(&w->lock);
+        if (!was)
+            jg_hold_tell(w, JG_HOLD_GONE);
+        return;
+    }
     if (e)
         jg_watcher_push(w, e, true, wk);
     pthread_mutex_lock(&w->lock);
@@ -181,6 +192,15 @@ bool jg_watcher_deliver(struct jg_watch *w, struct ev *e, bool can_pause, struct
 {
     if (w->closed || e->seq <= w->covered)
         return true;
+    if (w->hold) {
+        if (watcher_wants(w, e)) {
+            if (e->seq > atomic_load(&w->hold_seq))
+                atomic_store(&w->hold_seq, e->seq); /* one feed, one thread at a time */
+            jg_hold_tell(w, JG_HOLD_CHANGED);
+        }
+        w->covered = e->seq;
+        return true;
+    }
     if (watcher_wants(w, e)) {
         if (!jg_watcher_push(w, e, false, wk)) {
             if (can_pause)
@@ -223,6 +243,13 @@ void jg_watcher_synced(struct jg_watch *w, struct wakes *wk)
 /* Ends every watcher of f with an error event (bucket gone). */
 void jg_feed_fail_watchers(struct feed *f, const char *code, struct wakes *wk)
 {
+    for (size_t i = 0; f->keyed && i < HOLD_SLOTS; i++) {
+        for (struct jg_watch *w = f->keyed[i]; w; w = w->fnext) {
+            if (!w->closed)
+                jg_watcher_end(w, NULL, wk);
+            w->closed = true;
+        }
+    }
     for (struct jg_watch *w = f->watchers; w; w = w->fnext) {
         if (w->closed)
             continue;

@@ -674,6 +674,23 @@ START_TEST(test_handlers_kv_get_errors)
 }
 END_TEST
 
+/* A blocking read's bad 'wait' values and If-None-Match are refused
+ * before anything is read or held. */
+START_TEST(test_handlers_kv_get_bad_wait)
+{
+    static const char *waits[] = {"30", "0", "30x", "-1s", "", "s", "1e3s", " 5s", "5s "};
+    for (size_t i = 0; i < sizeof(waits) / sizeof(waits[0]); i++) {
+        setup();
+        struct fake *f = fake_new(JG_GET, "b", "k");
+        fake_query(f, "wait", waits[i]);
+        fake_header(f, "If-None-Match", "\"3\"");
+        jg_h_kv_get(&f->req);
+        assert_refused(f, 400, "invalid_parameter");
+        fake_free(f);
+    }
+}
+END_TEST
+
 START_TEST(test_handlers_kv_history_one_call)
 {
     setup();
@@ -1130,6 +1147,7 @@ static Suite *handlers_suite(void)
     tcase_add_test(kv, test_handlers_kv_get_answers_from_callback);
     tcase_add_test(kv, test_handlers_kv_get_json_and_not_modified);
     tcase_add_test(kv, test_handlers_kv_get_errors);
+    tcase_add_test(kv, test_handlers_kv_get_bad_wait);
     tcase_add_test(kv, test_handlers_kv_history_one_call);
     tcase_add_test(kv, test_handlers_kv_put_parses_preconditions);
     tcase_add_test(kv, test_handlers_kv_put_answers_from_callback);
