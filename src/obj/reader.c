@@ -685,23 +685,34 @@ long jg_obj_reader_read(struct jg_obj_reader *r, char *buf, size_t max)
             ret = r->failed ? -2 : 0;
         }
     } else {
-        struct rchunk *c = &r->q[r->qhead];
-        size_t n = c->len - r->qoff;
-        if (n > max)
-            n = max;
-        if (n > r->remaining)
-            n = (size_t)r->remaining;
-        memcpy(buf, c->data + r->qoff, n);
-        r->qoff += n;
-        r->remaining -= n;
-        if (r->qoff >= c->len) {
-            chunk_clear(c);
-            r->qhead = (r->qhead + 1) % MAX_WINDOW;
-            r->qlen--;
-            r->qoff = 0;
-            fetch_locked(r);
+        /* as many queued chunks as fit: one call per response block */
+        size_t got = 0;
+        while (r->qlen > 0 && got < max && r->remaining > 0) {
+            struct rchunk *c = &r->q[r->qhead];
+            size_t n = c->len - r->qoff;
+            if (n > max - got)
+                n = max - got;
+            if (n > r->remaining)
+                n = (size_t)r->remaining;
+            memcpy(buf + got, c->data + r->qoff, n);
+            got += n;
+            r->qoff += n;
+            r->remaining -= n;
+            if (r->qoff >= c->len) {
+                chunk_clear(c);
+                r->qhead = (r->qhead + 1) % MAX_WINDOW;
+                r->qlen--;
+                r->qoff = 0;
+            }
         }
-        ret = (long)n;
+        if (got == 0 && r->remaining == 0) {
+            ret = -1;
+        } else {
+            if (got == 0) /* only empty chunks were queued */
+                r->waiting = true;
+            fetch_locked(r);
+            ret = r->failed && got == 0 ? -2 : (long)got;
+        }
     }
     pthread_mutex_unlock(&r->lock);
     return ret;
