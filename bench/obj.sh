@@ -533,9 +533,15 @@ CPU_MODEL=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | h
 NPROC=$(nproc)
 
 write_results() { # file
-    local out=$1 marker='<!-- obj results -->' prose
+    local out=$1 marker='<!-- obj results -->' end='<!-- obj results end -->' prose tail=
     if [ -f "$out" ] && grep -qF "$marker" "$out"; then
         prose=$(sed "/$marker/q" "$out")
+        # what follows the object section (other benchmarks' results) stays
+        if grep -qF "$end" "$out"; then
+            tail=$(sed -n "/$end/,\$p" "$out" | sed 1d)
+        else
+            tail=$(sed -n "/$marker/,\$p" "$out" | awk '/^# / && !/^# Object store benchmark results/ { on = 1 } on')
+        fi
     elif [ -f "$out" ]; then
         prose="$(cat "$out")
 
@@ -606,6 +612,9 @@ $marker"
             printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) }' "$RAW"
         echo
         echo "</details>"
+        echo
+        echo "$end"
+        [ -z "$tail" ] || printf '\n%s\n' "$tail"
     } >"$out.tmp"
     mv "$out.tmp" "$out"
 }
