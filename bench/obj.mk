@@ -4,7 +4,8 @@
 #
 #   make check-obj-large   1 GiB object up and down through jetgate, peak RSS
 #                          growth under 32 MiB (JETGATE_OBJ_LARGE_MB= to resize)
-#   make bench-obj         256 MiB and 1 GiB up and down: jetgate against a
+#   make bench-obj         256 MiB and 1 GiB up and down, then 16 x 64 MiB
+#                          downloaded at once: jetgate against a
 #                          direct libnats client (bench/obj_direct) and the
 #                          official JavaScript client; writes bench/RESULTS.md
 #                          (QUICK=1: one 64 MiB round, prints the results)

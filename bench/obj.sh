@@ -15,6 +15,10 @@
 #                     performance targets, and does not touch bench/RESULTS.md
 #                     unless RESULTS is set
 #   WINDOW=32         obj_direct's unacknowledged-chunk window
+#   PAR=16 PAR_MB=64  then PAR objects of PAR_MB MiB: uploaded one after the other,
+#                     downloaded all at once (PAR curls; obj_direct --parallel PAR);
+#                     PAR=0 skips it (QUICK: PAR=4 PAR_MB=16)
+#   SIDES="jetgate direct js"  the sides of the single-object runs
 #   JETGATE=src/jetgate  OBJ_DIRECT=bench/obj_direct  NATS_SERVER=nats-server  NODE=node
 #   NODE_MODULES_DIR  node_modules with @nats-io/transport-node and @nats-io/obj
 #                     (default: tests/node_modules of the source tree)
@@ -35,10 +39,15 @@ QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then
     ROUNDS=${ROUNDS:-1}
     SIZES_MB=${SIZES_MB:-64}
+    PAR=${PAR:-4}
+    PAR_MB=${PAR_MB:-16}
 else
     ROUNDS=${ROUNDS:-3}
     SIZES_MB=${SIZES_MB:-256 1024}
+    PAR=${PAR:-16}
+    PAR_MB=${PAR_MB:-64}
 fi
+read -r -a SIDES <<<"${SIDES:-jetgate direct js}"
 WINDOW=${WINDOW:-32}
 JETGATE=${JETGATE:-src/jetgate}
 OBJ_DIRECT=${OBJ_DIRECT:-bench/obj_direct}
@@ -47,7 +56,8 @@ NODE=${NODE:-node}
 NODE_MODULES_DIR=${NODE_MODULES_DIR:-$BENCH_DIR/../tests/node_modules}
 CHECK_TARGETS=${CHECK_TARGETS:-1}
 RSS_LIMIT_MIB=32
-TARGET_RATIO=0.5
+TARGET_UP=1.0      # jetgate / (a), upload
+TARGET_DOWN=0.8    # jetgate / (a), download (also PAR at once)
 JG_BUCKET=jgobj
 DIRECT_BUCKET=directobj
 JS_BUCKET=jsobj
@@ -58,6 +68,11 @@ fail() { printf '[obj.sh] error: %s\n' "$*" >&2; exit 1; }
 
 case "$ROUNDS" in '' | *[!0-9]* | 0) fail "ROUNDS must be a positive integer, got '$ROUNDS'" ;; esac
 case "$WINDOW" in '' | *[!0-9]* | 0) fail "WINDOW must be a positive integer, got '$WINDOW'" ;; esac
+case "$PAR" in '' | *[!0-9]*) fail "PAR must be a non-negative integer, got '$PAR'" ;; esac
+case "$PAR_MB" in '' | *[!0-9]* | 0) fail "PAR_MB must be a positive integer, got '$PAR_MB'" ;; esac
+for side in "${SIDES[@]}"; do
+    case "$side" in jetgate | direct | js) ;; *) fail "SIDES holds jetgate, direct and js, got '$side'" ;; esac
+done
 for mb in $SIZES_MB; do
     case "$mb" in '' | *[!0-9]* | 0) fail "SIZES_MB must hold positive integers (MiB), got '$mb'" ;; esac
 done
@@ -338,7 +353,7 @@ run_js() { # size_mb round order file digest
     log "js      ${mb} MiB round $2: up $(fmt "$(jfield "$out" up_mbps)" '%.1f') MB/s, down $(fmt "$(jfield "$out" down_mbps)" '%.1f') MB/s"
 }
 
-SIDES=(jetgate direct js)
+NSIDES=${#SIDES[@]}
 log "runs: sizes [$SIZES_MB] MiB, $ROUNDS round(s), sides ${SIDES[*]} in rotating order, obj_direct window $WINDOW"
 for mb in $SIZES_MB; do
     DATA=$TMP/data.$mb
@@ -350,8 +365,8 @@ for mb in $SIZES_MB; do
             .on("end", () => console.log(h.digest("base64url") + "="));' "$DATA")"
     [ "${#DIGEST}" = 52 ] || fail "could not compute the SHA-256 digest of $DATA (got '$DIGEST')"
     for r in $(seq 1 "$ROUNDS"); do
-        for k in 0 1 2; do
-            side=${SIDES[$(((r - 1 + k) % 3))]}
+        for k in $(seq 0 $((NSIDES - 1))); do
+            side=${SIDES[$(((r - 1 + k) % NSIDES))]}
             case $side in
                 jetgate) run_jetgate "$mb" "$r" $((k + 1)) "$DATA" "$DIGEST" ;;
                 direct) run_direct "$mb" "$r" $((k + 1)) "$DATA" ;;
@@ -362,6 +377,88 @@ for mb in $SIZES_MB; do
     HWM_AFTER_SIZE+=("$mb:$(vm_kib "$JG_PID" VmHWM)")
     rm -f "$DATA"
 done
+
+# ---- PAR objects at once ----------------------------------------------------------------
+# jetgate: PAR uploads one after the other (curl -T), then PAR downloads at once
+# (curl -o /dev/null each), timed from the start of the first to the end of the
+# last; (a): obj_direct --parallel PAR, the same with PAR ordered consumers.
+PKEY="${PAR}x${PAR_MB}"
+run_jetgate_par() { # round order file digest
+    local size t0 t1 t2 c0 c1 c2 k code pids=() bad=0 up down cu cd hwm
+    size=$((PAR_MB * 1048576))
+    jg_alive || { jg_log_tail; fail "jetgate is no longer running (before the ${PKEY} round $1)"; }
+    c0=$(cpu_ticks "$JG_PID"); t0=$(date +%s.%N)
+    for k in $(seq 1 "$PAR"); do
+        code=$(curl -sS -T "$3" -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+            -o "$TMP/up.$k.json" -w '%{http_code}' --max-time 600 "$BASE/v1/obj/$JG_BUCKET/par$k" \
+            2>"$TMP/curl.err") || true
+        if [ "$code" != 201 ] || ! grep -qF "\"digest\":\"$4\"" "$TMP/up.$k.json"; then
+            run_failed "$PKEY" "$1" "$2" jetgate "PUT par$k answered '${code:-none}' ($(head -c 300 "$TMP/up.$k.json" 2>/dev/null))"
+            return 0
+        fi
+    done
+    t1=$(date +%s.%N); c1=$(cpu_ticks "$JG_PID")
+    for k in $(seq 1 "$PAR"); do
+        curl -sS -o /dev/null -w '%{http_code} %{size_download}' --max-time 600 \
+            "$BASE/v1/obj/$JG_BUCKET/par$k" >"$TMP/down.$k.out" 2>"$TMP/down.$k.err" &
+        pids+=($!)
+    done
+    for k in "${!pids[@]}"; do wait "${pids[$k]}" || bad=$((bad + 1)); done
+    t2=$(date +%s.%N); c2=$(cpu_ticks "$JG_PID")
+    for k in $(seq 1 "$PAR"); do
+        [ "$(cat "$TMP/down.$k.out")" = "200 $size" ] || bad=$((bad + 1))
+    done
+    if [ "$bad" != 0 ]; then
+        run_failed "$PKEY" "$1" "$2" jetgate "$bad of $PAR downloads failed ($(cat "$TMP"/down.*.out "$TMP"/down.*.err | head -c 300))"
+        jg_alive || { jg_log_tail; fail "jetgate died during the parallel downloads"; }
+        return 0
+    fi
+    up=$(awk -v s="$size" -v n="$PAR" -v a="$t0" -v b="$t1" 'BEGIN { printf("%.1f", n * s / (b - a) / 1e6) }')
+    down=$(awk -v s="$size" -v n="$PAR" -v a="$t1" -v b="$t2" 'BEGIN { printf("%.1f", n * s / (b - a) / 1e6) }')
+    cu=$(awk -v a="$c0" -v b="$c1" -v hz="$CLK_TCK" 'BEGIN { printf("%.2f", (b - a) / hz) }')
+    cd=$(awk -v a="$c1" -v b="$c2" -v hz="$CLK_TCK" 'BEGIN { printf("%.2f", (b - a) / hz) }')
+    hwm=$(vm_kib "$JG_PID" VmHWM)
+    record "$PKEY" "$1" "$2" jetgate "$up" "$down" nan "$cu" "$cd" "$hwm" ok
+    log "jetgate ${PKEY} MiB round $1: up $up MB/s (one after the other), down $down MB/s (all at once); CPU $cu s up, $cd s down; VmHWM $hwm KiB"
+    for k in $(seq 1 "$PAR"); do
+        code=$(http_code -X DELETE "$BASE/v1/obj/$JG_BUCKET/par$k")
+        [ "$code" = 200 ] || log "warning: DELETE of par$k answered $code"
+    done
+}
+run_direct_par() { # round order file
+    local out rc errs
+    "$OBJ_DIRECT" --url "$NATS_URL" --bucket "$DIRECT_BUCKET" --file "$3" --window "$WINDOW" \
+        --parallel "$PAR" >"$TMP/direct.out" 2>"$TMP/direct.err" &
+    CHILD_PID=$!
+    rc=0; wait "$CHILD_PID" || rc=$?
+    CHILD_PID=
+    out=$(tail -n 1 "$TMP/direct.out")
+    printf '%s\n' "$out" >>"$TMP/direct.jsonl"
+    errs=$(jfield "$out" errors)
+    if [ "$rc" != 0 ] || [ "${errs:-1}" != 0 ]; then
+        run_failed "$PKEY" "$1" "$2" direct "exit $rc: $out $(tail -n 3 "$TMP/direct.err" | tr '\n' ' ')"
+        return 0
+    fi
+    record "$PKEY" "$1" "$2" direct "$(jfield "$out" up_mbps)" "$(jfield "$out" down_mbps)" nan nan nan nan ok
+    log "direct  ${PKEY} MiB round $1: up $(jfield "$out" up_mbps) MB/s, down $(jfield "$out" down_mbps) MB/s ($PAR ordered consumers)"
+}
+if [ "$PAR" -gt 0 ]; then
+    DATA=$TMP/data.par
+    head -c $((PAR_MB * 1048576)) /dev/urandom >"$DATA"
+    DIGEST="SHA-256=$("$NODE" -e '
+        const h = require("crypto").createHash("sha256");
+        require("fs").createReadStream(process.argv[1]).on("data", (d) => h.update(d))
+            .on("end", () => console.log(h.digest("base64url") + "="));' "$DATA")"
+    for r in $(seq 1 "$ROUNDS"); do
+        if [ $((r % 2)) = 1 ]; then
+            run_jetgate_par "$r" 1 "$DATA" "$DIGEST"; run_direct_par "$r" 2 "$DATA"
+        else
+            run_direct_par "$r" 1 "$DATA"; run_jetgate_par "$r" 2 "$DATA" "$DIGEST"
+        fi
+    done
+    HWM_AFTER_SIZE+=("$PKEY:$(vm_kib "$JG_PID" VmHWM)")
+    rm -f "$DATA"
+fi
 jg_alive || { jg_log_tail; fail "jetgate is no longer running at the end of the runs"; }
 HWM1=$(vm_kib "$JG_PID" VmHWM)
 RSS1=$(vm_kib "$JG_PID" VmRSS)
@@ -395,8 +492,13 @@ miss() { MISSES=$((MISSES + 1)); MISS_LIST="$MISS_LIST
     echo "| size | direction | (a) direct libnats | jetgate (curl) | (b) JS client | jetgate / (a) | jetgate / (b) | direct gets, one at a time | jetgate CPU (s) |"
     echo "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 } >"$TABLE"
-for mb in $SIZES_MB; do
-    label="$mb MiB"; [ "$mb" -ge 1024 ] && [ $((mb % 1024)) = 0 ] && label="$((mb / 1024)) GiB"
+SUM_KEYS=$SIZES_MB; [ "$PAR" -gt 0 ] && SUM_KEYS="$SUM_KEYS $PKEY"
+for mb in $SUM_KEYS; do
+    if [ "$mb" = "$PKEY" ]; then
+        label="$PAR x $PAR_MB MiB"
+    else
+        label="$mb MiB"; [ "$mb" -ge 1024 ] && [ $((mb % 1024)) = 0 ] && label="$((mb / 1024)) GiB"
+    fi
     for dir in up down; do
         c=5; cpu=8; [ "$dir" = down ] && { c=6; cpu=9; }
         a=$(med "$mb" direct $c); j=$(med "$mb" jetgate $c); b=$(med "$mb" js $c)
@@ -407,8 +509,11 @@ for mb in $SIZES_MB; do
             "$(fmt "$a" '%.0f')" "$(fmt "$j" '%.0f')" "$(fmt "$b" '%.0f')" \
             "$(fmt "$ja" '%.2fx')" "$(fmt "$jb" '%.2fx')" \
             "$([ "$dir" = down ] && fmt "$dg" '%.0f' || echo '-')" "$(fmt "$jc" '%.2f')" >>"$TABLE"
-        if awk -v r="$ja" -v w="$TARGET_RATIO" 'BEGIN { exit !(r == "nan" || r < w) }'; then
-            miss "$label $dir: jetgate/direct $(fmt "$ja" '%.2fx') (target >= ${TARGET_RATIO}x)"
+        want=$TARGET_DOWN; [ "$dir" = up ] && want=$TARGET_UP
+        # PAR uploads are one after the other: reported, no target of their own
+        if { [ "$mb" != "$PKEY" ] || [ "$dir" = down ]; } &&
+            awk -v r="$ja" -v w="$want" 'BEGIN { exit !(r == "nan" || r < w) }'; then
+            miss "$label $dir: jetgate/direct $(fmt "$ja" '%.2fx') (target >= ${want}x)"
         fi
     done
 done
@@ -428,9 +533,15 @@ CPU_MODEL=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | h
 NPROC=$(nproc)
 
 write_results() { # file
-    local out=$1 marker='<!-- obj results -->' prose
+    local out=$1 marker='<!-- obj results -->' end='<!-- obj results end -->' prose tail=
     if [ -f "$out" ] && grep -qF "$marker" "$out"; then
         prose=$(sed "/$marker/q" "$out")
+        # what follows the object section (other benchmarks' results) stays
+        if grep -qF "$end" "$out"; then
+            tail=$(sed -n "/$end/,\$p" "$out" | sed 1d)
+        else
+            tail=$(sed -n "/$marker/,\$p" "$out" | awk '/^# / && !/^# Object store benchmark results/ { on = 1 } on')
+        fi
     elif [ -f "$out" ]; then
         prose="$(cat "$out")
 
@@ -443,20 +554,28 @@ $marker"
         echo "# Object store benchmark results"
         echo
         echo "Produced by \`make bench-obj\` (see \`README.md\`); everything below the marker above is"
-        echo "replaced by each full run.  One object is uploaded and then downloaded by three sides on"
+        echo "replaced by each full run.  One object is uploaded and then downloaded by each side on"
         echo "the same private nats-server: jetgate (\`curl -T file\` / \`curl -o /dev/null\`; SHA-256"
         echo "computed on upload and verified on download), (a) \`obj_direct\`, a libnats program that"
         echo "publishes the same 128 KiB chunks with at most $WINDOW unacknowledged and reads them back"
         echo "with an ordered consumer, with no HTTP, digest or meta (the raw ceiling), and (b) the"
-        echo "official JavaScript client (\`@nats-io/obj\` put/get, \`obj_js.mjs\`).  Targets: jetgate at"
-        echo "least ${TARGET_RATIO}x (a) both ways; jetgate's peak RSS (VmHWM) grows by less than $RSS_LIMIT_MIB MiB."
+        echo "official JavaScript client (\`@nats-io/obj\` put/get, \`obj_js.mjs\`).  Sides run: ${SIDES[*]}."
+        if [ "$PAR" -gt 0 ]; then
+            echo "Then $PAR objects of $PAR_MB MiB: uploaded one after the other, downloaded all at once"
+            echo "($PAR \`curl -o /dev/null\` against \`obj_direct --parallel $PAR\`: $PAR ordered consumers, a"
+            echo "connection each), the rate being all bytes over the time from the first start to the last end."
+        fi
+        echo "Both directions are measured alike: curl reads the file from the page cache as obj_direct"
+        echo "preads it, and curl writes the download to /dev/null as obj_direct drops each chunk."
+        echo "Targets: jetgate at least ${TARGET_DOWN}x (a) downloading (single and $PAR at once), ${TARGET_UP}x"
+        echo "uploading; jetgate's peak RSS (VmHWM) grows by less than $RSS_LIMIT_MIB MiB over the whole run."
         echo
         echo "Run: $(date -u '+%Y-%m-%d %H:%M UTC')$([ "$QUICK" = 1 ] && echo ' (QUICK smoke run: numbers are not meaningful)')"
         echo
         echo "Machine: $NPROC cores, $CPU_MODEL; kernel $(uname -r)."
         echo "Versions: ${NATS_VERSION:-nats-server ?}; libnats ${LIBNATS_VERSION:-?}; ${JG_VERSION:-jetgate ?};"
         echo "@nats-io/obj ${JS_OBJ_VERSION:-?} on Node $NODE_VERSION; $CURL_VERSION."
-        echo "Method: median of $ROUNDS round(s) per size, the three sides in rotating order; MB/s = 10^6 bytes/s,"
+        echo "Method: median of $ROUNDS round(s) per size, the sides in rotating order; MB/s = 10^6 bytes/s,"
         echo "time from the first byte sent to the acknowledged end (upload) and to the last byte received (download)."
         echo "Load: \`uptime\` at the start: \`$UPTIME_START\`; at the end: \`$UPTIME_END\`."
         echo "Other test suites may have been running on the same 2 cores; see the per-run load below."
@@ -493,6 +612,9 @@ $marker"
             printf("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) }' "$RAW"
         echo
         echo "</details>"
+        echo
+        echo "$end"
+        [ -z "$tail" ] || printf '\n%s\n' "$tail"
     } >"$out.tmp"
     mv "$out.tmp" "$out"
 }

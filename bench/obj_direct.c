@@ -17,6 +17,13 @@
  * configuration (subjects "$O.<b>.C.>", "$O.<b>.M.>", discard new, rollup
  * and direct access allowed) when it does not exist yet.
  *
+ * With --parallel N the same data is uploaded as N objects (one after the
+ * other, under N nuids; up_* covers all of them), then read back by N
+ * ordered consumers at once, each on a connection of its own in a thread of
+ * its own; down_* is from the start of the first to the end of the last
+ * (N * size bytes over that time), the rate N independent readers reach
+ * together.  --read must be ordered then.
+ *
  * The data comes from --file (read chunk by chunk with pread, so the whole
  * object is never in memory) or, without it, --size bytes of a generated
  * pattern.  --verify compares every byte read back with the source.
@@ -51,6 +58,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
 #include <nats/nats.h>
 
 /* ---- configuration ------------------------------------------------------ */
@@ -66,6 +75,7 @@ static struct {
     int window;
     enum read_mode read;
     int64_t timeout_ms;
+    int parallel;
     bool verify;
     bool keep;
 } cfg = {
@@ -77,6 +87,7 @@ static struct {
     .window = 32,
     .read = READ_ORDERED,
     .timeout_ms = 30000,
+    .parallel = 1,
     .verify = false,
     .keep = false,
 };
@@ -209,18 +220,114 @@ static bool verify_chunk(char *scratch, int64_t off, const void *data, int len)
     return memcmp(scratch, data, (size_t)len) == 0;
 }
 
+/* Reads the chunks of subj with an ordered consumer; returns the number of
+ * errors (reported on stderr). */
+static int ordered_read(jsCtx *js, const char *stream, const char *subj, uint64_t nchunks,
+                        int64_t size, char *scratch)
+{
+    natsSubscription *sub = NULL;
+    jsSubOptions so;
+    jsErrCode jerr = 0;
+    uint64_t got = 0;
+    int64_t bytes = 0;
+    int errors = 0;
+    CHECK(jsSubOptions_Init(&so));
+    so.Stream = stream;
+    so.Ordered = true;
+    natsStatus s = js_SubscribeSync(&sub, js, subj, NULL, &so, &jerr);
+    if (s != NATS_OK)
+        die_status("js_SubscribeSync (ordered consumer)", s);
+    CHECK(natsSubscription_SetPendingLimits(sub, -1, -1));
+    while (got < nchunks) {
+        natsMsg *m = NULL;
+        s = natsSubscription_NextMsg(&m, sub, cfg.timeout_ms);
+        if (s != NATS_OK) {
+            fprintf(stderr, "obj_direct: ordered read stopped after %" PRIu64 " of %" PRIu64
+                    " chunks: %s\n", got, nchunks, natsStatus_GetText(s));
+            errors++;
+            break;
+        }
+        int len = natsMsg_GetDataLength(m);
+        if (cfg.verify && !verify_chunk(scratch, bytes, natsMsg_GetData(m), len)) {
+            fprintf(stderr, "obj_direct: chunk %" PRIu64 " differs from the source\n", got);
+            errors++;
+        }
+        bytes += len;
+        got++;
+        natsMsg_Destroy(m);
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    if (got == nchunks && bytes != size) {
+        fprintf(stderr, "obj_direct: ordered read got %" PRId64 " bytes, want %" PRId64 "\n",
+                bytes, size);
+        errors++;
+    }
+    return errors;
+}
+
+/* --parallel: one reader with a connection of its own. */
+struct preader {
+    pthread_t thread;
+    const char *stream;
+    char subj[400];
+    uint64_t nchunks;
+    int64_t size;
+    int errors;
+    uint64_t end_ns;
+};
+
+static pthread_mutex_t start_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t start_cond = PTHREAD_COND_INITIALIZER;
+static int start_ready, start_go;
+
+static void *preader_main(void *arg)
+{
+    struct preader *pr = arg;
+    natsOptions *opts = NULL;
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    char *scratch = cfg.verify ? malloc((size_t)cfg.chunk) : NULL;
+    if (cfg.verify && scratch == NULL)
+        die("out of memory");
+    CHECK(natsOptions_Create(&opts));
+    CHECK(natsOptions_SetURL(opts, cfg.url));
+    CHECK(natsOptions_SetTimeout(opts, cfg.timeout_ms));
+    CHECK(natsConnection_Connect(&nc, opts));
+    natsOptions_Destroy(opts);
+    jsOptions jo;
+    CHECK(jsOptions_Init(&jo));
+    jo.Wait = cfg.timeout_ms;
+    CHECK(natsConnection_JetStream(&js, nc, &jo));
+    /* every reader connected before the clock starts */
+    pthread_mutex_lock(&start_lock);
+    start_ready++;
+    pthread_cond_broadcast(&start_cond);
+    while (!start_go)
+        pthread_cond_wait(&start_cond, &start_lock);
+    pthread_mutex_unlock(&start_lock);
+    pr->errors = ordered_read(js, pr->stream, pr->subj, pr->nchunks, pr->size, scratch);
+    pr->end_ns = now_ns();
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    free(scratch);
+    return NULL;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: obj_direct [--url nats://127.0.0.1:4222] [--bucket bench]\n"
             "                  (--file PATH | --size BYTES) [--chunk 131072] [--window 32]\n"
             "                  [--read ordered|direct|both] [--timeout-ms 30000]\n"
-            "                  [--verify] [--keep] [--version]\n"
+            "                  [--parallel N] [--verify] [--keep] [--version]\n"
             "\n"
             "Publishes the object as chunks to $O.<bucket>.C.<nuid> (async publishes,\n"
             "at most --window unacknowledged), reads them back (ordered consumer;\n"
             "--read direct: sequential direct gets; both: one after the other), purges\n"
-            "the chunk subject (unless --keep) and prints one JSON line.\n");
+            "the chunk subject (unless --keep) and prints one JSON line.\n"
+            "--parallel N: N objects uploaded one after the other, read by N ordered\n"
+            "consumers at once (a connection and thread each).\n");
 }
 
 static long long parse_ll(const char *name, const char *v, long long lo, long long hi)
@@ -247,6 +354,7 @@ static void parse_args(int argc, char **argv)
         {"window", required_argument, NULL, 'w'},
         {"read", required_argument, NULL, 'r'},
         {"timeout-ms", required_argument, NULL, 'T'},
+        {"parallel", required_argument, NULL, 'P'},
         {"verify", no_argument, NULL, 'v'},
         {"keep", no_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
@@ -275,6 +383,7 @@ static void parse_args(int argc, char **argv)
             }
             break;
         case 'T': cfg.timeout_ms = parse_ll("timeout-ms", optarg, 1, 3600000); break;
+        case 'P': cfg.parallel = (int)parse_ll("parallel", optarg, 1, 256); break;
         case 'v': cfg.verify = true; break;
         case 'k': cfg.keep = true; break;
         case 'h': usage(stdout); exit(0);
@@ -285,6 +394,10 @@ static void parse_args(int argc, char **argv)
     if (optind != argc) {
         fprintf(stderr, "obj_direct: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
+        exit(2);
+    }
+    if (cfg.parallel > 1 && cfg.read != READ_ORDERED) {
+        fprintf(stderr, "obj_direct: --parallel needs --read ordered\n");
         exit(2);
     }
     if ((cfg.file == NULL) == (cfg.size < 0)) {
@@ -344,29 +457,43 @@ int main(int argc, char **argv)
     snprintf(stream, sizeof(stream), "OBJ_%s", cfg.bucket);
     ensure_stream(js, stream);
 
-    /* A fresh nuid, as the clients make it: an inbox without "_INBOX.". */
-    natsInbox *inbox = NULL;
-    CHECK(natsInbox_Create(&inbox));
-    snprintf(subj, sizeof(subj), "$O.%s.C.%s", cfg.bucket, (const char *)inbox + 7);
-    natsInbox_Destroy(inbox);
+    /* Fresh nuids, as the clients make them: an inbox without "_INBOX.". */
+    const int np = cfg.parallel;
+    struct preader *prs = calloc((size_t)np, sizeof(*prs));
+    if (prs == NULL)
+        die("out of memory");
+    for (int k = 0; k < np; k++) {
+        natsInbox *inbox = NULL;
+        CHECK(natsInbox_Create(&inbox));
+        snprintf(prs[k].subj, sizeof(prs[k].subj), "$O.%s.C.%s", cfg.bucket,
+                 (const char *)inbox + 7);
+        natsInbox_Destroy(inbox);
+        prs[k].stream = stream;
+        prs[k].nchunks = nchunks;
+        prs[k].size = size;
+    }
+    snprintf(subj, sizeof(subj), "%s", prs[0].subj);
 
     int errors = 0;
+    natsStatus s;
 
     /* ---- upload ---- */
     double cpu0 = cpu_seconds_now();
     uint64_t t0 = now_ns();
-    for (uint64_t i = 0; i < nchunks; i++) {
-        int64_t off = (int64_t)i * cfg.chunk;
-        size_t len = (size_t)(size - off < cfg.chunk ? size - off : cfg.chunk);
-        source_read(buf, off, len);
-        natsStatus s = js_PublishAsync(js, subj, buf, (int)len, NULL);
-        if (s != NATS_OK)
-            die_status("js_PublishAsync", s);
+    for (int k = 0; k < np; k++) {
+        for (uint64_t i = 0; i < nchunks; i++) {
+            int64_t off = (int64_t)i * cfg.chunk;
+            size_t len = (size_t)(size - off < cfg.chunk ? size - off : cfg.chunk);
+            source_read(buf, off, len);
+            s = js_PublishAsync(js, prs[k].subj, buf, (int)len, NULL);
+            if (s != NATS_OK)
+                die_status("js_PublishAsync", s);
+        }
     }
     jsPubOptions po;
     CHECK(jsPubOptions_Init(&po));
     po.MaxWait = cfg.timeout_ms;
-    natsStatus s = js_PublishAsyncComplete(js, &po);
+    s = js_PublishAsyncComplete(js, &po);
     if (s != NATS_OK)
         die_status("js_PublishAsyncComplete", s);
     uint64_t t1 = now_ns();
@@ -377,51 +504,36 @@ int main(int argc, char **argv)
         errors++;
     }
 
-    /* ---- download: ordered consumer ---- */
+    /* ---- download: ordered consumer(s) ---- */
     double down_s = 0, down_cpu = 0;
     bool have_down = false;
-    if (cfg.read != READ_DIRECT && errors == 0) {
-        natsSubscription *sub = NULL;
-        jsSubOptions so;
-        jsErrCode jerr = 0;
-        uint64_t got = 0;
-        int64_t bytes = 0;
+    if (cfg.read != READ_DIRECT && errors == 0 && np == 1) {
         double c0 = cpu_seconds_now();
         uint64_t d0 = now_ns();
-        CHECK(jsSubOptions_Init(&so));
-        so.Stream = stream;
-        so.Ordered = true;
-        s = js_SubscribeSync(&sub, js, subj, NULL, &so, &jerr);
-        if (s != NATS_OK)
-            die_status("js_SubscribeSync (ordered consumer)", s);
-        CHECK(natsSubscription_SetPendingLimits(sub, -1, -1));
-        while (got < nchunks) {
-            natsMsg *m = NULL;
-            s = natsSubscription_NextMsg(&m, sub, cfg.timeout_ms);
-            if (s != NATS_OK) {
-                fprintf(stderr, "obj_direct: ordered read stopped after %" PRIu64 " of %" PRIu64
-                        " chunks: %s\n", got, nchunks, natsStatus_GetText(s));
-                errors++;
-                break;
-            }
-            int len = natsMsg_GetDataLength(m);
-            if (cfg.verify && !verify_chunk(scratch, bytes, natsMsg_GetData(m), len)) {
-                fprintf(stderr, "obj_direct: chunk %" PRIu64 " differs from the source\n", got);
-                errors++;
-            }
-            bytes += len;
-            got++;
-            natsMsg_Destroy(m);
-        }
+        errors += ordered_read(js, stream, subj, nchunks, size, scratch);
         uint64_t d1 = now_ns();
         down_cpu = cpu_seconds_now() - c0;
-        natsSubscription_Unsubscribe(sub);
-        natsSubscription_Destroy(sub);
-        if (got == nchunks && bytes != size) {
-            fprintf(stderr, "obj_direct: ordered read got %" PRId64 " bytes, want %" PRId64 "\n",
-                    bytes, size);
-            errors++;
+        down_s = (double)(d1 - d0) / 1e9;
+        have_down = true;
+    } else if (errors == 0) {
+        for (int k = 0; k < np; k++)
+            if (pthread_create(&prs[k].thread, NULL, preader_main, &prs[k]) != 0)
+                die("pthread_create failed");
+        pthread_mutex_lock(&start_lock);
+        while (start_ready < np)
+            pthread_cond_wait(&start_cond, &start_lock);
+        double c0 = cpu_seconds_now();
+        uint64_t d0 = now_ns(), d1 = d0;
+        start_go = 1;
+        pthread_cond_broadcast(&start_cond);
+        pthread_mutex_unlock(&start_lock);
+        for (int k = 0; k < np; k++) {
+            pthread_join(prs[k].thread, NULL);
+            errors += prs[k].errors;
+            if (prs[k].end_ns > d1)
+                d1 = prs[k].end_ns;
         }
+        down_cpu = cpu_seconds_now() - c0;
         down_s = (double)(d1 - d0) / 1e9;
         have_down = true;
     }
@@ -466,14 +578,14 @@ int main(int argc, char **argv)
     }
 
     /* ---- clean up the chunks ---- */
-    if (!cfg.keep) {
+    for (int k = 0; k < np && !cfg.keep; k++) {
         jsOptions pjo;
         jsErrCode jerr = 0;
         CHECK(jsOptions_Init(&pjo));
-        pjo.Stream.Purge.Subject = subj;
+        pjo.Stream.Purge.Subject = prs[k].subj;
         s = js_PurgeStream(js, stream, &pjo, &jerr);
         if (s != NATS_OK) {
-            fprintf(stderr, "obj_direct: purging %s: %s (error code %d)\n", subj,
+            fprintf(stderr, "obj_direct: purging %s: %s (error code %d)\n", prs[k].subj,
                     natsStatus_GetText(s), (int)jerr);
             errors++;
         }
@@ -481,8 +593,8 @@ int main(int argc, char **argv)
 
     double up_s = (double)(t1 - t0) / 1e9;
     char up_r[32], down_r[32], dget_r[32], down_t[32], dget_t[32];
-    fmt_rate(up_r, sizeof(up_r), true, up_s, size);
-    fmt_rate(down_r, sizeof(down_r), have_down, down_s, size);
+    fmt_rate(up_r, sizeof(up_r), true, up_s, size * np);
+    fmt_rate(down_r, sizeof(down_r), have_down, down_s, size * np);
     fmt_rate(dget_r, sizeof(dget_r), have_dget, dget_s, size);
     if (have_down)
         snprintf(down_t, sizeof(down_t), "%.3f", down_s);
@@ -492,11 +604,11 @@ int main(int argc, char **argv)
         snprintf(dget_t, sizeof(dget_t), "%.3f", dget_s);
     else
         snprintf(dget_t, sizeof(dget_t), "null");
-    printf("{\"size\":%" PRId64 ",\"chunk\":%d,\"chunks\":%" PRIu64 ",\"window\":%d,"
+    printf("{\"size\":%" PRId64 ",\"parallel\":%d,\"chunk\":%d,\"chunks\":%" PRIu64 ",\"window\":%d,"
            "\"up_seconds\":%.3f,\"up_mbps\":%s,\"down_seconds\":%s,\"down_mbps\":%s,"
            "\"dget_seconds\":%s,\"dget_mbps\":%s,\"up_cpu_seconds\":%.3f,"
            "\"down_cpu_seconds\":%.3f,\"errors\":%d}\n",
-           size, cfg.chunk, nchunks, cfg.window, up_s, up_r, down_t, down_r, dget_t, dget_r,
+           size, np, cfg.chunk, nchunks, cfg.window, up_s, up_r, down_t, down_r, dget_t, dget_r,
            cpu1 - cpu0, down_cpu, errors);
     fflush(stdout);
 
@@ -505,6 +617,7 @@ int main(int argc, char **argv)
     nats_Close();
     free(buf);
     free(scratch);
+    free(prs);
     if (src_fd >= 0)
         close(src_fd);
     return errors > 0 ? 1 : 0;

@@ -19,6 +19,8 @@
 
 #define MAX_LINK_HOPS 4
 #define META_PREFIX "X-Nats-Obj-Meta-"
+/* a download's response block: two 128 KiB chunks per write to the socket */
+#define GET_BLOCK (256 * 1024)
 
 static bool check_names(struct jg_req *req)
 {
@@ -222,7 +224,7 @@ static void send_body(struct get_ctx *g, struct jg_obj_info *info,
         jg_req_fail(req, st, "cannot read the object");
         return;
     }
-    jg_resp_stream(&req->resp, (int64_t)len, 64 * 1024, get_read, get_free, g);
+    jg_resp_stream(&req->resp, (int64_t)len, GET_BLOCK, get_read, get_free, g);
     jg_req_done(req);
 }
 

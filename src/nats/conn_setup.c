@@ -224,6 +224,9 @@ static jg_status set_options(struct jg_nats *n, natsOptions *o, const char *side
      * answered 503 must not be sent later (0 would mean the 8 MB default). */
     TRY(natsOptions_SetReconnectBufSize(o, 1));
     TRY(natsOptions_SetSendAsap(o, true));
+    /* One read of the socket per object chunk (128 KiB) rather than four
+     * with the 32 KiB default: a read event per read, on the loop thread. */
+    TRY(natsOptions_SetIOBufSize(o, 256 * 1024));
     if (side_url) {
         /* this server and no other: the point is to publish on it */
         TRY(natsOptions_SetIgnoreDiscoveredServers(o, true));

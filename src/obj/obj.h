@@ -275,7 +275,8 @@ jg_status jg_obj_reader_new(struct jg_app *app, const struct jg_bucket_info *bin
                             const struct jg_obj_info *info, uint64_t start, uint64_t len,
                             void (*wake)(void *), void (*release)(void *), void *ctx,
                             struct jg_obj_reader **ret);
-/* >0 bytes, 0 = nothing yet, -1 end, -2 error (see detail). */
+/* Copies what is queued, across chunks, up to max: >0 bytes, 0 = nothing
+ * yet, -1 end, -2 error (see detail). */
 long jg_obj_reader_read(struct jg_obj_reader *r, char *buf, size_t max);
 /* Why the reader failed ("" when it did not). */
 const char *jg_obj_reader_error(struct jg_obj_reader *r);

@@ -8,7 +8,8 @@
  * routed by the consumer's name: jg_nats_sink_consumer_name()).  A pull
  * consumer rather than an ordered push consumer because the reader decides
  * exactly how many chunks are on their way: queued plus asked-for chunks
- * never exceed the window (about WINDOW_BYTES, at most MAX_WINDOW chunks),
+ * never exceed the window (WINDOW_BYTES, or an equal share of READAHEAD_BYTES
+ * among the readers open when a pull is due; at most MAX_WINDOW chunks),
  * a pull is sent only when half of it is free, and a client that reads
  * slowly simply stops the pulls, with no flow-control round trip or
  * server-side buffer to drain.  Pulls carry no max_bytes: a request whose
@@ -49,6 +50,7 @@
 #include "obj/obj.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +64,8 @@
 #include "nats/subjects.h"
 
 #define SMALL_CHUNKS 2           /* at most this many chunks: single gets */
-#define WINDOW_BYTES (2u << 20)  /* queued + asked-for bytes (estimated) */
+#define WINDOW_BYTES (4u << 20)  /* one reader's queued + asked-for bytes at most */
+#define READAHEAD_BYTES (16u << 20) /* about, all open readers' windows together */
 #define MIN_WINDOW 2
 #define MAX_WINDOW 32
 #define SCAN_BATCH 512           /* headers per pull while seeking */
@@ -127,6 +130,20 @@ struct jg_obj_reader {
     void (*release)(void *);
     void *ctx;
 };
+
+static atomic_int open_readers; /* made and not yet freed by their owner */
+
+/* Sizes the window: WINDOW_BYTES, or less when many readers share
+ * READAHEAD_BYTES, in chunks of the size to expect (lock held). */
+static void window_update(struct jg_obj_reader *r)
+{
+    int n = atomic_load(&open_readers);
+    uint64_t bytes = READAHEAD_BYTES / (uint64_t)(n > 0 ? n : 1);
+    if (bytes > WINDOW_BYTES)
+        bytes = WINDOW_BYTES;
+    uint64_t w = bytes / r->est_chunk;
+    r->window = w < MIN_WINDOW ? MIN_WINDOW : w > MAX_WINDOW ? MAX_WINDOW : (int)w;
+}
 
 static void chunk_clear(struct rchunk *c)
 {
@@ -284,6 +301,7 @@ static void pull_locked(struct jg_obj_reader *r, uint64_t n)
  * that is still wanted (lock held, consumer ready). */
 static void pull_data_locked(struct jg_obj_reader *r)
 {
+    window_update(r);
     uint64_t used = (uint64_t)r->qlen + r->pulled;
     if (used >= (uint64_t)r->window)
         return;
@@ -685,23 +703,34 @@ long jg_obj_reader_read(struct jg_obj_reader *r, char *buf, size_t max)
             ret = r->failed ? -2 : 0;
         }
     } else {
-        struct rchunk *c = &r->q[r->qhead];
-        size_t n = c->len - r->qoff;
-        if (n > max)
-            n = max;
-        if (n > r->remaining)
-            n = (size_t)r->remaining;
-        memcpy(buf, c->data + r->qoff, n);
-        r->qoff += n;
-        r->remaining -= n;
-        if (r->qoff >= c->len) {
-            chunk_clear(c);
-            r->qhead = (r->qhead + 1) % MAX_WINDOW;
-            r->qlen--;
-            r->qoff = 0;
-            fetch_locked(r);
+        /* as many queued chunks as fit: one call per response block */
+        size_t got = 0;
+        while (r->qlen > 0 && got < max && r->remaining > 0) {
+            struct rchunk *c = &r->q[r->qhead];
+            size_t n = c->len - r->qoff;
+            if (n > max - got)
+                n = max - got;
+            if (n > r->remaining)
+                n = (size_t)r->remaining;
+            memcpy(buf + got, c->data + r->qoff, n);
+            got += n;
+            r->qoff += n;
+            r->remaining -= n;
+            if (r->qoff >= c->len) {
+                chunk_clear(c);
+                r->qhead = (r->qhead + 1) % MAX_WINDOW;
+                r->qlen--;
+                r->qoff = 0;
+            }
         }
-        ret = (long)n;
+        if (got == 0 && r->remaining == 0) {
+            ret = -1;
+        } else {
+            if (got == 0) /* only empty chunks were queued */
+                r->waiting = true;
+            fetch_locked(r);
+            ret = r->failed && got == 0 ? -2 : (long)got;
+        }
     }
     pthread_mutex_unlock(&r->lock);
     return ret;
@@ -719,6 +748,7 @@ void jg_obj_reader_free(struct jg_obj_reader *r)
     JG_ASSERT_LOOP_THREAD(r->app->nats);
     pthread_mutex_lock(&r->lock);
     r->closed = true;
+    atomic_fetch_sub(&open_readers, 1);
     consumer_end(r);
     for (int i = 0; i < MAX_WINDOW; i++)
         chunk_clear(&r->q[i]);
@@ -757,7 +787,7 @@ jg_status jg_obj_reader_new(struct jg_app *app, const struct jg_bucket_info *bin
     r->ctx = ctx;
     sha256_init(&r->sha);
 
-    /* the window: about WINDOW_BYTES of the largest chunk size to expect */
+    /* the window counts chunks of the largest size to expect */
     uint64_t est = r->nchunks ? (r->size + r->nchunks - 1) / r->nchunks : 1;
     if (info->max_chunk_size > est)
         est = info->max_chunk_size;
@@ -765,8 +795,8 @@ jg_status jg_obj_reader_new(struct jg_app *app, const struct jg_bucket_info *bin
     if (maxp > 0 && est > (uint64_t)maxp)
         est = (uint64_t)maxp;
     r->est_chunk = est ? est : 1;
-    uint64_t w = WINDOW_BYTES / r->est_chunk;
-    r->window = w < MIN_WINDOW ? MIN_WINDOW : w > MAX_WINDOW ? MAX_WINDOW : (int)w;
+    atomic_fetch_add(&open_readers, 1);
+    window_update(r);
 
     /* single gets when about SMALL_CHUNKS chunks from the first one hold
      * all that is wanted (a writer's shorter chunks only mean a few gets
