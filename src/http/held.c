@@ -4,7 +4,6 @@
 #include "autoconfig.h"
 #include "http/server_int.h"
 
-#include <poll.h>
 #include <stdlib.h>
 
 #include "app.h"
@@ -71,12 +70,13 @@ static void held_gone(void *ctx)
     jg_req_unref(req);
 }
 
-void jg_http_reap_gone_helds(struct jg_http *h)
+void jg_http_reap_gone(struct jg_http *h, struct jg_req *list,
+                       struct jg_req *(*next)(struct jg_req *), bool (*pick)(struct jg_req *),
+                       void (*gone)(struct jg_http *, struct jg_req *))
 {
-    pthread_mutex_lock(&h->stream_lock);
-    size_t n = 0;
-    for (struct jg_req *r = h->helds; r; r = srv(r)->hnext)
-        n++;
+    size_t n = 0, k = 0;
+    for (struct jg_req *r = list; r; r = next(r))
+        n += pick(r);
     if (n > h->reap_cap) {
         struct pollfd *p = realloc(h->reap_fds, n * sizeof(*p));
         struct jg_req **q = p ? realloc(h->reap_reqs, n * sizeof(*q)) : NULL;
@@ -87,8 +87,9 @@ void jg_http_reap_gone_helds(struct jg_http *h)
         if (p && q)
             h->reap_cap = n;
     }
-    size_t k = 0;
-    for (struct jg_req *r = h->helds; r && k < h->reap_cap; r = srv(r)->hnext) {
+    for (struct jg_req *r = list; r && k < h->reap_cap; r = next(r)) {
+        if (!pick(r))
+            continue;
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(srv(r)->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         if (!ci || ci->connect_fd < 0)
@@ -96,16 +97,35 @@ void jg_http_reap_gone_helds(struct jg_http *h)
         h->reap_fds[k] = (struct pollfd){.fd = ci->connect_fd, .events = POLLRDHUP};
         h->reap_reqs[k++] = r;
     }
-    if (k > 0 && poll(h->reap_fds, (nfds_t)k, 0) > 0) {
-        for (size_t i = 0; i < k; i++) {
-            if (!(h->reap_fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)))
-                continue;
-            struct jg_req *r = h->reap_reqs[i];
-            unlist(h, srv(r));
-            jg_req_ref(r);
-            jg_loop_post(h->loop, &srv(r)->held_task, held_gone, r);
-        }
-    }
+    if (k == 0 || poll(h->reap_fds, (nfds_t)k, 0) <= 0)
+        return;
+    for (size_t i = 0; i < k; i++)
+        if (h->reap_fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR))
+            gone(h, h->reap_reqs[i]);
+}
+
+static struct jg_req *held_next(struct jg_req *r)
+{
+    return srv(r)->hnext;
+}
+
+static bool held_any(struct jg_req *r)
+{
+    (void)r;
+    return true;
+}
+
+static void held_hung_up(struct jg_http *h, struct jg_req *r)
+{
+    unlist(h, srv(r));
+    jg_req_ref(r);
+    jg_loop_post(h->loop, &srv(r)->held_task, held_gone, r);
+}
+
+void jg_http_reap_gone_helds(struct jg_http *h)
+{
+    pthread_mutex_lock(&h->stream_lock);
+    jg_http_reap_gone(h, h->helds, held_next, held_any, held_hung_up);
     pthread_mutex_unlock(&h->stream_lock);
 }
 

@@ -260,3 +260,14 @@ void jg_resp_problem(struct jg_resp *resp, jg_status st, int http, const char *f
     if (resp->status == 503 || resp->status == 429)
         jg_resp_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
 }
+
+void jg_req_fail(struct jg_req *req, jg_status st, const char *fmt, ...)
+{
+    char detail[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof(detail), fmt, ap);
+    va_end(ap);
+    jg_resp_problem(&req->resp, st, 0, "%s", detail);
+    jg_req_done(req);
+}

@@ -256,6 +256,24 @@ void jg_http_end_streams(struct jg_http *h)
     pthread_mutex_unlock(&h->stream_lock);
 }
 
+static struct jg_req *stream_next(struct jg_req *r)
+{
+    return srv(r)->snext;
+}
+
+static bool stream_waits(struct jg_req *r)
+{
+    return srv(r)->stream_waiting;
+}
+
+static void stream_hung_up(struct jg_http *h, struct jg_req *r)
+{
+    (void)h;
+    srv(r)->stream_waiting = false;
+    srv(r)->peer_gone = true; /* the reader ends the stream */
+    jg_http_resume_conn(srv(r)->http, srv(r)->conn);
+}
+
 /* Streams waiting for data are suspended, so libmicrohttpd does not see
  * their clients leave: once a second, one poll() over all their sockets
  * (the lock is held for one system call, not one per stream) wakes those
@@ -264,40 +282,7 @@ void jg_http_end_streams(struct jg_http *h)
 void jg_http_reap_gone_streams(struct jg_http *h)
 {
     pthread_mutex_lock(&h->stream_lock);
-    size_t n = 0;
-    for (struct jg_req *r = h->streams; r; r = srv(r)->snext)
-        n += srv(r)->stream_waiting;
-    if (n > h->reap_cap) {
-        struct pollfd *p = realloc(h->reap_fds, n * sizeof(*p));
-        struct jg_req **q = p ? realloc(h->reap_reqs, n * sizeof(*q)) : NULL;
-        if (p)
-            h->reap_fds = p;
-        if (q)
-            h->reap_reqs = q;
-        if (p && q)
-            h->reap_cap = n;
-    }
-    size_t k = 0;
-    for (struct jg_req *r = h->streams; r && k < h->reap_cap; r = srv(r)->snext) {
-        if (!srv(r)->stream_waiting)
-            continue;
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(srv(r)->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (!ci || ci->connect_fd < 0)
-            continue;
-        h->reap_fds[k] = (struct pollfd){.fd = ci->connect_fd, .events = POLLRDHUP};
-        h->reap_reqs[k++] = r;
-    }
-    if (k > 0 && poll(h->reap_fds, (nfds_t)k, 0) > 0) {
-        for (size_t i = 0; i < k; i++) {
-            if (!(h->reap_fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)))
-                continue;
-            struct jg_req *r = h->reap_reqs[i];
-            srv(r)->stream_waiting = false;
-            srv(r)->peer_gone = true; /* the reader ends the stream */
-            jg_http_resume_conn(srv(r)->http, srv(r)->conn);
-        }
-    }
+    jg_http_reap_gone(h, h->streams, stream_next, stream_waits, stream_hung_up);
     pthread_mutex_unlock(&h->stream_lock);
 }
 

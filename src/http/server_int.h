@@ -219,6 +219,12 @@ bool jg_http_answer_and_linger(struct jg_http *h, struct jg_req *req);
 void jg_http_reap_gone_streams(struct jg_http *h);
 
 /* --- held.c --------------------------------------------------------------- */
+/* Reaper thread, stream_lock held: one poll() over the sockets of the
+ * requests of list (followed by next()) that pick() chooses; gone() for each
+ * whose client hung up. */
+void jg_http_reap_gone(struct jg_http *h, struct jg_req *list,
+                       struct jg_req *(*next)(struct jg_req *), bool (*pick)(struct jg_req *),
+                       void (*gone)(struct jg_http *, struct jg_req *));
 /* Reaper thread: tells the held requests whose client hung up. */
 void jg_http_reap_gone_helds(struct jg_http *h);
 /* Shutdown: tells every held request to end now, as if its client left

@@ -154,17 +154,6 @@ void jg_req_done(struct jg_req *req)
     fake_of(req)->done++;
 }
 
-void jg_req_fail(struct jg_req *req, jg_status st, const char *fmt, ...)
-{
-    char detail[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(detail, sizeof(detail), fmt, ap);
-    va_end(ap);
-    jg_resp_problem(&req->resp, st, 0, "%s", detail);
-    jg_req_done(req);
-}
-
 void jg_req_ref(struct jg_req *req)
 {
     fake_of(req)->refs++;
