@@ -119,6 +119,52 @@ out:
     jg_watcher_unref(w);
 }
 
+/* A hold: a watcher with no queue that tells hold_fn of the first change. */
+static void hold_init(struct jg_watch *w, const struct jg_watch_params *p,
+                      jg_watch_hold_fn hold_fn, void *ctx, int64_t deadline_ms)
+{
+    w->hold = true;
+    w->keyed = p->kind == JG_WATCH_KV && !p->scope && p->filters && p->filters[0] &&
+               !p->filters[1] && !strpbrk(p->filters[0], "*>") &&
+               (!p->prefixes || !p->prefixes[0]);
+    w->hold_fn = hold_fn;
+    w->hold_ctx = ctx;
+    w->hold_deadline_ms = deadline_ms;
+    atomic_init(&w->hold_why, 0);
+    atomic_init(&w->hold_seq, 0);
+    atomic_init(&w->hold_posted, false);
+}
+
+/* Starts the engine if needed and lists w in it, counted as a held read
+ * (JG_ERR_TOO_MANY_REQUESTS over max_held_reads) or an open watcher (its
+ * reserved place taken over). */
+static jg_status engine_list(struct jg_watch_engine *eng, struct jg_watch *w,
+                             struct jg_watch_place *place, int64_t deadline_ms)
+{
+    pthread_mutex_lock(&eng->lock);
+    jg_status st = jg_engine_start(eng);
+    if (st == JG_OK && w->hold && eng->held >= eng->cfg->max_held_reads)
+        st = JG_ERR_TOO_MANY_REQUESTS;
+    if (st == JG_OK) {
+        if (w->hold) {
+            eng->held++;
+            if (deadline_ms < eng->wake_ms)
+                pthread_cond_signal(&eng->cond); /* sooner than the engine thread wakes */
+        } else {
+            place->held = false; /* the watcher's now, given back by jg_watch_close */
+            eng->reserved--;
+            eng->open++;
+        }
+        w->listed = true;
+        w->enext = eng->watchers;
+        if (eng->watchers)
+            eng->watchers->eprev = w;
+        eng->watchers = w;
+    }
+    pthread_mutex_unlock(&eng->lock);
+    return st;
+}
+
 /* Opens a watcher, or a hold when hold_fn is set (place is NULL then). */
 static jg_status watch_open(struct jg_watch_engine *eng, struct jg_watch_place *place,
                             const struct jg_watch_params *p, const struct jg_watch_sink *sink,
@@ -132,18 +178,8 @@ static jg_status watch_open(struct jg_watch_engine *eng, struct jg_watch_place *
     JG_ASSERT_LOOP_THREAD(eng->nats);
     if (!w)
         goto fail;
-    if (hold_fn) {
-        w->hold = true;
-        w->keyed = p->kind == JG_WATCH_KV && !p->scope && p->filters && p->filters[0] &&
-                   !p->filters[1] && !strpbrk(p->filters[0], "*>") &&
-                   (!p->prefixes || !p->prefixes[0]);
-        w->hold_fn = hold_fn;
-        w->hold_ctx = ctx;
-        w->hold_deadline_ms = deadline_ms;
-        atomic_init(&w->hold_why, 0);
-        atomic_init(&w->hold_seq, 0);
-        atomic_init(&w->hold_posted, false);
-    }
+    if (hold_fn)
+        hold_init(w, p, hold_fn, ctx, deadline_ms);
     atomic_init(&w->refs, 1);
     pthread_mutex_init(&w->lock, NULL);
     w->eng = eng;
@@ -179,27 +215,7 @@ static jg_status watch_open(struct jg_watch_engine *eng, struct jg_watch_place *
     jg_watcher_push(w, retry, true, NULL);
     jg_ev_unref(retry);
 
-    pthread_mutex_lock(&eng->lock);
-    st = jg_engine_start(eng);
-    if (st == JG_OK && w->hold && eng->held >= eng->cfg->max_held_reads)
-        st = JG_ERR_TOO_MANY_REQUESTS;
-    if (st == JG_OK) {
-        if (w->hold) {
-            eng->held++;
-            if (deadline_ms < eng->wake_ms)
-                pthread_cond_signal(&eng->cond); /* sooner than the engine thread wakes */
-        } else {
-            place->held = false; /* the watcher's now, given back by jg_watch_close */
-            eng->reserved--;
-            eng->open++;
-        }
-        w->listed = true;
-        w->enext = eng->watchers;
-        if (eng->watchers)
-            eng->watchers->eprev = w;
-        eng->watchers = w;
-    }
-    pthread_mutex_unlock(&eng->lock);
+    st = engine_list(eng, w, place, deadline_ms);
     if (st != JG_OK)
         goto fail;
     *ret_watch = w;
